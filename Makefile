@@ -1,0 +1,37 @@
+# The two commands: `make run` (the product) and `make test` (the whole gate).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint fmt migrate bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web (uvicorn: Django + MCP at /mcp), a Celery worker with beat, on SQLite/in-process by
+# default or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+run: install
+	APP_ENV=$${APP_ENV:-development} PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/run.sh
+
+test: install
+	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/test.sh
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: install
+	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

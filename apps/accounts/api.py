@@ -1,0 +1,83 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from apps.accounts import services
+from apps.accounts.serializers import (
+    LogoutSerializer,
+    MeSerializer,
+    RegisterSerializer,
+    TokenObtainSerializer,
+    TokenRefreshInputSerializer,
+)
+from apps.core.errors import Forbidden
+
+
+class TokenObtainView(TokenObtainPairView):
+    """Username + password -> access and refresh tokens. Locked by django-axes after failures."""
+
+    serializer_class = TokenObtainSerializer
+
+
+class TokenRefreshRotateView(TokenRefreshView):
+    """A refresh token buys a new pair once; the used one is blacklisted."""
+
+    serializer_class = TokenRefreshInputSerializer
+
+
+class LogoutView(APIView):
+    # The access token may already have expired when a client logs out; the refresh token
+    # itself is the credential being given up.
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=LogoutSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.refresh_token_revoke(refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
+    def post(self, request: Request) -> Response:
+        if not settings.REGISTRATION_OPEN:
+            raise Forbidden("Self sign-up is turned off on this server.", code="registration_closed")
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = services.user_create(
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            timezone_name=data["timezone"],
+        )
+        return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    def patch(self, request: Request) -> Response:
+        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update_profile(
+            user=request.user,
+            email=serializer.validated_data.get("email"),
+            timezone_name=serializer.validated_data.get("timezone"),
+        )
+        return Response(MeSerializer(user).data)

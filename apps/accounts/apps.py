@@ -1,0 +1,27 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
+    from apps.core.schedules import periodic_task_ensure
+
+    periodic_task_ensure(
+        name="Flush expired refresh tokens",
+        task="accounts.flush_expired_tokens",
+        crontab={"minute": "17", "hour": "3"},
+    )
+
+
+class AccountsConfig(AppConfig):
+    """Users, roles and the ways they prove who they are."""
+
+    name = "apps.accounts"
+    label = "accounts"
+
+    def ready(self) -> None:
+        from apps.accounts import roles
+
+        post_migrate.connect(roles.on_post_migrate, dispatch_uid="accounts.roles")
+        post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="accounts.schedules")

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Cross-cutting pieces every app uses: the error contract, health checks, pagination."""
+
+    name = "apps.core"
+    label = "core"
+
+    def ready(self) -> None:
+        from config.celery import ensure_filesystem_broker_folders
+
+        ensure_filesystem_broker_folders()

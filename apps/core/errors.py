@@ -1,0 +1,173 @@
+"""Domain errors and the one mapping from errors to the API's error shape.
+
+Services raise DomainError subclasses; every door (REST, MCP, admin) maps them the same way.
+The REST shape is {"error": {"code", "message", "details"}}.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_default_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base for errors a service raises on purpose; carries an HTTP status for the REST door."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details if details is not None else {}
+        if code:
+            self.code = code
+
+
+class InvalidInput(DomainError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class RateLimited(DomainError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, int(retry_after))
+
+
+class ServiceUnavailable(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "unavailable"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
+
+
+_DRF_CODES = {
+    drf_exceptions.ParseError: "malformed_request",
+    drf_exceptions.AuthenticationFailed: "authentication_failed",
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "rate_limited",
+    drf_exceptions.ValidationError: "validation_error",
+}
+
+
+def _message_from_detail(detail: Any) -> str:
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return str(detail["detail"])
+        if "non_field_errors" in detail and detail["non_field_errors"]:
+            return str(detail["non_field_errors"][0])
+        return "Some fields are invalid: " + ", ".join(sorted(str(key) for key in detail))
+    if isinstance(detail, list):
+        return str(detail[0]) if detail else "Invalid request."
+    return str(detail)
+
+
+def _details_from_detail(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        cleaned = {key: value for key, value in detail.items() if key not in {"detail", "messages"}}
+        return _plain(cleaned)
+    if isinstance(detail, list) and len(detail) > 1:
+        return {"errors": _plain(detail)}
+    return {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return str(value)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every error leaves the API in the same shape."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
+    if isinstance(exc, DjangoValidationError):
+        exc = drf_exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied) and not isinstance(exc, drf_exceptions.APIException):
+        from apps.accounts.lockout import lockout_error
+
+        locked = lockout_error(exc, context.get("request"))
+        if locked is not None:
+            return locked
+        exc = drf_exceptions.PermissionDenied()
+
+    response = drf_default_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in API view", exc_info=exc)
+        return Response(
+            error_body("server_error", "The server failed to handle this request."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    code = next((value for klass, value in _DRF_CODES.items() if isinstance(exc, klass)), "error")
+    if isinstance(exc, drf_exceptions.ValidationError):
+        message = "The request is invalid."
+        details = _plain(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _plain(exc.detail)}
+    else:
+        detail = getattr(exc, "detail", "")
+        message = _message_from_detail(detail)
+        details = _details_from_detail(detail)
+        if isinstance(detail, dict) and detail.get("code"):
+            # simplejwt says which token problem it found (e.g. token_not_valid); keep that.
+            code = str(detail["code"])
+    response.data = error_body(code, message, details)
+    return response
+
+
+def json_or_html_error_view(status_code: int, code: str, message: str, html_view):
+    """Django-level error handlers: API paths answer in the API's shape, pages stay HTML."""
+
+    def view(request: HttpRequest, *args: Any, **kwargs: Any):
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body(code, message), status=status_code)
+        return html_view(request, *args, **kwargs)
+
+    return view
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

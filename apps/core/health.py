@@ -1,0 +1,82 @@
+"""Liveness and readiness probes.
+
+/healthz only says the process answers. /readyz opens fresh connections to the database, the
+cache and the broker, and names the one that failed. Neither prints configuration: a URL can
+carry a password.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+
+from django.core.cache import caches
+from django.db import connections
+from django.db.utils import load_backend
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def check_database() -> None:
+    # A fresh connection, not the request's: readiness must prove a new connection can be made.
+    settings_dict = dict(connections["default"].settings_dict)
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "readyz")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        wrapper.close()
+
+
+def check_cache() -> None:
+    cache = caches["default"]
+    key = f"readyz:{secrets.token_hex(4)}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return the value just written")
+    cache.delete(key)
+
+
+def check_broker() -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+}
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    results: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as exc:  # any failure means "not ready"; the kind is enough to act on
+            logger.warning("readiness check %s failed: %s", name, type(exc).__name__)
+            results[name] = "unavailable"
+        else:
+            results[name] = "ok"
+    failed = sorted(name for name, result in results.items() if result != "ok")
+    if failed:
+        return JsonResponse({"status": "unavailable", "failed": failed, "checks": results}, status=503)
+    return JsonResponse({"status": "ok", "checks": results})

@@ -1,0 +1,59 @@
+from rest_framework import serializers
+
+from apps.core.serializers import StrictSerializerMixin
+from apps.todos.models import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, TITLE_MAX_LENGTH, Priority, Todo
+
+
+class TodoSerializer(serializers.ModelSerializer):
+    tags = serializers.SerializerMethodField()
+    status = serializers.CharField(read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Todo
+        fields = [
+            "id",
+            "title",
+            "description",
+            "priority",
+            "due_at",
+            "tags",
+            "status",
+            "is_overdue",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_tags(self, obj: Todo) -> list[str]:
+        return [tag.name for tag in obj.tags.all()]
+
+
+class TodoWriteSerializer(StrictSerializerMixin, serializers.Serializer):
+    """Input for create (all required fields) and update (partial=True)."""
+
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    description = serializers.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, trim_whitespace=False
+    )
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=TAGS_PER_TODO_MAX, required=False
+    )
+
+
+class TodoListQuerySerializer(serializers.Serializer):
+    """Only documents the list filters for the OpenAPI schema; TodoFilter validates them."""
+
+    status = serializers.ChoiceField(choices=["open", "completed", "all"], required=False)
+    priority = serializers.MultipleChoiceField(choices=Priority.choices, required=False)
+    due_before = serializers.DateTimeField(required=False)
+    due_after = serializers.DateTimeField(required=False)
+    overdue = serializers.BooleanField(required=False)
+    tag = serializers.CharField(required=False)
+    search = serializers.CharField(required=False)
+    ordering = serializers.CharField(required=False)
+    page = serializers.IntegerField(required=False)
+    page_size = serializers.IntegerField(required=False)

@@ -1,0 +1,56 @@
+"""ASGI entry point: Django, with the MCP Streamable HTTP app mounted at /mcp beside it.
+
+Served by uvicorn (`uvicorn config.asgi:application`). Django's ASGI handler does not speak the
+lifespan protocol, so this small router answers lifespan itself and runs the startup/shutdown
+hooks that mounted apps register (the MCP session manager needs one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_application = get_asgi_application()
+
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
+
+# (path prefix, ASGI app, async context manager factory run for the app's lifetime or None)
+MOUNTS: list[tuple[str, ASGIApp, Callable[[], Any] | None]] = []
+
+
+async def _lifespan(scope: Scope, receive: Callable, send: Callable) -> None:
+    stack = AsyncExitStack()
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                for _prefix, _app, lifetime in MOUNTS:
+                    if lifetime is not None:
+                        await stack.enter_async_context(lifetime())
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await stack.aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def application(scope: Scope, receive: Callable, send: Callable) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(scope, receive, send)
+        return
+    path = scope.get("path", "")
+    for prefix, app, _lifetime in MOUNTS:
+        if path == prefix or path.startswith(prefix + "/"):
+            await app(scope, receive, send)
+            return
+    await django_application(scope, receive, send)

@@ -1,0 +1,122 @@
+"""Typed readers for settings that come from the environment.
+
+Every reader fails with ImproperlyConfigured naming the variable, so a bad value stops
+start-up instead of surfacing at first use. Any variable can also be given as NAME_FILE
+(a path whose contents are the value), which is how container secrets are usually mounted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_env = environ.FileAwareEnv()
+
+_DATABASE_SCHEMES = {"postgres", "postgresql", "pgsql", "sqlite"}
+_REDIS_SCHEMES = {"redis", "rediss", "unix"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def is_set(name: str) -> bool:
+    return bool(os.environ.get(name) or os.environ.get(f"{name}_FILE"))
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    try:
+        value = _env.str(name, default=default) if default is not None else _env.str(name)
+    except ImproperlyConfigured:
+        raise ImproperlyConfigured(f"{name} must be set (or {name}_FILE).") from None
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE could not be read: {exc.strerror}.") from None
+    return value.strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false/1/0), got {raw!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {value}.")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, got {value!r}.")
+    return value
+
+
+def database_from_url(name: str, url: str) -> dict:
+    """Parse a DATABASE_URL, accepting only the backends this product supports.
+
+    The message never echoes the URL itself: it may hold a password.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} must start with postgres:// or sqlite:/// (got scheme {scheme or 'none'!r})."
+        )
+    try:
+        config = _env.db_url_config(url)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is malformed: {exc}.") from None
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name} names no database.")
+    if scheme != "sqlite" and not config.get("HOST"):
+        raise ImproperlyConfigured(f"{name} names no host.")
+    return config
+
+
+def redis_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _REDIS_SCHEMES:
+        raise ImproperlyConfigured(f"{name} must start with redis://, rediss:// or unix:// (got {parts.scheme!r}).")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has a malformed port.") from None
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ImproperlyConfigured(f"{name} names no host.")
+    return url
+
+
+def read_or_create_secret(path: Path, generate) -> str:
+    """Development only: keep a generated secret in a git-ignored file so restarts reuse it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return path.read_text().strip()
+    value = generate()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,20 @@
+"""Test settings: the real settings in development mode, with tasks run in-process.
+
+DATABASE_URL and REDIS_URL still decide which database and cache the tests use, so CI runs the
+same suite against PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("APP_ENV", "development")
+os.environ.setdefault("LOG_LEVEL", "warning")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATABASES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so a worker process started by a test sees the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}

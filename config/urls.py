@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views import defaults
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import health
+from apps.core.errors import api_not_found, json_or_html_error_view
+
+admin.site.site_header = "Todo MCP Gateway"
+admin.site.site_title = "Todo MCP Gateway admin"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/auth/", include("apps.accounts.urls")),
+    path("api/", include("apps.todos.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+# Keep this last: any other /api/ path answers in the API's error shape, also with DEBUG on.
+urlpatterns.append(re_path(r"^api/", api_not_found))
+
+handler400 = json_or_html_error_view(400, "bad_request", "The request is malformed.", defaults.bad_request)
+handler403 = json_or_html_error_view(403, "permission_denied", "Permission denied.", defaults.permission_denied)
+handler404 = json_or_html_error_view(404, "not_found", "No such resource.", defaults.page_not_found)
+handler500 = json_or_html_error_view(500, "server_error", "The server failed.", defaults.server_error)

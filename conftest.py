@@ -1,0 +1,88 @@
+"""Shared fixtures: fixed personas and authenticated API clients.
+
+alice and bob are ordinary users with their own data; olivia is an operator; audrey an auditor.
+With REQUIRE_SERVICES=1 (CI), a test skipped for any reason counts as a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("REQUIRE_SERVICES") == "1":
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.longrepr = f"Skipped tests are failures when REQUIRE_SERVICES=1: {reason}"
+
+
+def _make_user(username: str, role: str = "user", timezone_name: str = "UTC"):
+    from apps.accounts.services import user_create
+
+    return user_create(
+        username=username, password=PASSWORD, email=f"{username}@example.test", role=role, timezone_name=timezone_name
+    )
+
+
+@pytest.fixture
+def alice(db):
+    return _make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return _make_user("bob")
+
+
+@pytest.fixture
+def olivia(db):
+    return _make_user("olivia", role="operator")
+
+
+@pytest.fixture
+def audrey(db):
+    return _make_user("audrey", role="auditor")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def alice_client(alice) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def olivia_client(olivia) -> APIClient:
+    return client_for(olivia)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
