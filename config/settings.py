@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.todos",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [

@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.view_user",
         "accounts.change_user",
         "todos.view_todo",
+        "audit.view_auditevent",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
         "axes.view_accesslog",
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     ROLE_AUDITOR: {
         "accounts.view_user",
+        "audit.view_auditevent",
     },
 }
 

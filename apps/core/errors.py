@@ -90,7 +90,7 @@ def _message_from_detail(detail: Any) -> str:
     if isinstance(detail, dict):
         if "detail" in detail:
             return str(detail["detail"])
-        if "non_field_errors" in detail and detail["non_field_errors"]:
+        if detail.get("non_field_errors"):
             return str(detail["non_field_errors"][0])
         return "Some fields are invalid: " + ", ".join(sorted(str(key) for key in detail))
     if isinstance(detail, list):

@@ -44,7 +44,9 @@ class TodoViewSet(viewsets.ViewSet):
         serializer = TodoWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         todo = services.todo_create(owner=request.user, **serializer.validated_data)
-        return Response(TodoSerializer(selectors.todo_get(owner=request.user, todo_id=todo.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            TodoSerializer(selectors.todo_get(owner=request.user, todo_id=todo.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(responses=TodoSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -1,7 +1,14 @@
 from rest_framework import serializers
 
 from apps.core.serializers import StrictSerializerMixin
-from apps.todos.models import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, TITLE_MAX_LENGTH, Priority, Todo
+from apps.todos.models import (
+    DESCRIPTION_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    TAGS_PER_TODO_MAX,
+    TITLE_MAX_LENGTH,
+    Priority,
+    Todo,
+)
 
 
 class TodoSerializer(serializers.ModelSerializer):

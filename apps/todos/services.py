@@ -74,7 +74,9 @@ def todo_create(
     tags: Iterable[str] = (),
 ) -> Todo:
     _check_aware(due_at)
-    todo = Todo(owner=owner, title=(title or "").strip(), description=description or "", priority=priority, due_at=due_at)
+    todo = Todo(
+        owner=owner, title=(title or "").strip(), description=description or "", priority=priority, due_at=due_at
+    )
     _validated_save(todo)
     names = _normalise_tags(tags)
     if names:

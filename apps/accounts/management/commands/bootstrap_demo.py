@@ -22,7 +22,9 @@ class Command(BaseCommand):
             raise CommandError("bootstrap_demo only runs with APP_ENV=development.")
         username = options["username"]
         # Kept in var/ (git-ignored) so every start can print the same login.
-        password = read_or_create_secret(settings.VAR_DIR / f"demo-{username}-password", lambda: secrets.token_urlsafe(12))
+        password = read_or_create_secret(
+            settings.VAR_DIR / f"demo-{username}-password", lambda: secrets.token_urlsafe(12)
+        )
         user = User.objects.filter(username=username).first()
         if user is None:
             user_create(username=username, password=password, email=f"{username}@example.test", role=ROLE_OPERATOR)
@@ -34,6 +36,6 @@ class Command(BaseCommand):
                 f"{created} demo operator account.\n"
                 f"  admin:    {settings.PUBLIC_BASE_URL}/admin/   username={username}  password={password}\n"
                 f"  JWT:      curl -s -X POST {settings.PUBLIC_BASE_URL}/api/auth/token "
-                f"-H 'Content-Type: application/json' -d '{{\"username\":\"{username}\",\"password\":\"{password}\"}}'"
+                f'-H \'Content-Type: application/json\' -d \'{{"username":"{username}","password":"{password}"}}\''
             )
         )
