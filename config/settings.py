@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -255,6 +256,51 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
+
+# --- MCP transport -------------------------------------------------------------------------------
+# Streamable HTTP at /mcp (stateless, JSON responses) and stdio; see docs/mcp-transport.md.
+MCP_RESOURCE_URL = f"{PUBLIC_BASE_URL}/mcp"
+# RFC 9728 metadata names who issues tokens for /mcp. There is no OAuth server here: by default it
+# names this service, whose /api/auth/token issues the JWTs (personal access tokens come from the
+# settings pages). Point it at a real authorization server if one fronts the gateway.
+MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS", [PUBLIC_BASE_URL])
+MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", default=True)
+MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE, minimum=1024)
+
+
+def _mcp_hosts_from_allowed_hosts(hosts: list[str]) -> list[str]:
+    """Django's ALLOWED_HOSTS -> the MCP SDK's Host patterns ("name" and "name:*" for any port)."""
+    patterns: list[str] = []
+    for host in hosts:
+        if host == "*":
+            raise ImproperlyConfigured(
+                "ALLOWED_HOSTS='*' gives /mcp no DNS-rebinding protection; set MCP_ALLOWED_HOSTS explicitly."
+            )
+        name = host.lstrip(".")  # Django's ".example.com" also allows subdomains; list those in MCP_ALLOWED_HOSTS.
+        patterns += [name, f"{name}:*"]
+    return patterns
+
+
+def _mcp_origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/") or "*" in parts.netloc[:-2]:
+        raise ImproperlyConfigured(f"MCP origins must look like https://host[:port] or http://host:*, got {url!r}.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+MCP_ALLOWED_HOSTS = env_list("MCP_ALLOWED_HOSTS", _mcp_hosts_from_allowed_hosts(ALLOWED_HOSTS))
+if not MCP_ALLOWED_HOSTS or "*" in MCP_ALLOWED_HOSTS:
+    raise ImproperlyConfigured("MCP_ALLOWED_HOSTS must list host names (host or host:* for any port), not '*'.")
+# Browsers send Origin; desktop and server-side clients usually do not, and requests without one pass.
+MCP_ALLOWED_ORIGINS = [
+    _mcp_origin(origin)
+    for origin in env_list(
+        "MCP_ALLOWED_ORIGINS",
+        [PUBLIC_BASE_URL, *(origin for origin in CSRF_TRUSTED_ORIGINS if "*" not in origin)]
+        # The MCP Inspector and local web clients run on a localhost port of their own.
+        + (["http://localhost:*", "http://127.0.0.1:*"] if DEVELOPMENT else []),
+    )
+]
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
