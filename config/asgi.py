@@ -21,8 +21,21 @@ django_application = get_asgi_application()
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
+
+def _mounts() -> list[tuple[str, ASGIApp, Callable[[], Any] | None]]:
+    # Imported after get_asgi_application(): the MCP app uses models, so Django must be set up.
+    from apps.mcp_tools.server import http_app, protected_resource_metadata_app
+
+    mcp_app, mcp_lifetime = http_app()
+    return [
+        ("/mcp", mcp_app, mcp_lifetime),
+        # RFC 9728 metadata for /mcp, at the root and in the path-suffixed form.
+        ("/.well-known/oauth-protected-resource", protected_resource_metadata_app(), None),
+    ]
+
+
 # (path prefix, ASGI app, async context manager factory run for the app's lifetime or None)
-MOUNTS: list[tuple[str, ASGIApp, Callable[[], Any] | None]] = []
+MOUNTS: list[tuple[str, ASGIApp, Callable[[], Any] | None]] = _mounts()
 
 
 async def _lifespan(scope: Scope, receive: Callable, send: Callable) -> None:
@@ -35,6 +48,7 @@ async def _lifespan(scope: Scope, receive: Callable, send: Callable) -> None:
                     if lifetime is not None:
                         await stack.enter_async_context(lifetime())
             except Exception as exc:
+                await stack.aclose()
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                 return
             await send({"type": "lifespan.startup.complete"})
