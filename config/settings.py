@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.todos",
     "apps.audit",
+    "apps.mcp_tools",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +206,8 @@ SIMPLE_JWT = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Before JWT: it claims only bearer tokens with our gw_pat_ prefix and leaves JWTs alone.
+        "apps.accounts.authentication.PersonalAccessTokenAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -228,6 +231,49 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- MCP pipeline ------------------------------------------------------------------------------
+# Personal access tokens are stored as HMAC-SHA256(pepper, secret). PAT_PEPPER_ID names the current
+# pepper; PAT_PEPPERS_PREVIOUS ("id:pepper,id:pepper") keeps old ones verifiable until every token
+# has been re-digested on use.
+if is_set("PAT_PEPPER"):
+    PAT_PEPPER = env_str("PAT_PEPPER")
+elif DEVELOPMENT:
+    PAT_PEPPER = read_or_create_secret(VAR_DIR / "dev-pat-pepper", lambda: secrets.token_urlsafe(48))
+else:
+    raise ImproperlyConfigured("PAT_PEPPER must be set in production (or PAT_PEPPER_FILE).")
+if len(PAT_PEPPER) < 32:
+    raise ImproperlyConfigured("PAT_PEPPER must be at least 32 characters long.")
+PAT_PEPPER_ID = env_str("PAT_PEPPER_ID", "1")
+PAT_PEPPERS_PREVIOUS: dict[str, str] = {}
+for _entry in env_list("PAT_PEPPERS_PREVIOUS", []):
+    _pepper_id, _sep, _pepper = _entry.partition(":")
+    if not _sep or not _pepper_id or len(_pepper) < 32 or _pepper_id == PAT_PEPPER_ID:
+        raise ImproperlyConfigured(
+            "PAT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, id not the current one)."
+        )
+    PAT_PEPPERS_PREVIOUS[_pepper_id] = _pepper
+PAT_MAX_PER_USER = env_int("PAT_MAX_PER_USER", 50, minimum=1)
+PAT_LAST_USED_RESOLUTION_SECONDS = env_int("PAT_LAST_USED_RESOLUTION_SECONDS", 60, minimum=0)
+
+MCP_MAX_ARGUMENT_BYTES = env_int("MCP_MAX_ARGUMENT_BYTES", 65_536, minimum=256)
+# Per user per tool, moving window, in the `limits` notation ("60/minute", "1000 per hour").
+MCP_RATE_LIMIT_DEFAULT = env_str("MCP_RATE_LIMIT_DEFAULT", "120/minute")
+try:
+    from limits import parse as _parse_rate_limit
+
+    _parse_rate_limit(MCP_RATE_LIMIT_DEFAULT)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"MCP_RATE_LIMIT_DEFAULT must look like '60/minute', got {MCP_RATE_LIMIT_DEFAULT!r}."
+    ) from None
+# Shared counters across processes when Redis is there; per-process memory otherwise.
+MCP_RATE_LIMIT_STORAGE_URL = env_str("MCP_RATE_LIMIT_STORAGE_URL", REDIS_URL or "memory://")
+MCP_CACHE_TTL_DEFAULT = env_int("MCP_CACHE_TTL_DEFAULT", 30, minimum=1)
+# Seconds a process may keep tool policies before re-reading them (saves invalidate at once anyway).
+MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60, minimum=0)
+# Dotted path to callable(*, principal, tool_name) raising a DomainError to refuse a call: the quotas seam.
+MCP_QUOTA_HOOK = env_str("MCP_QUOTA_HOOK", "")
 
 # --- I18N, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

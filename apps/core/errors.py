@@ -39,6 +39,13 @@ class InvalidInput(DomainError):
     code = "invalid"
 
 
+class Unauthenticated(DomainError):
+    """The credential is missing, malformed, expired or revoked (401)."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "not_authenticated"
+
+
 class NotFound(DomainError):
     status_code = status.HTTP_404_NOT_FOUND
     code = "not_found"

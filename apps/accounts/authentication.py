@@ -1,0 +1,72 @@
+"""DRF authentication and permission for personal access tokens, so REST accepts the MCP tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from apps.accounts.models import PAT_PREFIX, PersonalAccessToken
+from apps.accounts.scopes import scopes_for_user
+
+
+class PersonalAccessTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer gw_pat_...`; any other bearer token is left to the next class (JWT)."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, PersonalAccessToken] | None:
+        parts = get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() != self.keyword:
+            return None
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        if not raw.startswith(PAT_PREFIX):
+            return None
+        # Imported here: DRF loads this class while apps.core.errors is still importing rest_framework.
+        from apps.accounts.services import pat_authenticate
+        from apps.core.errors import Unauthenticated
+
+        try:
+            token = pat_authenticate(raw_token=raw)
+        except Unauthenticated as exc:
+            raise exceptions.AuthenticationFailed({"detail": exc.message, "code": exc.code}) from None
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+def request_scopes(request: Request) -> frozenset[str]:
+    """The scopes this request carries: a token's own (within the role), else everything the role allows."""
+    user = request.user
+    if isinstance(request.auth, PersonalAccessToken):
+        return frozenset(request.auth.scopes) & scopes_for_user(user)
+    return scopes_for_user(user)
+
+
+class TokenScopePermission(BasePermission):
+    """Views declare `read_scope` (safe methods) and `write_scope` (the rest).
+
+    A scope of None for a method means personal access tokens may not use it at all (e.g. managing
+    tokens: a leaked token must not be able to mint more); JWT and session callers are unaffected.
+    """
+
+    message = "This token does not carry the scope this request needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        scope = getattr(view, "read_scope" if request.method in SAFE_METHODS else "write_scope", None)
+        if scope is None:
+            if isinstance(request.auth, PersonalAccessToken):
+                self.message = "Personal access tokens cannot be used for this request."
+                return False
+            return True
+        if scope not in request_scopes(request):
+            self.message = f"This request needs the {scope!r} scope."
+            return False
+        return True

@@ -1,0 +1,75 @@
+"""The REST door to the tools: list what the caller may call, and invoke through the one pipeline."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.accounts.models import PersonalAccessToken, User
+from apps.core.errors import Forbidden, NotFound
+from apps.mcp_tools.pipeline import tool_invoke
+from apps.mcp_tools.policies import policy_for
+from apps.mcp_tools.principal import Principal, principal_acting_for, principal_for_token, principal_for_user
+from apps.mcp_tools.registry import ToolSpec, tools_available
+from apps.mcp_tools.serializers import ToolInvokeResultSerializer, ToolInvokeSerializer, ToolSerializer
+
+
+def principal_from_request(request: Request) -> Principal:
+    if isinstance(request.auth, PersonalAccessToken):
+        return principal_for_token(request.auth)
+    if isinstance(request.auth, AccessToken):
+        return principal_for_user(request.user, auth_method="jwt")
+    return principal_for_user(request.user, auth_method="session")
+
+
+def tool_describe(spec: ToolSpec) -> dict:
+    return {
+        "name": spec.name,
+        "title": spec.title,
+        "description": spec.description,
+        "input_schema": spec.input_schema,
+        "output_schema": spec.output_schema,
+        "annotations": spec.annotations,
+        # The policy's scope, which an operator may have changed from the registered default.
+        "required_scope": policy_for(spec).required_scope,
+    }
+
+
+class ToolListView(APIView):
+    """The tools this caller may call now (policy, role and token scope applied), with schemas."""
+
+    @extend_schema(responses=ToolSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        principal = principal_from_request(request)
+        return Response([tool_describe(spec) for spec in tools_available(principal=principal)])
+
+
+class ToolInvokeView(APIView):
+    """Run one tool through the pipeline. Errors: unknown 404, not permitted 403, bad arguments 400, 429."""
+
+    @extend_schema(request=ToolInvokeSerializer, responses=ToolInvokeResultSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = ToolInvokeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        principal = principal_from_request(request)
+        user_id = data.get("user_id")
+        if user_id is not None and user_id != request.user.pk:
+            if not request.user.is_operator:
+                raise Forbidden("Only operators may call tools for another user.", code="not_operator")
+            subject = User.objects.filter(pk=user_id, is_active=True).first()
+            if subject is None:
+                raise NotFound("No such user.", details={"user_id": user_id})
+            principal = principal_acting_for(operator=principal, user=subject)
+        outcome = tool_invoke(
+            principal=principal, tool_name=data["tool_name"], arguments=data.get("parameters"), transport="rest"
+        )
+        if outcome.success:
+            return Response(outcome.as_dict())
+        error = outcome.error
+        details = error.details if isinstance(error.details, dict) else {"errors": error.details}
+        error.details = {**details, "invocation_id": outcome.invocation_id}
+        raise error

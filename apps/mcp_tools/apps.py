@@ -1,0 +1,23 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_policies(sender: AppConfig, **kwargs: Any) -> None:
+    from apps.mcp_tools.policies import policies_ensure
+
+    policies_ensure()
+
+
+class McpToolsConfig(AppConfig):
+    """The tool registry, tool policies, the one invocation pipeline and the REST doors to it."""
+
+    name = "apps.mcp_tools"
+    label = "mcp_tools"
+
+    def ready(self) -> None:
+        from apps.mcp_tools import cache as _cache  # noqa: F401 - connects the todo invalidation signals
+        from apps.mcp_tools import tools  # noqa: F401 - registers every tool
+
+        post_migrate.connect(_ensure_policies, sender=self, dispatch_uid="mcp_tools.policies")

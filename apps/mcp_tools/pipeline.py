@@ -1,0 +1,238 @@
+"""THE invocation pipeline: every tool call from every door (REST, MCP over HTTP or stdio, chat) runs here.
+
+authorise (policy, role, scope) -> validate (JSON Schema, size) -> rate limit -> quota seam -> cache
+-> execute -> record usage (ToolCall) -> audit -> result. Doors only authenticate the caller into a
+Principal and translate the InvocationResult into their own wire format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from apps.audit.services import audit_event_record
+from apps.core.errors import DomainError, InvalidInput, NotFound
+from apps.mcp_tools.cache import result_get, result_key, result_set
+from apps.mcp_tools.models import ToolCall
+from apps.mcp_tools.policies import PolicySnapshot, policy_allows, policy_for
+from apps.mcp_tools.principal import Principal
+from apps.mcp_tools.ratelimit import rate_limit_hit
+from apps.mcp_tools.registry import ToolSpec, tool_get
+
+logger = logging.getLogger(__name__)
+
+MAX_SCHEMA_ERRORS = 20
+MAX_ERROR_MESSAGE = 300
+MAX_AUDITED_KEYS = 50
+# Refusals before the tool ran are "tool.denied"; everything after is "tool.invoked".
+DENIAL_CODES = {"unknown_tool", "tool_disabled", "role_not_allowed", "insufficient_scope", "rate_limited"}
+
+
+@dataclass
+class InvocationResult:
+    tool_name: str
+    success: bool
+    result: dict | None  # the tool's output object (MCP structuredContent is exactly this)
+    cached: bool
+    error: DomainError | None
+    duration_ms: float
+    invocation_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        error = None
+        if self.error is not None:
+            error = {"code": self.error.code, "message": self.error.message, "details": self.error.details}
+        return {
+            "tool_name": self.tool_name,
+            "success": self.success,
+            "result": self.result,
+            "cached": self.cached,
+            "duration_ms": self.duration_ms,
+            "invocation_id": self.invocation_id,
+            "error": error,
+        }
+
+
+def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        raise InvalidInput(
+            "Tool arguments must be a JSON object.",
+            code="invalid_arguments",
+            details={"errors": [{"path": "", "message": "Expected an object."}]},
+        )
+    try:
+        size = len(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError):
+        raise InvalidInput("Tool arguments must be plain JSON.", code="invalid_arguments") from None
+    if size > settings.MCP_MAX_ARGUMENT_BYTES:
+        raise InvalidInput(
+            f"Tool arguments are too large ({size} bytes; the limit is {settings.MCP_MAX_ARGUMENT_BYTES}).",
+            code="arguments_too_large",
+            details={"size": size, "limit": settings.MCP_MAX_ARGUMENT_BYTES},
+        )
+    errors = sorted(spec.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path))
+    if errors:
+        raise InvalidInput(
+            f"The arguments do not match the input schema of {spec.name!r}.",
+            code="invalid_arguments",
+            details={
+                "errors": [
+                    {
+                        "path": "/".join(str(part) for part in error.absolute_path),
+                        "message": error.message[:MAX_ERROR_MESSAGE],
+                        "validator": str(error.validator),
+                    }
+                    for error in errors[:MAX_SCHEMA_ERRORS]
+                ]
+            },
+        )
+    return arguments
+
+
+def _quota_check(*, principal: Principal, spec: ToolSpec) -> None:
+    """Seam for the quotas issue: MCP_QUOTA_HOOK names a callable that raises a DomainError to refuse."""
+    if settings.MCP_QUOTA_HOOK:
+        import_string(settings.MCP_QUOTA_HOOK)(principal=principal, tool_name=spec.name)
+
+
+def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any]) -> dict[str, Any]:
+    if spec.read_only:
+        result = spec.func(principal, **arguments)
+    else:
+        # A batch either happens entirely or not at all.
+        with transaction.atomic():
+            result = spec.func(principal, **arguments)
+    if settings.DEBUG and spec.output_schema is not None:
+        # Development and tests hold every tool to its published output schema.
+        from jsonschema import Draft202012Validator
+
+        Draft202012Validator(spec.output_schema).validate(result)
+    return result
+
+
+def _run(
+    *, spec: ToolSpec, policy: PolicySnapshot, principal: Principal, arguments: object
+) -> tuple[dict[str, Any], bool]:
+    denial = policy_allows(spec=spec, principal=principal, policy=policy)
+    if denial is not None:
+        raise denial
+    checked = _arguments_checked(spec, arguments)
+    rate_limit_hit(user_id=principal.user.pk, tool_name=spec.name, rate=policy.rate_limit or None)
+    _quota_check(principal=principal, spec=spec)
+    if not (policy.cacheable and spec.read_only):
+        return _execute(spec=spec, principal=principal, arguments=checked), False
+    key = result_key(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
+    hit = result_get(key)
+    if hit is not None:
+        return hit, True
+    result = _execute(spec=spec, principal=principal, arguments=checked)
+    result_set(key, result, ttl=policy.cache_ttl_seconds or settings.MCP_CACHE_TTL_DEFAULT)
+    return result, False
+
+
+def _argument_keys(arguments: object) -> list[str]:
+    if not isinstance(arguments, dict):
+        return []
+    return sorted(str(key)[:64] for key in arguments)[:MAX_AUDITED_KEYS]
+
+
+def _record(
+    *,
+    principal: Principal,
+    tool_name: str,
+    transport: str,
+    arguments: object,
+    outcome: InvocationResult,
+) -> None:
+    error_code = outcome.error.code if outcome.error is not None else ""
+    ToolCall.objects.create(
+        user=principal.user,
+        operator=principal.operator,
+        tool_name=tool_name,
+        transport=transport[:20],
+        auth_method=principal.auth_method,
+        token_id=principal.token_id,
+        success=outcome.success,
+        cached=outcome.cached,
+        error_code=error_code[:50],
+        duration_ms=outcome.duration_ms,
+        invocation_id=outcome.invocation_id,
+    )
+    data: dict[str, Any] = {
+        "tool": tool_name,
+        "transport": transport,
+        "outcome": "ok" if outcome.success else error_code,
+        "cached": outcome.cached,
+        "argument_keys": _argument_keys(arguments),
+        "auth_method": principal.auth_method,
+        "invocation_id": outcome.invocation_id,
+        "duration_ms": outcome.duration_ms,
+    }
+    if principal.token_id is not None:
+        data["access_token_id"] = principal.token_id
+    if principal.operator is not None:
+        data["operator_id"] = principal.operator.pk
+        data["subject_user_id"] = principal.user.pk
+    denied = error_code in DENIAL_CODES
+    audit_event_record(
+        action="tool.denied" if denied else "tool.invoked",
+        actor=principal.operator or principal.user,
+        outcome="denied" if denied else ("success" if outcome.success else "failure"),
+        target_type="tool",
+        target_id=tool_name,
+        data=data,
+    )
+
+
+def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, transport: str) -> InvocationResult:
+    """THE pipeline: authorise -> validate -> rate limit -> cache -> execute -> usage -> audit. Sync.
+
+    Tool-level failures come back as success=False with `error`; it raises only on bugs.
+    """
+    started = time.perf_counter()
+    invocation_id = uuid.uuid4().hex
+    name = tool_name[:100] if isinstance(tool_name, str) else repr(tool_name)[:100]
+    spec = tool_get(tool_name)
+    result: dict[str, Any] | None = None
+    cached = False
+    error: DomainError | None = None
+    try:
+        if spec is None:
+            raise NotFound(f"There is no tool called {name!r}.", code="unknown_tool")
+        result, cached = _run(spec=spec, policy=policy_for(spec), principal=principal, arguments=arguments)
+    except DomainError as exc:
+        error = exc
+    except Exception:
+        outcome = InvocationResult(
+            tool_name=name,
+            success=False,
+            result=None,
+            cached=False,
+            error=DomainError("The tool failed.", code="server_error"),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            invocation_id=invocation_id,
+        )
+        logger.exception("Tool %s failed (invocation %s)", name, invocation_id)
+        _record(principal=principal, tool_name=name, transport=transport, arguments=arguments, outcome=outcome)
+        raise
+    outcome = InvocationResult(
+        tool_name=name,
+        success=error is None,
+        result=result if error is None else None,
+        cached=cached,
+        error=error,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        invocation_id=invocation_id,
+    )
+    _record(principal=principal, tool_name=name, transport=transport, arguments=arguments, outcome=outcome)
+    return outcome

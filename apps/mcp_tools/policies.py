@@ -1,0 +1,157 @@
+"""Tool policies: the admin-editable half of authorisation, read through a shared cache.
+
+Every process reads the same cache entry (Redis in production), and any save or delete of a
+ToolPolicy deletes it, so an operator's change applies to the very next call on every replica.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from apps.audit.services import audit_event_record
+from apps.core.errors import DomainError, Forbidden, InvalidInput
+from apps.mcp_tools.models import ToolPolicy
+from apps.mcp_tools.registry import ToolSpec, tools_registered
+
+if TYPE_CHECKING:
+    from apps.mcp_tools.principal import Principal
+
+POLICIES_CACHE_KEY = "mcp:policies:v1"
+POLICY_FIELDS = ("enabled", "allowed_roles", "required_scope", "cacheable", "cache_ttl_seconds", "rate_limit")
+
+
+@dataclass(frozen=True)
+class PolicySnapshot:
+    """What the pipeline needs from a ToolPolicy row, small enough to cache."""
+
+    tool_name: str
+    enabled: bool
+    allowed_roles: frozenset[str]
+    required_scope: str
+    cacheable: bool
+    cache_ttl_seconds: int | None
+    rate_limit: str
+
+    @classmethod
+    def from_row(cls, row: ToolPolicy) -> PolicySnapshot:
+        return cls(
+            tool_name=row.tool_name,
+            enabled=row.enabled,
+            allowed_roles=frozenset(row.allowed_roles or ()),
+            required_scope=row.required_scope,
+            cacheable=row.cacheable,
+            cache_ttl_seconds=row.cache_ttl_seconds,
+            rate_limit=row.rate_limit,
+        )
+
+
+def policy_defaults(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "allowed_roles": sorted(spec.default_roles),
+        "required_scope": spec.required_scope,
+        "cacheable": spec.default_cacheable,
+        "cache_ttl_seconds": spec.default_cache_ttl,
+        "rate_limit": "",
+    }
+
+
+def policies_invalidate() -> None:
+    cache.delete(POLICIES_CACHE_KEY)
+
+
+@receiver(post_save, sender=ToolPolicy, dispatch_uid="mcp_tools.policy_saved")
+@receiver(post_delete, sender=ToolPolicy, dispatch_uid="mcp_tools.policy_deleted")
+def _policy_changed(sender: Any, **kwargs: Any) -> None:
+    policies_invalidate()
+    # Also after commit: a reader between the delete and the commit may have re-cached the old row.
+    transaction.on_commit(policies_invalidate)
+
+
+def policies_ensure() -> int:
+    """Create the missing policy rows for registered tools; returns how many were created."""
+    existing = set(ToolPolicy.objects.values_list("tool_name", flat=True))
+    created = 0
+    for spec in tools_registered():
+        if spec.name not in existing:
+            _, was_created = ToolPolicy.objects.get_or_create(tool_name=spec.name, defaults=policy_defaults(spec))
+            created += int(was_created)
+    return created
+
+
+def _policies_load() -> dict[str, PolicySnapshot]:
+    snapshots = cache.get(POLICIES_CACHE_KEY)
+    if snapshots is None:
+        snapshots = {row.tool_name: PolicySnapshot.from_row(row) for row in ToolPolicy.objects.all()}
+        if settings.MCP_POLICY_CACHE_SECONDS:
+            cache.set(POLICIES_CACHE_KEY, snapshots, settings.MCP_POLICY_CACHE_SECONDS)
+    return snapshots
+
+
+def policy_for(spec: ToolSpec) -> PolicySnapshot:
+    snapshot = _policies_load().get(spec.name)
+    if snapshot is None:
+        # A tool registered after the last migrate: its row appears on first use.
+        row, _ = ToolPolicy.objects.get_or_create(tool_name=spec.name, defaults=policy_defaults(spec))
+        policies_invalidate()
+        snapshot = PolicySnapshot.from_row(row)
+    return snapshot
+
+
+def _roles_of(user: Any) -> frozenset[str]:
+    # Memoised on the user object: tools_available asks once per registered tool.
+    roles = getattr(user, "_mcp_roles", None)
+    if roles is None:
+        roles = frozenset(user.roles)
+        user._mcp_roles = roles
+    return roles
+
+
+def policy_allows(*, spec: ToolSpec, principal: Principal, policy: PolicySnapshot | None = None) -> DomainError | None:
+    """None when the principal may call the tool now, else the error that says why not."""
+    policy = policy or policy_for(spec)
+    if not policy.enabled:
+        return Forbidden(f"The tool {spec.name!r} is turned off.", code="tool_disabled")
+    if not principal.user.is_superuser and not (_roles_of(principal.user) & policy.allowed_roles):
+        return Forbidden(f"Your role may not call {spec.name!r}.", code="role_not_allowed")
+    if policy.required_scope not in principal.scopes:
+        return Forbidden(
+            f"Calling {spec.name!r} needs the {policy.required_scope!r} scope.",
+            code="insufficient_scope",
+            details={"required_scope": policy.required_scope},
+        )
+    return None
+
+
+@transaction.atomic
+def tool_policy_update(*, policy: ToolPolicy, actor: Any, changes: dict[str, Any]) -> ToolPolicy:
+    """The one way an operator changes a policy (the admin calls this); audited with before and after."""
+    unknown = sorted(set(changes) - set(POLICY_FIELDS))
+    if unknown:
+        raise InvalidInput("Some fields cannot be changed.", details={name: ["Unknown field."] for name in unknown})
+    before = {name: getattr(policy, name) for name in changes}
+    for name, value in changes.items():
+        setattr(policy, name, value)
+    try:
+        policy.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput("The policy is invalid.", details=exc.message_dict) from None
+    policy.save()
+    changed = {name: {"from": before[name], "to": value} for name, value in changes.items() if before[name] != value}
+    if changed:
+        audit_event_record(
+            action="tool_policy.changed",
+            actor=actor,
+            target_type="tool_policy",
+            target_id=policy.tool_name,
+            data={"changes": changed},
+        )
+    return policy

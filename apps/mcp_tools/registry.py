@@ -1,0 +1,133 @@
+"""The tool registry: every tool is registered once, in code, with its schemas and annotations.
+
+Registration is the whole cost of a new tool: the pipeline gives it authorisation, validation,
+rate limiting, caching, usage records and audit. AI provider tools will be one `tool_register`
+(or `@tool(...)`) each, with `required_scope="ai:invoke"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+
+from apps.accounts.roles import ROLE_OPERATOR, ROLE_USER
+
+if TYPE_CHECKING:
+    from apps.mcp_tools.principal import Principal
+
+DEFAULT_ROLES = frozenset({ROLE_USER, ROLE_OPERATOR})
+ANNOTATION_KEYS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    description: str
+    input_schema: dict  # JSON Schema (draft 2020-12), "additionalProperties": false
+    output_schema: dict | None  # JSON Schema of the `result` object
+    annotations: dict  # {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
+    required_scope: str  # e.g. "todos:read"
+    func: Callable[..., dict]  # func(principal, **arguments) -> JSON-able dict
+    default_roles: frozenset[str] = DEFAULT_ROLES
+    # Defaults for the ToolPolicy row created on first sight; the admin owns the values afterwards.
+    default_cacheable: bool = False
+    default_cache_ttl: int | None = None
+    # Cache groups whose entries for the caller go stale when this tool succeeds (e.g. "todos").
+    invalidates: frozenset[str] = field(default_factory=frozenset)
+    cache_group: str = ""
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.annotations.get("readOnlyHint"))
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
+        return Draft202012Validator(self.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+_REGISTRY: dict[str, ToolSpec] = {}
+
+
+def _check_schema(name: str, schema: dict | None, *, what: str) -> None:
+    if schema is None:
+        return
+    Draft202012Validator.check_schema(schema)
+    if schema.get("type") != "object" or schema.get("additionalProperties") is not False:
+        raise ValueError(f"Tool {name!r}: the {what} schema must be an object with additionalProperties false.")
+
+
+def tool_register(spec: ToolSpec) -> ToolSpec:
+    """Add a tool; a second registration under the same name is a programming error."""
+    from apps.accounts.scopes import SCOPES
+
+    if spec.name in _REGISTRY:
+        raise ValueError(f"Tool {spec.name!r} is already registered.")
+    if spec.required_scope not in SCOPES:
+        raise ValueError(f"Tool {spec.name!r}: unknown scope {spec.required_scope!r}.")
+    missing = [key for key in ANNOTATION_KEYS if not isinstance(spec.annotations.get(key), bool)]
+    if missing:
+        raise ValueError(f"Tool {spec.name!r}: annotations must set {missing} to true or false.")
+    _check_schema(spec.name, spec.input_schema, what="input")
+    _check_schema(spec.name, spec.output_schema, what="output")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def tool(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    input_schema: dict,
+    output_schema: dict | None,
+    required_scope: str,
+    read_only: bool,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+    **options: Any,
+) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Decorator form of tool_register for a plain function `func(principal, **arguments) -> dict`."""
+
+    def decorator(func: Callable[..., dict]) -> Callable[..., dict]:
+        tool_register(
+            ToolSpec(
+                name=name,
+                title=title,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                annotations={
+                    "readOnlyHint": read_only,
+                    "destructiveHint": destructive,
+                    "idempotentHint": idempotent,
+                    "openWorldHint": open_world,
+                },
+                required_scope=required_scope,
+                func=func,
+                **options,
+            )
+        )
+        return func
+
+    return decorator
+
+
+def tool_get(name: Any) -> ToolSpec | None:
+    return _REGISTRY.get(name) if isinstance(name, str) else None
+
+
+def tools_registered() -> list[ToolSpec]:
+    return sorted(_REGISTRY.values(), key=lambda spec: spec.name)
+
+
+def tools_available(*, principal: Principal) -> list[ToolSpec]:
+    """Only what this caller may call now, with the admin's policies applied."""
+    from apps.mcp_tools.policies import policy_allows
+
+    return [spec for spec in tools_registered() if policy_allows(spec=spec, principal=principal) is None]

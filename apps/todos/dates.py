@@ -1,0 +1,76 @@
+"""Reading due dates the way a person (or a model speaking for one) writes them.
+
+ISO 8601 is taken as is (a naive one is read in the user's zone); anything else goes through
+dateparser relative to "now" in the user's zone, preferring the future ("friday" is the coming one).
+A phrase or date with no time of day ("tomorrow", "next friday", "2026-12-01") means the end of
+that day, so a task due "tomorrow" is not overdue until tomorrow is over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from dateparser.date import DateDataParser
+from django.utils import timezone
+
+from apps.core.errors import InvalidInput
+
+DATE_ONLY_TIME = dt.time(23, 59)
+PHRASE_MAX_LENGTH = 100
+_DATE_PERIODS = {"day", "week", "month", "year"}
+
+
+def _user_zone(tz_name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz_name or "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def _iso(text: str, tz: ZoneInfo) -> dt.datetime | None:
+    if len(text) == 10:
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+        return dt.datetime.combine(day, DATE_ONLY_TIME, tzinfo=tz)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.replace(tzinfo=tz) if timezone.is_naive(value) else value
+
+
+def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None) -> dt.datetime:
+    """ISO 8601 or a natural phrase -> an aware datetime; InvalidInput (code invalid_date) otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("Give a date, e.g. '2026-12-01T17:00' or 'tomorrow 5pm'.", code="invalid_date")
+    text = " ".join(text.split())
+    if len(text) > PHRASE_MAX_LENGTH:
+        raise InvalidInput("That date is too long to be a date.", code="invalid_date")
+    tz = _user_zone(tz_name)
+    parsed = _iso(text, tz)
+    if parsed is not None:
+        return parsed
+    local_now = (now or timezone.now()).astimezone(tz)
+    parser = DateDataParser(
+        languages=["en"],
+        settings={
+            "TIMEZONE": str(tz),
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": local_now.replace(tzinfo=None),
+            "RETURN_TIME_AS_PERIOD": True,
+        },
+    )
+    data = parser.get_date_data(text)
+    if data is None or data.date_obj is None:
+        raise InvalidInput(
+            f"Could not read {text!r} as a date; try '2026-12-01T17:00', 'tomorrow 5pm' or 'next friday'.",
+            code="invalid_date",
+        )
+    value = data.date_obj.astimezone(tz)
+    if data.period in _DATE_PERIODS:
+        value = dt.datetime.combine(value.date(), DATE_ONLY_TIME, tzinfo=tz)
+    return value
