@@ -360,5 +360,7 @@ LOGGING = {
         # Django's own console handler would print every line a second time.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "axes": {"level": "WARNING"},
+        # The MCP SDK logs every stateless request at INFO ("Terminating session: None").
+        "mcp": {"level": "WARNING"},
     },
 }

@@ -35,7 +35,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from pydantic import ConfigDict
+from pydantic import Field
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -165,8 +165,8 @@ def server_build(*, principal_source: PrincipalSource, transport: str) -> Server
 class PrincipalAccessToken(AccessToken):
     """The SDK's access-token record, carrying the Principal our verifier resolved."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    principal: Principal
+    # Any, not Principal: pydantic would try to build a schema for the dataclass and its User model.
+    principal: Any = Field(exclude=True)
 
 
 class GatewayTokenVerifier(TokenVerifier):
@@ -287,7 +287,7 @@ async def _principal_from_request(ctx: ServerRequestContext[Any, Any]) -> Princi
     request = ctx.request
     user = request.scope.get("user") if isinstance(request, Request) else None
     access = user.access_token if isinstance(user, AuthenticatedUser) else None
-    if not isinstance(access, PrincipalAccessToken):
+    if not isinstance(access, PrincipalAccessToken) or not isinstance(access.principal, Principal):
         # RequireAuthMiddleware stops unauthenticated requests first; reaching this is a wiring bug.
         raise MCPError(code=UNAUTHENTICATED_ERROR, message="not_authenticated: no authenticated caller")
     return access.principal

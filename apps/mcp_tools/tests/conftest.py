@@ -1,0 +1,100 @@
+"""A live ASGI server for the transport tests, and tokens to call it with.
+
+`live_server` runs uvicorn with config.asgi:application (Django plus /mcp) on a free port of
+127.0.0.1, in a thread of the test process, so it sees the test database. The tests that use it
+take `transactional_db`: rows must be committed for the server thread to see them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx2
+import pytest
+import uvicorn
+from django.utils import timezone
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from rest_framework_simplejwt.tokens import AccessToken
+
+STARTUP_DEADLINE_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # http://127.0.0.1:<port>
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+
+@pytest.fixture
+def live_server(transactional_db) -> Iterator[LiveServer]:
+    from config.asgi import application
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("The live ASGI server did not start.")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STARTUP_DEADLINE_SECONDS)
+        sock.close()
+
+
+@asynccontextmanager
+async def mcp_client(
+    url: str, token: str | None, *, mode: str = "legacy", headers: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
+    """The official SDK client over Streamable HTTP, with a bearer token on every request."""
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    async with httpx2.AsyncClient(headers=all_headers, timeout=30) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+            yield client
+
+
+def pat_for(user, *, scopes: list[str] | None = None, name: str = "test client") -> str:
+    from apps.accounts.scopes import scopes_for_user
+    from apps.accounts.services import pat_create
+
+    _row, plaintext = pat_create(
+        user=user, name=name, scopes=sorted(scopes_for_user(user)) if scopes is None else scopes
+    )
+    return plaintext
+
+
+def jwt_for(user, *, expired: bool = False) -> str:
+    token = AccessToken.for_user(user)
+    if expired:
+        token.set_exp(from_time=timezone.now() - dt.timedelta(hours=1))
+    return str(token)
+
+
+@pytest.fixture
+def alice_pat(alice) -> str:
+    return pat_for(alice)
+
+
+@pytest.fixture
+def alice_jwt(alice) -> str:
+    return jwt_for(alice)
