@@ -83,6 +83,11 @@ def olivia_client(olivia) -> APIClient:
 def _clear_cache():
     from django.core.cache import cache
 
+    from apps.mcp_tools.ratelimit import rate_limit_reset
+
+    # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests.
     cache.clear()
+    rate_limit_reset()
     yield
     cache.clear()
+    rate_limit_reset()

@@ -1,4 +1,7 @@
+import datetime as dt
+
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -7,8 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from apps.accounts import services
+from apps.accounts import selectors, services
+from apps.accounts.authentication import TokenScopePermission
+from apps.accounts.scopes import PROFILE_READ
 from apps.accounts.serializers import (
+    AccessTokenCreatedSerializer,
+    AccessTokenCreateSerializer,
+    AccessTokenSerializer,
     LogoutSerializer,
     MeSerializer,
     RegisterSerializer,
@@ -65,7 +73,10 @@ class RegisterView(APIView):
 
 
 class MeView(APIView):
-    permission_classes = [IsAuthenticated]
+    # A personal access token may read the profile with profile:read, never change it.
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    read_scope = PROFILE_READ
+    write_scope = None
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
@@ -81,3 +92,45 @@ class MeView(APIView):
             timezone_name=serializer.validated_data.get("timezone"),
         )
         return Response(MeSerializer(user).data)
+
+
+class AccessTokenListView(APIView):
+    """The caller's personal access tokens. Managed with a login (JWT or session), never with a PAT."""
+
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    read_scope = None
+    write_scope = None
+
+    @extend_schema(responses=AccessTokenSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(AccessTokenSerializer(selectors.pat_list(user=request.user), many=True).data)
+
+    @extend_schema(request=AccessTokenCreateSerializer, responses={201: AccessTokenCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = AccessTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        expires_at = data.get("expires_at")
+        if data.get("expires_in_days"):
+            expires_at = timezone.now() + dt.timedelta(days=data["expires_in_days"])
+        token, plaintext = services.pat_create(
+            user=request.user, name=data["name"], scopes=data["scopes"], expires_at=expires_at
+        )
+        body = AccessTokenCreatedSerializer(token).data
+        body["token"] = plaintext
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class AccessTokenDetailView(APIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    read_scope = None
+    write_scope = None
+
+    @extend_schema(responses=AccessTokenSerializer)
+    def get(self, request: Request, token_id: int) -> Response:
+        return Response(AccessTokenSerializer(selectors.pat_get(user=request.user, token_id=token_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, token_id: int) -> Response:
+        services.pat_revoke(token=selectors.pat_get(user=request.user, token_id=token_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -40,6 +40,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "token_blacklist.view_outstandingtoken",
         "token_blacklist.view_blacklistedtoken",
         "token_blacklist.add_blacklistedtoken",
+        "accounts.view_personalaccesstoken",
+        "accounts.change_personalaccesstoken",
+        "mcp_tools.view_toolpolicy",
+        "mcp_tools.change_toolpolicy",
+        "mcp_tools.view_toolcall",
     },
     ROLE_AUDITOR: {
         "accounts.view_user",

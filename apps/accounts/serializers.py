@@ -1,7 +1,7 @@
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
-from apps.accounts.models import User
+from apps.accounts.models import PersonalAccessToken, User
 from apps.core.serializers import StrictSerializerMixin
 
 
@@ -31,3 +31,37 @@ class MeSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "email", "timezone", "roles", "is_staff", "date_joined"]
         read_only_fields = ["id", "username", "roles", "is_staff", "date_joined"]
+
+
+class AccessTokenSerializer(serializers.ModelSerializer):
+    """A token as listed: never the digest, never the secret."""
+
+    prefix = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = PersonalAccessToken
+        fields = ["id", "name", "prefix", "scopes", "status", "expires_at", "last_used_at", "revoked_at", "created_at"]
+        read_only_fields = fields
+
+
+class AccessTokenCreatedSerializer(AccessTokenSerializer):
+    """The one response that carries the plaintext token."""
+
+    token = serializers.CharField(read_only=True)
+
+    class Meta(AccessTokenSerializer.Meta):
+        fields = [*AccessTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class AccessTokenCreateSerializer(StrictSerializerMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(child=serializers.CharField(max_length=50), min_length=1, max_length=20)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+
+    def validate(self, attrs):
+        if attrs.get("expires_at") and attrs.get("expires_in_days"):
+            raise serializers.ValidationError({"expires_in_days": ["Give expires_at or expires_in_days, not both."]})
+        return attrs

@@ -8,4 +8,6 @@ urlpatterns = [
     path("logout", api.LogoutView.as_view(), name="auth-logout"),
     path("register", api.RegisterView.as_view(), name="auth-register"),
     path("me", api.MeView.as_view(), name="auth-me"),
+    path("tokens", api.AccessTokenListView.as_view(), name="auth-tokens"),
+    path("tokens/<int:token_id>", api.AccessTokenDetailView.as_view(), name="auth-token-detail"),
 ]

@@ -4,9 +4,12 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.authentication import TokenScopePermission
+from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.pagination import PageNumberPagination
 from apps.todos import selectors, services
 from apps.todos.serializers import TodoListQuerySerializer, TodoSerializer, TodoWriteSerializer
@@ -16,6 +19,11 @@ PAGINATION_PARAMS = {"page", "page_size"}
 
 class TodoViewSet(viewsets.ViewSet):
     """The caller's own todos. Another user's todo answers 404, exactly like a missing one."""
+
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    # Personal access tokens need these scopes; a JWT or session carries every scope of the role.
+    read_scope = TODOS_READ
+    write_scope = TODOS_WRITE
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
