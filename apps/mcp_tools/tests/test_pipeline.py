@@ -1,0 +1,338 @@
+"""The one pipeline: validation, rate limits, cache, usage records, audit, policies from the admin."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from apps.audit.models import AuditEvent
+from apps.core.errors import RateLimited
+from apps.mcp_tools.models import ToolCall, ToolPolicy
+from apps.mcp_tools.pipeline import tool_invoke
+from apps.mcp_tools.principal import principal_for_user
+from apps.mcp_tools.tests.pipeline_helpers import invoke, result_of
+from apps.todos.services import todo_create
+
+pytestmark = pytest.mark.django_db
+
+
+# --- arguments --------------------------------------------------------------------------------------
+
+
+def test_unknown_tool_is_404(alice_client):
+    response = invoke(alice_client, "make_coffee", {})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "unknown_tool"
+    assert error["details"]["invocation_id"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "path"),
+    [
+        ({"items": "not a list"}, "items"),
+        ({"items": [{"title": ""}]}, "items/0/title"),
+        ({"items": [{"title": "x", "priority": "asap"}]}, "items/0/priority"),
+        ({"items": [{"title": "x", "colour": "red"}]}, "items/0"),
+        ({"items": [{"title": "x"}], "extra": 1}, ""),
+    ],
+)
+def test_arguments_that_break_the_schema_are_400_with_the_errors(alice_client, parameters, path):
+    response = invoke(alice_client, "create_todos", parameters)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_arguments"
+    assert path in [item["path"] for item in error["details"]["errors"]]
+
+
+def test_arguments_that_are_not_an_object_are_400(alice_client):
+    response = invoke(alice_client, "list_todos", ["status", "open"])
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_arguments"
+
+
+def test_a_malformed_request_body_is_400(alice_client):
+    response = alice_client.post("/api/mcp/tools/invoke", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    response = alice_client.post("/api/mcp/tools/invoke", {"tool": "list_todos"}, format="json")
+    assert response.status_code == 400
+
+
+def test_oversized_arguments_are_refused_before_the_tool_runs(alice, alice_client, settings):
+    settings.MCP_MAX_ARGUMENT_BYTES = 1024
+    response = invoke(alice_client, "create_todos", {"items": [{"title": "x", "description": "y" * 2000}]})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "arguments_too_large"
+    assert error["details"]["limit"] == 1024
+    assert not alice.todos.exists()
+
+
+# --- rate limits ------------------------------------------------------------------------------------
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(alice_client, settings):
+    settings.MCP_RATE_LIMIT_DEFAULT = "3/minute"
+    for _ in range(3):
+        assert invoke(alice_client, "current_time").status_code == 200
+    response = invoke(alice_client, "current_time")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    # Per tool and per user: another tool, and another user, still have their own budget.
+    assert invoke(alice_client, "whoami").status_code == 200
+
+
+def test_rate_limits_are_per_user(alice_client, bob_client, settings):
+    settings.MCP_RATE_LIMIT_DEFAULT = "1/minute"
+    assert invoke(alice_client, "current_time").status_code == 200
+    assert invoke(alice_client, "current_time").status_code == 429
+    assert invoke(bob_client, "current_time").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_holds_under_concurrent_calls(settings):
+    """N + k calls at once: exactly N get through, on a shared Redis store as in memory."""
+    from conftest import _make_user
+
+    limit, extra = 5, 7
+    settings.MCP_RATE_LIMIT_DEFAULT = f"{limit}/minute"
+    user = _make_user("carol")
+    barrier = threading.Barrier(limit + extra)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        try:
+            principal = principal_for_user(user, auth_method="jwt")
+            barrier.wait(timeout=10)
+            outcome = tool_invoke(principal=principal, tool_name="current_time", arguments={}, transport="test")
+            with lock:
+                outcomes.append(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(limit + extra)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == limit + extra
+    assert sum(1 for outcome in outcomes if outcome.success) == limit
+    refused = [outcome.error for outcome in outcomes if not outcome.success]
+    assert all(isinstance(error, RateLimited) and error.retry_after >= 1 for error in refused)
+    assert ToolCall.objects.filter(user=user, success=True).count() == limit
+    assert ToolCall.objects.filter(user=user, error_code="rate_limited").count() == extra
+
+
+# --- cache --------------------------------------------------------------------------------------------
+
+
+def test_read_results_are_cached_per_user_and_arguments(alice, bob, alice_client, bob_client):
+    todo_create(owner=alice, title="a")
+    first = invoke(alice_client, "list_todos", {"status": "all"}).json()
+    second = invoke(alice_client, "list_todos", {"status": "all"}).json()
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert first["result"] == second["result"]
+    # Same arguments in another order: the same canonical key.
+    assert invoke(alice_client, "list_todos", {"status": "all"}).json()["cached"] is True
+    assert invoke(alice_client, "list_todos", {"status": "open"}).json()["cached"] is False
+    # bob asks the same question and gets his own (empty) answer, never alice's cached one.
+    bobs = invoke(bob_client, "list_todos", {"status": "all"}).json()
+    assert bobs["cached"] is False
+    assert bobs["result"]["total"] == 0
+
+
+def test_a_write_invalidates_the_users_cached_reads(alice, bob, alice_client, bob_client):
+    assert invoke(alice_client, "todo_overview", {}).json()["result"]["total"] == 0
+    assert invoke(bob_client, "todo_overview", {}).json()["cached"] is False
+    result_of(alice_client, "create_todos", {"items": [{"title": "new"}]})
+    after = invoke(alice_client, "todo_overview", {}).json()
+    assert after["cached"] is False
+    assert after["result"]["total"] == 1
+    # bob's entries were not touched by alice's write.
+    assert invoke(bob_client, "todo_overview", {}).json()["cached"] is True
+
+
+def test_a_change_through_rest_also_invalidates(alice, alice_client):
+    assert invoke(alice_client, "list_todos", {}).json()["result"]["total"] == 0
+    assert invoke(alice_client, "list_todos", {}).json()["cached"] is True
+    assert alice_client.post("/api/todos", {"title": "via rest"}, format="json").status_code == 201
+    after = invoke(alice_client, "list_todos", {}).json()
+    assert (after["cached"], after["result"]["total"]) == (False, 1)
+
+
+def test_write_tools_and_uncacheable_policies_never_hit_the_cache(alice, alice_client):
+    todo = todo_create(owner=alice, title="x")
+    for _ in range(2):
+        assert invoke(alice_client, "set_priority", {"id": todo.pk, "priority": "high"}).json()["cached"] is False
+    # Even if an operator marks a write tool cacheable, only read-only tools are cached.
+    ToolPolicy.objects.filter(tool_name="set_priority").update(cacheable=True)
+    from apps.mcp_tools.policies import policies_invalidate
+
+    policies_invalidate()
+    for _ in range(2):
+        assert invoke(alice_client, "set_priority", {"id": todo.pk, "priority": "low"}).json()["cached"] is False
+    ToolPolicy.objects.get(tool_name="get_todo").save()  # a normal save invalidates by itself
+    ToolPolicy.objects.filter(tool_name="get_todo").update(cacheable=False)
+    policies_invalidate()
+    for _ in range(2):
+        assert invoke(alice_client, "get_todo", {"id": todo.pk}).json()["cached"] is False
+
+
+# --- usage and audit ----------------------------------------------------------------------------------
+
+
+def test_each_call_is_recorded_and_audited_without_argument_values(alice, alice_client):
+    secret_title = "sk-proj-abcdefghijklmnop1234"
+    response = invoke(alice_client, "create_todos", {"items": [{"title": secret_title}]})
+    assert response.status_code == 200
+    call = ToolCall.objects.get(invocation_id=response.json()["invocation_id"])
+    assert (call.user, call.tool_name, call.transport, call.success, call.cached) == (
+        alice,
+        "create_todos",
+        "rest",
+        True,
+        False,
+    )
+    assert call.auth_method == "jwt"
+    assert call.duration_ms > 0
+    event = AuditEvent.objects.filter(action="tool.invoked").latest("id")
+    assert event.actor == alice
+    assert event.outcome == "success"
+    assert event.data["tool"] == "create_todos"
+    assert event.data["argument_keys"] == ["items"]
+    assert event.data["transport"] == "rest"
+    assert secret_title not in str(event.data)
+
+
+def test_refusals_are_audited_as_denied(alice, alice_client, settings):
+    settings.MCP_RATE_LIMIT_DEFAULT = "1/minute"
+    invoke(alice_client, "whoami")
+    invoke(alice_client, "whoami")
+    invoke(alice_client, "no_such_tool")
+    denied = list(AuditEvent.objects.filter(action="tool.denied").order_by("id"))
+    assert [(event.data["tool"], event.data["outcome"]) for event in denied] == [
+        ("whoami", "rate_limited"),
+        ("no_such_tool", "unknown_tool"),
+    ]
+    assert all(event.outcome == "denied" for event in denied)
+
+
+def test_failed_calls_are_recorded_with_their_error_code(alice, alice_client):
+    response = invoke(alice_client, "get_todo", {"id": 999999})
+    assert response.status_code == 404
+    call = ToolCall.objects.get(invocation_id=response.json()["error"]["details"]["invocation_id"])
+    assert (call.success, call.error_code) == (False, "not_found")
+    assert AuditEvent.objects.filter(action="tool.invoked", outcome="failure").exists()
+
+
+def test_the_quota_hook_can_refuse_a_call(alice, alice_client, settings):
+    settings.MCP_QUOTA_HOOK = "apps.mcp_tools.tests.pipeline_helpers.quota_refuse_everything"
+    response = invoke(alice_client, "create_todos", {"items": [{"title": "x"}]})
+    assert response.status_code == 429
+    assert response.json()["error"]["details"]["quota"] == "monthly"
+    assert not alice.todos.exists()
+
+
+# --- policies, edited in the admin by olivia -------------------------------------------------------------
+
+
+def _admin_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _post_policy(olivia, tool_name: str, **overrides) -> None:
+    policy = ToolPolicy.objects.get(tool_name=tool_name)
+    form = {
+        "allowed_roles": policy.allowed_roles,
+        "required_scope": policy.required_scope,
+        "cache_ttl_seconds": policy.cache_ttl_seconds or "",
+        "rate_limit": policy.rate_limit,
+    }
+    if policy.enabled:
+        form["enabled"] = "on"
+    if policy.cacheable:
+        form["cacheable"] = "on"
+    for key, value in overrides.items():
+        if value is False:
+            form.pop(key, None)
+        elif value is True:
+            form[key] = "on"
+        else:
+            form[key] = value
+    url = f"/admin/mcp_tools/toolpolicy/{policy.pk}/change/"
+    client = _admin_client(olivia)
+    assert client.get(url).status_code == 200
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def test_every_registered_tool_has_a_policy_row(db):
+    from apps.mcp_tools.registry import tools_registered
+
+    assert set(ToolPolicy.objects.values_list("tool_name", flat=True)) == {s.name for s in tools_registered()}
+
+
+def test_disabling_a_tool_in_the_admin_applies_to_the_next_call(olivia, alice_client):
+    assert invoke(alice_client, "list_todos", {}).status_code == 200
+    assert "list_todos" in [tool["name"] for tool in alice_client.get("/api/mcp/tools").json()]
+    _post_policy(olivia, "list_todos", enabled=False)
+    response = invoke(alice_client, "list_todos", {})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "tool_disabled"
+    assert "list_todos" not in [tool["name"] for tool in alice_client.get("/api/mcp/tools").json()]
+    event = AuditEvent.objects.filter(action="tool_policy.changed").latest("id")
+    assert event.actor == olivia
+    assert event.data["changes"]["enabled"] == {"from": True, "to": False}
+
+
+def test_removing_a_role_in_the_admin_denies_that_role(olivia, alice_client, olivia_client):
+    _post_policy(olivia, "whoami", allowed_roles=["operator"])
+    assert invoke(alice_client, "whoami").json()["error"]["code"] == "role_not_allowed"
+    assert invoke(olivia_client, "whoami").status_code == 200
+
+
+def test_a_rate_limit_override_in_the_admin_applies(olivia, alice_client):
+    _post_policy(olivia, "current_time", rate_limit="2/minute")
+    assert [invoke(alice_client, "current_time").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_caching_can_be_turned_off_in_the_admin(olivia, alice_client):
+    invoke(alice_client, "todo_overview", {})
+    assert invoke(alice_client, "todo_overview", {}).json()["cached"] is True
+    _post_policy(olivia, "todo_overview", cacheable=False)
+    assert invoke(alice_client, "todo_overview", {}).json()["cached"] is False
+
+
+def test_the_required_scope_can_be_changed_in_the_admin(olivia, alice):
+    from apps.mcp_tools.tests.pipeline_helpers import pat_client
+
+    reader = pat_client(alice, scopes=["todos:read"])
+    assert invoke(reader, "list_todos", {}).status_code == 200
+    _post_policy(olivia, "list_todos", required_scope="ai:invoke")
+    response = invoke(reader, "list_todos", {})
+    assert response.status_code == 403
+    assert response.json()["error"]["details"]["required_scope"] == "ai:invoke"
+
+
+def test_a_bad_rate_limit_is_refused_by_the_admin_form(olivia):
+    policy = ToolPolicy.objects.get(tool_name="current_time")
+    response = _admin_client(olivia).post(
+        f"/admin/mcp_tools/toolpolicy/{policy.pk}/change/",
+        {"enabled": "on", "allowed_roles": ["user"], "required_scope": "profile:read", "rate_limit": "lots"},
+    )
+    assert response.status_code == 200
+    assert b"is not a rate limit" in response.content
+    assert ToolPolicy.objects.get(pk=policy.pk).rate_limit == ""
+
+
+def test_ordinary_users_cannot_reach_the_policy_admin(alice):
+    policy = ToolPolicy.objects.get(tool_name="current_time")
+    response = _admin_client(alice).get(f"/admin/mcp_tools/toolpolicy/{policy.pk}/change/")
+    assert response.status_code == 302
