@@ -1,6 +1,6 @@
 """A live ASGI server for the transport tests, and tokens to call it with.
 
-`live_server` runs uvicorn with config.asgi:application (Django plus /mcp) on a free port of
+`asgi_server` runs uvicorn with config.asgi:application (Django plus /mcp) on a free port of
 127.0.0.1, in a thread of the test process, so it sees the test database. The tests that use it
 take `transactional_db`: rows must be committed for the server thread to see them.
 """
@@ -36,7 +36,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(transactional_db) -> Iterator[LiveServer]:
+def asgi_server(transactional_db) -> Iterator[LiveServer]:
     from config.asgi import application
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -68,9 +68,11 @@ async def mcp_client(
     all_headers = dict(headers or {})
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
-    async with httpx2.AsyncClient(headers=all_headers, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(headers=all_headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        yield client
 
 
 def pat_for(user, *, scopes: list[str] | None = None, name: str = "test client") -> str:
