@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if not raw_token:
             raise CommandError(
                 f"{TOKEN_VARIABLE} is not set. Create a personal access token in the gateway's settings pages "
-                f"(or POST /api/auth/access-tokens) and put it in {TOKEN_VARIABLE} in the client's configuration."
+                f"(or POST /api/auth/tokens) and put it in {TOKEN_VARIABLE} in the client's configuration."
             )
         if not raw_token.startswith(PAT_PREFIX):
             # A JWT would stop working within minutes, in the middle of a desktop session.

@@ -1,0 +1,134 @@
+"""`manage.py mcp_stdio` as a desktop client runs it: a subprocess driven by the SDK's stdio client.
+
+The subprocess uses the test database (DATABASE_URL built from the test connection), so the tests
+take `transactional_db`: the token and todos must be committed for it to see them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from apps.mcp_tools.tests.conftest import jwt_for, pat_for
+
+BASE_DIR = Path(settings.BASE_DIR)
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+def _environment(token: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "GATEWAY_TOKEN"}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": _test_database_url()})
+    if token is not None:
+        env["GATEWAY_TOKEN"] = token
+    return env
+
+
+def _stdio_server(token: str | None) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable, args=["manage.py", "mcp_stdio"], env=_environment(token), cwd=BASE_DIR
+    )
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_it_serves_the_tools_over_stdio_to_the_sdk_client(transactional_db, alice, mode):
+    from apps.mcp_tools.models import ToolCall
+    from apps.todos.models import Todo
+
+    token = await sync_to_async(pat_for)(alice)
+
+    async with Client(_stdio_server(token), mode=mode, read_timeout_seconds=STARTUP_TIMEOUT_SECONDS) as client:
+        assert client.server_info is not None and client.server_info.name == "todo-mcp-gateway"
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"create_todos", "list_todos", "todo_overview", "whoami"} <= names
+        created = await client.call_tool("create_todos", {"items": [{"title": "Call mum", "due": "tomorrow"}]})
+        listed = await client.call_tool("list_todos", {})
+        who = await client.call_tool("whoami", {})
+
+    assert created.is_error is not True and created.structured_content["count"] == 1
+    assert [todo["title"] for todo in listed.structured_content["todos"]] == ["Call mum"]
+    assert who.structured_content["user"]["username"] == "alice"
+    assert await Todo.objects.filter(owner=alice, title="Call mum").aexists()
+    assert {call.transport async for call in ToolCall.objects.filter(user=alice)} == {"mcp-stdio"}
+
+
+async def test_it_stops_serving_a_stdio_client_whose_token_is_revoked(transactional_db, alice):
+    from apps.accounts.models import PersonalAccessToken
+    from apps.accounts.services import pat_revoke
+
+    token = await sync_to_async(pat_for)(alice, name="desktop")
+
+    async with Client(_stdio_server(token), mode="legacy", read_timeout_seconds=STARTUP_TIMEOUT_SECONDS) as client:
+        assert (await client.call_tool("todo_overview", {})).is_error is not True
+        row = await PersonalAccessToken.objects.aget(name="desktop")
+        await sync_to_async(pat_revoke)(token=row)
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("todo_overview", {})
+
+    assert "token_revoked" in refused.value.message
+
+
+def _run_command(token: str | None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "mcp_stdio"],
+        cwd=BASE_DIR,
+        env=_environment(token),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def test_it_refuses_to_start_without_a_token(transactional_db):
+    finished = _run_command(None)
+
+    assert finished.returncode != 0
+    assert "GATEWAY_TOKEN is not set" in finished.stderr
+    assert finished.stdout == ""  # stdout is the protocol stream: nothing but MCP may appear there
+
+
+def test_it_refuses_to_start_with_a_revoked_token(transactional_db, alice):
+    from apps.accounts.models import PersonalAccessToken
+    from apps.accounts.services import pat_revoke
+
+    token = pat_for(alice, name="old laptop")
+    pat_revoke(token=PersonalAccessToken.objects.get(name="old laptop"))
+
+    finished = _run_command(token)
+
+    assert finished.returncode != 0
+    assert "GATEWAY_TOKEN was refused" in finished.stderr and "revoked" in finished.stderr
+    assert token not in finished.stderr
+    assert finished.stdout == ""
+
+
+def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(transactional_db, alice):
+    finished = _run_command(jwt_for(alice))
+
+    assert finished.returncode != 0
+    assert "must be a personal access token" in finished.stderr
+    assert finished.stdout == ""
