@@ -58,12 +58,14 @@ class TokenScopePermission(BasePermission):
     """
 
     message = "This token does not carry the scope this request needs."
+    code = "insufficient_scope"
 
     def has_permission(self, request: Request, view: Any) -> bool:
         scope = getattr(view, "read_scope" if request.method in SAFE_METHODS else "write_scope", None)
         if scope is None:
             if isinstance(request.auth, PersonalAccessToken):
-                self.message = "Personal access tokens cannot be used for this request."
+                self.message = "Personal access tokens cannot be used for this request; log in instead."
+                self.code = "token_not_allowed"
                 return False
             return True
         if scope not in request_scopes(request):

@@ -96,6 +96,12 @@ def _policies_load() -> dict[str, PolicySnapshot]:
     return snapshots
 
 
+def policies_current() -> dict[str, PolicySnapshot]:
+    """Every registered tool's policy in one read (tools/list needs them all)."""
+    snapshots = _policies_load()
+    return {spec.name: snapshots.get(spec.name) or policy_for(spec) for spec in tools_registered()}
+
+
 def policy_for(spec: ToolSpec) -> PolicySnapshot:
     snapshot = _policies_load().get(spec.name)
     if snapshot is None:

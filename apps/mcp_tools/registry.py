@@ -128,6 +128,11 @@ def tools_registered() -> list[ToolSpec]:
 
 def tools_available(*, principal: Principal) -> list[ToolSpec]:
     """Only what this caller may call now, with the admin's policies applied."""
-    from apps.mcp_tools.policies import policy_allows
+    from apps.mcp_tools.policies import policies_current, policy_allows
 
-    return [spec for spec in tools_registered() if policy_allows(spec=spec, principal=principal) is None]
+    policies = policies_current()
+    return [
+        spec
+        for spec in tools_registered()
+        if policy_allows(spec=spec, principal=principal, policy=policies.get(spec.name)) is None
+    ]
