@@ -269,9 +269,12 @@ except ValueError:
     ) from None
 # Shared counters across processes when Redis is there; per-process memory otherwise.
 MCP_RATE_LIMIT_STORAGE_URL = env_str("MCP_RATE_LIMIT_STORAGE_URL", REDIS_URL or "memory://")
+# Result and policy caching need a cache every process shares (Redis): with the in-process cache, a
+# write or a policy change in one process (say the stdio server) would not invalidate another's entries.
+MCP_RESULT_CACHE = env_bool("MCP_RESULT_CACHE", default=bool(REDIS_URL))
 MCP_CACHE_TTL_DEFAULT = env_int("MCP_CACHE_TTL_DEFAULT", 30, minimum=1)
-# Seconds a process may keep tool policies before re-reading them (saves invalidate at once anyway).
-MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60, minimum=0)
+# Seconds policies stay in the shared cache; every save deletes the entry, so changes apply at once.
+MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60 if REDIS_URL else 0, minimum=0)
 # Dotted path to callable(*, principal, tool_name) raising a DomainError to refuse a call: the quotas seam.
 MCP_QUOTA_HOOK = env_str("MCP_QUOTA_HOOK", "")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -72,3 +73,18 @@ class TokenScopePermission(BasePermission):
             self.message = f"This request needs the {scope!r} scope."
             return False
         return True
+
+
+class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
+    """Documents personal access tokens in the OpenAPI schema (same header as JWTs, another format)."""
+
+    target_class = PersonalAccessTokenAuthentication
+    name = "personalAccessToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "gw_pat_<lookup>_<secret>",
+            "description": "A personal access token from POST /api/auth/tokens, limited to its scopes.",
+        }

@@ -129,7 +129,7 @@ def _run(
     checked = _arguments_checked(spec, arguments)
     rate_limit_hit(user_id=principal.user.pk, tool_name=spec.name, rate=policy.rate_limit or None)
     _quota_check(principal=principal, spec=spec)
-    if not (policy.cacheable and spec.read_only):
+    if not (settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only):
         return _execute(spec=spec, principal=principal, arguments=checked), False
     key = result_key(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
     hit = result_get(key)

@@ -131,22 +131,34 @@ def test_the_rate_limit_holds_under_concurrent_calls(settings):
 # --- cache --------------------------------------------------------------------------------------------
 
 
-def test_read_results_are_cached_per_user_and_arguments(alice, bob, alice_client, bob_client):
+@pytest.fixture
+def result_cache(settings):
+    # On by default only with Redis (a cache all processes share); these tests are single-process.
+    settings.MCP_RESULT_CACHE = True
+
+
+def test_without_a_shared_cache_results_are_not_cached(alice_client, settings):
+    settings.MCP_RESULT_CACHE = False
+    invoke(alice_client, "todo_overview", {})
+    assert invoke(alice_client, "todo_overview", {}).json()["cached"] is False
+
+
+def test_read_results_are_cached_per_user_and_arguments(result_cache, alice, bob, alice_client, bob_client):
     todo_create(owner=alice, title="a")
-    first = invoke(alice_client, "list_todos", {"status": "all"}).json()
-    second = invoke(alice_client, "list_todos", {"status": "all"}).json()
+    first = invoke(alice_client, "list_todos", {"status": "all", "limit": 20}).json()
+    second = invoke(alice_client, "list_todos", {"status": "all", "limit": 20}).json()
     assert (first["cached"], second["cached"]) == (False, True)
     assert first["result"] == second["result"]
     # Same arguments in another order: the same canonical key.
-    assert invoke(alice_client, "list_todos", {"status": "all"}).json()["cached"] is True
+    assert invoke(alice_client, "list_todos", {"limit": 20, "status": "all"}).json()["cached"] is True
     assert invoke(alice_client, "list_todos", {"status": "open"}).json()["cached"] is False
     # bob asks the same question and gets his own (empty) answer, never alice's cached one.
-    bobs = invoke(bob_client, "list_todos", {"status": "all"}).json()
+    bobs = invoke(bob_client, "list_todos", {"status": "all", "limit": 20}).json()
     assert bobs["cached"] is False
     assert bobs["result"]["total"] == 0
 
 
-def test_a_write_invalidates_the_users_cached_reads(alice, bob, alice_client, bob_client):
+def test_a_write_invalidates_the_users_cached_reads(result_cache, alice, bob, alice_client, bob_client):
     assert invoke(alice_client, "todo_overview", {}).json()["result"]["total"] == 0
     assert invoke(bob_client, "todo_overview", {}).json()["cached"] is False
     result_of(alice_client, "create_todos", {"items": [{"title": "new"}]})
@@ -157,7 +169,7 @@ def test_a_write_invalidates_the_users_cached_reads(alice, bob, alice_client, bo
     assert invoke(bob_client, "todo_overview", {}).json()["cached"] is True
 
 
-def test_a_change_through_rest_also_invalidates(alice, alice_client):
+def test_a_change_through_rest_also_invalidates(result_cache, alice, alice_client):
     assert invoke(alice_client, "list_todos", {}).json()["result"]["total"] == 0
     assert invoke(alice_client, "list_todos", {}).json()["cached"] is True
     assert alice_client.post("/api/todos", {"title": "via rest"}, format="json").status_code == 201
@@ -165,7 +177,7 @@ def test_a_change_through_rest_also_invalidates(alice, alice_client):
     assert (after["cached"], after["result"]["total"]) == (False, 1)
 
 
-def test_write_tools_and_uncacheable_policies_never_hit_the_cache(alice, alice_client):
+def test_write_tools_and_uncacheable_policies_never_hit_the_cache(result_cache, alice, alice_client):
     todo = todo_create(owner=alice, title="x")
     for _ in range(2):
         assert invoke(alice_client, "set_priority", {"id": todo.pk, "priority": "high"}).json()["cached"] is False
@@ -303,7 +315,7 @@ def test_a_rate_limit_override_in_the_admin_applies(olivia, alice_client):
     assert [invoke(alice_client, "current_time").status_code for _ in range(3)] == [200, 200, 429]
 
 
-def test_caching_can_be_turned_off_in_the_admin(olivia, alice_client):
+def test_caching_can_be_turned_off_in_the_admin(result_cache, olivia, alice_client):
     invoke(alice_client, "todo_overview", {})
     assert invoke(alice_client, "todo_overview", {}).json()["cached"] is True
     _post_policy(olivia, "todo_overview", cacheable=False)
