@@ -155,6 +155,27 @@ def _record(
     outcome: InvocationResult,
 ) -> None:
     error_code = outcome.error.code if outcome.error is not None else ""
+    # One transaction for the usage row and the audit event: one commit (one fsync) per call, not two.
+    with transaction.atomic():
+        _record_rows(
+            principal=principal,
+            tool_name=tool_name,
+            transport=transport,
+            arguments=arguments,
+            outcome=outcome,
+            error_code=error_code,
+        )
+
+
+def _record_rows(
+    *,
+    principal: Principal,
+    tool_name: str,
+    transport: str,
+    arguments: object,
+    outcome: InvocationResult,
+    error_code: str,
+) -> None:
     ToolCall.objects.create(
         user=principal.user,
         operator=principal.operator,
