@@ -60,13 +60,14 @@ def current_time(principal: Principal) -> dict[str, Any]:
 
 PROVIDER = obj(
     {
+        "id": {"type": "integer"},
         "provider": {"type": "string"},
         "label": {"type": "string"},
         "mask": {"type": "string"},
         "status": {"type": "string"},
         "is_default": {"type": "boolean"},
     },
-    required=["provider", "label", "mask", "status", "is_default"],
+    required=["id", "provider", "label", "mask", "status", "is_default"],
 )
 
 
@@ -78,10 +79,12 @@ def _providers(user: Any) -> list[dict[str, Any]] | None:
         return None
     return [
         {
+            "id": key.pk,
             "provider": str(key.provider),
             "label": key.label,
             "mask": key.mask,
-            "status": str(key.status),
+            # effective_status already counts a passed expiry as "expired".
+            "status": str(getattr(key, "effective_status", key.status)),
             "is_default": bool(key.is_default),
         }
         for key in provider_key_list(owner=user)
