@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.core.errors import InvalidInput
 
 DATE_ONLY_TIME = dt.time(23, 59)
+START_OF_DAY = dt.time(0, 0)
 PHRASE_MAX_LENGTH = 100
 _DATE_PERIODS = {"day", "week", "month", "year"}
 
@@ -28,13 +29,22 @@ def _user_zone(tz_name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _iso(text: str, tz: ZoneInfo) -> dt.datetime | None:
+def _day_at(day: dt.date, tz: ZoneInfo, bound: str) -> dt.datetime:
+    if bound == "start":
+        return dt.datetime.combine(day, START_OF_DAY, tzinfo=tz)
+    if bound == "end":
+        # Exclusive upper bound: everything on that day is before the next day's first instant.
+        return dt.datetime.combine(day + dt.timedelta(days=1), START_OF_DAY, tzinfo=tz)
+    return dt.datetime.combine(day, DATE_ONLY_TIME, tzinfo=tz)
+
+
+def _iso(text: str, tz: ZoneInfo, bound: str) -> dt.datetime | None:
     if len(text) == 10:
         try:
             day = dt.date.fromisoformat(text)
         except ValueError:
             return None
-        return dt.datetime.combine(day, DATE_ONLY_TIME, tzinfo=tz)
+        return _day_at(day, tz, bound)
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -42,15 +52,22 @@ def _iso(text: str, tz: ZoneInfo) -> dt.datetime | None:
     return value.replace(tzinfo=tz) if timezone.is_naive(value) else value
 
 
-def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None) -> dt.datetime:
-    """ISO 8601 or a natural phrase -> an aware datetime; InvalidInput (code invalid_date) otherwise."""
+def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None, bound: str = "due") -> dt.datetime:
+    """ISO 8601 or a natural phrase -> an aware datetime; InvalidInput (code invalid_date) otherwise.
+
+    A day without a time of day becomes, by `bound`: "due" 23:59 that day (a due date), "start" its
+    first instant (a lower bound: "due after today" includes all of today), "end" the next day's first
+    instant (an exclusive upper bound: "due before friday" includes what is due on friday).
+    """
+    if bound not in {"due", "start", "end"}:
+        raise ValueError(f"Unknown bound {bound!r}.")
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("Give a date, e.g. '2026-12-01T17:00' or 'tomorrow 5pm'.", code="invalid_date")
     text = " ".join(text.split())
     if len(text) > PHRASE_MAX_LENGTH:
         raise InvalidInput("That date is too long to be a date.", code="invalid_date")
     tz = _user_zone(tz_name)
-    parsed = _iso(text, tz)
+    parsed = _iso(text, tz, bound)
     if parsed is not None:
         return parsed
     local_now = (now or timezone.now()).astimezone(tz)
@@ -72,5 +89,5 @@ def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None)
         )
     value = data.date_obj.astimezone(tz)
     if data.period in _DATE_PERIODS:
-        value = dt.datetime.combine(value.date(), DATE_ONLY_TIME, tzinfo=tz)
+        value = _day_at(value.date(), tz, bound)
     return value

@@ -105,6 +105,16 @@ def test_list_todos_filters_and_paginates(alice, alice_client):
     assert [t["title"] for t in result_of(alice_client, "list_todos", {"text": "fill 2"})["todos"]] == ["filler 2"]
 
 
+def test_due_after_a_day_includes_that_whole_day(alice, alice_client):
+    start_of_today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    todo_create(owner=alice, title="yesterday", due_at=start_of_today - dt.timedelta(minutes=1))
+    todo_create(owner=alice, title="early today", due_at=start_of_today + dt.timedelta(minutes=1))
+    found = result_of(alice_client, "list_todos", {"due_after": "today"})
+    assert [todo["title"] for todo in found["todos"]] == ["early today"]
+    until_yesterday = result_of(alice_client, "list_todos", {"due_before": "yesterday"})
+    assert [todo["title"] for todo in until_yesterday["todos"]] == ["yesterday"]
+
+
 def test_get_todo_returns_one_todo(alice, alice_client):
     todo = todo_create(owner=alice, title="read book")
     assert result_of(alice_client, "get_todo", {"id": todo.pk})["todo"]["title"] == "read book"

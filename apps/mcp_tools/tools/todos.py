@@ -64,11 +64,11 @@ def todo_as_dict(todo: Todo, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _due(principal: Principal, value: str | None, *, field: str) -> dt.datetime | None:
+def _due(principal: Principal, value: str | None, *, field: str, bound: str = "due") -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return due_parse(text=value, tz_name=principal.user.timezone)
+        return due_parse(text=value, tz_name=principal.user.timezone, bound=bound)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, code=exc.code, details={field: [exc.message]}) from None
 
@@ -172,7 +172,8 @@ def _list(principal: Principal, filters: dict[str, Any], *, limit: int, offset: 
     description=(
         "List the user's todos, newest first unless `ordering` says otherwise. Filters combine: status "
         "(open by default; completed or all), priority (any of), due_after/due_before (ISO 8601 or phrases), "
-        "overdue, tag, text (words in title, description or tags). Paginated: pass next_offset back as offset."
+        "overdue, tag, text (words in title, description or tags). A day in due_after means from its start, in "
+        "due_before until its end. Paginated: pass next_offset back as offset."
     ),
     input_schema=obj(
         {
@@ -211,9 +212,9 @@ def list_todos(
     if priority:
         filters["priority"] = priority
     if due_after is not None:
-        filters["due_after"] = _due(principal, due_after, field="due_after").isoformat()
+        filters["due_after"] = _due(principal, due_after, field="due_after", bound="start").isoformat()
     if due_before is not None:
-        filters["due_before"] = _due(principal, due_before, field="due_before").isoformat()
+        filters["due_before"] = _due(principal, due_before, field="due_before", bound="end").isoformat()
     if overdue is not None:
         filters["overdue"] = "true" if overdue else "false"
     if tag is not None:

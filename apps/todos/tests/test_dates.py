@@ -59,3 +59,18 @@ def test_it_refuses_what_is_not_a_date(text):
 
 def test_an_unknown_zone_falls_back_to_utc():
     assert due_parse(text="2026-12-01T10:00", tz_name="Mars/Olympus", now=NOW).utcoffset() == dt.timedelta(0)
+
+
+def test_bounds_take_whole_days():
+    assert due_parse(text="today", tz_name="Europe/Berlin", now=NOW, bound="start") == dt.datetime(
+        2026, 11, 25, 0, 0, tzinfo=BERLIN
+    )
+    assert due_parse(text="2026-12-01", tz_name="Europe/Berlin", now=NOW, bound="end") == dt.datetime(
+        2026, 12, 2, 0, 0, tzinfo=BERLIN
+    )
+    assert due_parse(text="friday", tz_name="Europe/Berlin", now=NOW, bound="end") == dt.datetime(
+        2026, 11, 28, 0, 0, tzinfo=BERLIN
+    )
+    # A given time of day is kept whatever the bound.
+    assert due_parse(text="tomorrow 5pm", tz_name="Europe/Berlin", now=NOW, bound="start").hour == 17
+    assert due_parse(text="tomorrow 5pm", tz_name="Europe/Berlin", now=NOW, bound="end").hour == 17
