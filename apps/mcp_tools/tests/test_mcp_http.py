@@ -323,3 +323,31 @@ async def test_it_answers_concurrent_calls_that_reuse_one_request_id_each_with_i
         answer = response.json()
         assert answer["id"] == 1
         assert [todo["title"] for todo in answer["result"]["structuredContent"]["todos"]] == [title]
+
+
+async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_server, alice_pat, monkeypatch):
+    """Token check and tool share one per-request thread (as a Django view's ORM calls do), whose DB
+    connection request_finished closes; not the process-wide sync thread, where it would never be."""
+    import threading
+
+    from apps.mcp_tools import server
+
+    threads: list[tuple[str, str]] = []
+
+    def spying(step, real):
+        def spy(*args, **kwargs):
+            threads.append((step, threading.current_thread().name))
+            return real(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(server, "principal_from_bearer", spying("auth", server.principal_from_bearer))
+    monkeypatch.setattr(server, "tool_invoke", spying("tool", server.tool_invoke))
+    body = _rpc("tools/call", {"name": "todo_overview", "arguments": {}})
+    for _ in range(3):
+        assert (await _post(asgi_server.mcp_url, body, token=alice_pat)).status_code == 200
+
+    assert [step for step, _thread in threads] == ["auth", "tool"] * 3
+    per_request = [threads[index][1] for index in range(0, 6, 2)]
+    assert per_request == [threads[index][1] for index in range(1, 6, 2)]
+    assert len(set(per_request)) == 3
