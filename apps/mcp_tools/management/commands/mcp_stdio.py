@@ -17,7 +17,7 @@ from apps.core.errors import Unauthenticated
 from apps.mcp_tools.principal import principal_from_bearer
 from apps.mcp_tools.server import stdio_serve
 
-TOKEN_VARIABLE = "GATEWAY_TOKEN"
+TOKEN_VARIABLE = "GATEWAY_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
 class Command(BaseCommand):
