@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 from apps.todos.models import Todo
+
+logger = logging.getLogger(__name__)
+# What a cache outage looks like; the cache is an optimisation, so an outage means "miss", not an error.
+CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 
 RESULT_PREFIX = "mcp:result"
 VERSION_PREFIX = "mcp:version"
@@ -37,14 +44,27 @@ def cache_group_version(*, user_id: int, group: str) -> int:
     return int(cache.get(_version_key(user_id, group)) or 0)
 
 
+def result_key_or_none(*, user_id: int, tool_name: str, group: str, arguments: dict[str, Any]) -> str | None:
+    """The cache key, or None when the cache cannot be reached (then the call simply is not cached)."""
+    try:
+        return result_key(user_id=user_id, tool_name=tool_name, group=group, arguments=arguments)
+    except CACHE_ERRORS:
+        logger.warning("Tool result cache unavailable; computing the result instead.")
+        return None
+
+
 def cache_group_bump(*, user_id: int, group: str) -> None:
     key = _version_key(user_id, group)
-    # add() then incr() is atomic on Redis; the version never expires so it can only move forward.
-    cache.add(key, 0, timeout=None)
     try:
-        cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=None)
+        # add() then incr() is atomic on Redis; the version never expires so it can only move forward.
+        cache.add(key, 0, timeout=None)
+        try:
+            cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=None)
+    except CACHE_ERRORS:
+        # The user's change must not fail because the cache is down; entries expire within their TTL.
+        logger.error("Could not invalidate cached %s results for user %s.", group, user_id)
 
 
 def result_key(*, user_id: int, tool_name: str, group: str, arguments: dict[str, Any]) -> str:
@@ -53,11 +73,18 @@ def result_key(*, user_id: int, tool_name: str, group: str, arguments: dict[str,
 
 
 def result_get(key: str) -> dict[str, Any] | None:
-    return cache.get(key)
+    try:
+        return cache.get(key)
+    except CACHE_ERRORS:
+        logger.warning("Tool result cache unavailable; computing the result instead.")
+        return None
 
 
 def result_set(key: str, value: dict[str, Any], *, ttl: int) -> None:
-    cache.set(key, value, timeout=ttl)
+    try:
+        cache.set(key, value, timeout=ttl)
+    except CACHE_ERRORS:
+        logger.warning("Tool result cache unavailable; result not stored.")
 
 
 def _bump_todos(owner_id: int | None) -> None:

@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, InvalidInput, NotFound
-from apps.mcp_tools.cache import result_get, result_key, result_set
+from apps.mcp_tools.cache import result_get, result_key_or_none, result_set
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.policies import PolicySnapshot, policy_allows, policy_for
 from apps.mcp_tools.principal import Principal
@@ -131,12 +131,13 @@ def _run(
     _quota_check(principal=principal, spec=spec)
     if not (settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only):
         return _execute(spec=spec, principal=principal, arguments=checked), False
-    key = result_key(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
-    hit = result_get(key)
+    key = result_key_or_none(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
+    hit = result_get(key) if key is not None else None
     if hit is not None:
         return hit, True
     result = _execute(spec=spec, principal=principal, arguments=checked)
-    result_set(key, result, ttl=policy.cache_ttl_seconds or settings.MCP_CACHE_TTL_DEFAULT)
+    if key is not None:
+        result_set(key, result, ttl=policy.cache_ttl_seconds or settings.MCP_CACHE_TTL_DEFAULT)
     return result, False
 
 

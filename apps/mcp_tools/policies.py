@@ -6,6 +6,8 @@ ToolPolicy deletes it, so an operator's change applies to the very next call on 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +20,14 @@ from django.dispatch import receiver
 
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, Forbidden, InvalidInput
+from apps.mcp_tools.cache import CACHE_ERRORS
 from apps.mcp_tools.models import ToolPolicy
 from apps.mcp_tools.registry import ToolSpec, tools_registered
 
 if TYPE_CHECKING:
     from apps.mcp_tools.principal import Principal
+
+logger = logging.getLogger(__name__)
 
 POLICIES_CACHE_KEY = "mcp:policies:v1"
 POLICY_FIELDS = ("enabled", "allowed_roles", "required_scope", "cacheable", "cache_ttl_seconds", "rate_limit")
@@ -65,7 +70,10 @@ def policy_defaults(spec: ToolSpec) -> dict[str, Any]:
 
 
 def policies_invalidate() -> None:
-    cache.delete(POLICIES_CACHE_KEY)
+    try:
+        cache.delete(POLICIES_CACHE_KEY)
+    except CACHE_ERRORS:
+        logger.error("Could not invalidate the cached tool policies; they expire within MCP_POLICY_CACHE_SECONDS.")
 
 
 @receiver(post_save, sender=ToolPolicy, dispatch_uid="mcp_tools.policy_saved")
@@ -88,12 +96,21 @@ def policies_ensure() -> int:
 
 
 def _policies_load() -> dict[str, PolicySnapshot]:
-    snapshots = cache.get(POLICIES_CACHE_KEY)
+    if not settings.MCP_POLICY_CACHE_SECONDS:
+        return _policies_from_db()
+    try:
+        snapshots = cache.get(POLICIES_CACHE_KEY)
+    except CACHE_ERRORS:
+        return _policies_from_db()  # the table is the truth; the cache only saves a query
     if snapshots is None:
-        snapshots = {row.tool_name: PolicySnapshot.from_row(row) for row in ToolPolicy.objects.all()}
-        if settings.MCP_POLICY_CACHE_SECONDS:
+        snapshots = _policies_from_db()
+        with contextlib.suppress(*CACHE_ERRORS):
             cache.set(POLICIES_CACHE_KEY, snapshots, settings.MCP_POLICY_CACHE_SECONDS)
     return snapshots
+
+
+def _policies_from_db() -> dict[str, PolicySnapshot]:
+    return {row.tool_name: PolicySnapshot.from_row(row) for row in ToolPolicy.objects.all()}
 
 
 def policies_current() -> dict[str, PolicySnapshot]:

@@ -12,17 +12,20 @@ from functools import lru_cache
 
 from django.conf import settings
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from apps.core.errors import RateLimited
+from apps.core.errors import RateLimited, ServiceUnavailable
 
 KEY_PREFIX = "gw-mcp-rl"
 
 
 @lru_cache(maxsize=4)
 def _limiter(storage_url: str) -> MovingWindowRateLimiter:
-    options = {"key_prefix": KEY_PREFIX} if not storage_url.startswith("memory://") else {}
+    options: dict = {}
+    if not storage_url.startswith("memory://"):
+        options = {"key_prefix": KEY_PREFIX, "wrap_exceptions": True, "socket_timeout": 2, "socket_connect_timeout": 2}
     return MovingWindowRateLimiter(storage_from_string(storage_url, **options))
 
 
@@ -40,9 +43,15 @@ def rate_limit_hit(*, user_id: int, tool_name: str, rate: str | None = None) -> 
     item = _parse(rate or settings.MCP_RATE_LIMIT_DEFAULT)
     identifiers = ("user", str(user_id), "tool", tool_name)
     active = limiter()
-    if active.hit(item, *identifiers):
-        return
-    reset_at, _remaining = active.get_window_stats(item, *identifiers)
+    try:
+        if active.hit(item, *identifiers):
+            return
+        reset_at, _remaining = active.get_window_stats(item, *identifiers)
+    except StorageError:
+        # Fail closed: without the shared counter nobody can tell whether the caller is over the limit.
+        raise ServiceUnavailable(
+            "The rate limiter is unavailable; try again shortly.", code="rate_limiter_unavailable"
+        ) from None
     retry_after = max(1, math.ceil(reset_at - time.time()))
     raise RateLimited(
         f"Too many calls to {tool_name!r}: the limit is {item.amount} per {_window_text(item)}.",

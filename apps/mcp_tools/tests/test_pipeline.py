@@ -348,3 +348,12 @@ def test_ordinary_users_cannot_reach_the_policy_admin(alice):
     policy = ToolPolicy.objects.get(tool_name="current_time")
     response = _admin_client(alice).get(f"/admin/mcp_tools/toolpolicy/{policy.pk}/change/")
     assert response.status_code == 302
+
+
+def test_an_unreachable_rate_limit_store_fails_closed_with_503(alice, alice_client, settings):
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    settings.MCP_RATE_LIMIT_STORAGE_URL = "redis://127.0.0.1:1/0"
+    response = invoke(alice_client, "create_todos", {"items": [{"title": "x"}]})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "rate_limiter_unavailable"
+    assert not alice.todos.exists()
