@@ -214,3 +214,24 @@ def test_the_admin_lists_tokens_without_digests_and_can_revoke(alice, olivia):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert AuditEvent.objects.get(action="access_token.revoked").actor == olivia
+
+
+def test_a_token_never_reaches_the_audit_trail_usage_rows_or_logs(alice, caplog):
+    from apps.mcp_tools.models import ToolCall
+
+    caplog.set_level("DEBUG")
+    _token, plaintext = pat_create(user=alice, name="canary", scopes=["todos:read"])
+    secret = plaintext.split("_", 3)[3]
+    client = bearer(plaintext)
+    invoke = "/api/mcp/tools/invoke"
+    assert client.post(invoke, {"tool_name": "list_todos", "parameters": {}}, format="json").status_code == 200
+    assert client.post(invoke, {"tool_name": "create_todos", "parameters": {}}, format="json").status_code == 403
+    assert client.post(invoke, {"tool_name": "get_todo", "parameters": {"id": 1}}, format="json").status_code == 404
+    assert bearer(plaintext + "x").get("/api/todos").status_code == 401
+    stored = [str(event.data) for event in AuditEvent.objects.all()]
+    stored += [str(row) for row in ToolCall.objects.values()]
+    stored += [record.getMessage() for record in caplog.records]
+    assert stored
+    for text in stored:
+        assert secret not in text
+        assert plaintext not in text
