@@ -32,6 +32,15 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 }
 
 
+def user_roles(user: Any) -> frozenset[str]:
+    """The user's roles, read once per user object (a request or a tool call loads the user afresh)."""
+    roles = getattr(user, "_roles_memo", None)
+    if roles is None:
+        roles = frozenset(user.roles)
+        user._roles_memo = roles
+    return roles
+
+
 def scopes_for_user(user: Any) -> frozenset[str]:
     """Every scope the user's roles allow; inactive users hold none."""
     if user is None or not getattr(user, "is_active", False):
@@ -39,7 +48,7 @@ def scopes_for_user(user: Any) -> frozenset[str]:
     if user.is_superuser:
         return frozenset(SCOPES)
     allowed: set[str] = set()
-    for role in user.roles:
+    for role in user_roles(user):
         allowed |= ROLE_SCOPES.get(role, frozenset())
     return frozenset(allowed)
 

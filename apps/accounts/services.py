@@ -65,6 +65,7 @@ def user_set_role(*, user: User, role: str) -> User:
     user.groups.add(group)
     user.is_staff = role in STAFF_ROLES or user.is_superuser
     user.save(update_fields=["is_staff"])
+    user.__dict__.pop("_roles_memo", None)  # see scopes.user_roles
     return user
 
 

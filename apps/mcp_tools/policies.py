@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from apps.accounts.scopes import user_roles
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, Forbidden, InvalidInput
 from apps.mcp_tools.cache import CACHE_ERRORS
@@ -129,21 +130,12 @@ def policy_for(spec: ToolSpec) -> PolicySnapshot:
     return snapshot
 
 
-def _roles_of(user: Any) -> frozenset[str]:
-    # Memoised on the user object: tools_available asks once per registered tool.
-    roles = getattr(user, "_mcp_roles", None)
-    if roles is None:
-        roles = frozenset(user.roles)
-        user._mcp_roles = roles
-    return roles
-
-
 def policy_allows(*, spec: ToolSpec, principal: Principal, policy: PolicySnapshot | None = None) -> DomainError | None:
     """None when the principal may call the tool now, else the error that says why not."""
     policy = policy or policy_for(spec)
     if not policy.enabled:
         return Forbidden(f"The tool {spec.name!r} is turned off.", code="tool_disabled")
-    if not principal.user.is_superuser and not (_roles_of(principal.user) & policy.allowed_roles):
+    if not principal.user.is_superuser and not (user_roles(principal.user) & policy.allowed_roles):
         return Forbidden(f"Your role may not call {spec.name!r}.", code="role_not_allowed")
     if policy.required_scope not in principal.scopes:
         return Forbidden(

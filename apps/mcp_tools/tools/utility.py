@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from apps.accounts.scopes import PROFILE_READ
-from apps.mcp_tools.policies import _roles_of
+from apps.accounts.scopes import PROFILE_READ, user_roles
 from apps.mcp_tools.principal import Principal
 from apps.mcp_tools.registry import tool
 from apps.mcp_tools.tools.schemas import obj
@@ -127,7 +126,7 @@ def whoami(principal: Principal) -> dict[str, Any]:
     user = principal.user
     return {
         "user": {"id": user.pk, "username": user.username, "email": user.email, "timezone": user.timezone},
-        "roles": sorted(_roles_of(user)),
+        "roles": sorted(user_roles(user)),
         "scopes": sorted(principal.scopes),
         "auth_method": principal.auth_method,
         "access_token_id": principal.token_id,
