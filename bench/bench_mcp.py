@@ -308,6 +308,10 @@ def main() -> None:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+        from apps.mcp_tools.ratelimit import rate_limit_reset
+
+        # The bench user's counters would otherwise sit in the shared limiter store for a window.
+        rate_limit_reset()
     safe_database = database.rsplit("@", 1)[-1] if database else "sqlite"
     report(outcomes, args, safe_database)
 

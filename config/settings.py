@@ -337,7 +337,10 @@ def _mcp_origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-MCP_ALLOWED_HOSTS = env_list("MCP_ALLOWED_HOSTS", _mcp_hosts_from_allowed_hosts(ALLOWED_HOSTS))
+if is_set("MCP_ALLOWED_HOSTS"):
+    MCP_ALLOWED_HOSTS = env_list("MCP_ALLOWED_HOSTS", [])
+else:
+    MCP_ALLOWED_HOSTS = _mcp_hosts_from_allowed_hosts(ALLOWED_HOSTS)
 if not MCP_ALLOWED_HOSTS or "*" in MCP_ALLOWED_HOSTS:
     raise ImproperlyConfigured("MCP_ALLOWED_HOSTS must list host names (host or host:* for any port), not '*'.")
 # Browsers send Origin; desktop and server-side clients usually do not, and requests without one pass.

@@ -351,3 +351,33 @@ async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_s
     per_request = [threads[index][1] for index in range(0, 6, 2)]
     assert per_request == [threads[index][1] for index in range(1, 6, 2)]
     assert len(set(per_request)) == 3
+
+
+@sync_to_async
+def _limit_tool_to_one_call_a_minute(tool_name: str, operator) -> None:
+    from apps.mcp_tools.models import ToolPolicy
+    from apps.mcp_tools.policies import policies_ensure, tool_policy_update
+    from apps.mcp_tools.ratelimit import rate_limit_reset
+
+    rate_limit_reset()
+    policies_ensure()
+    policy = ToolPolicy.objects.get(tool_name=tool_name)
+    tool_policy_update(policy=policy, actor=operator, changes={"rate_limit": "1/minute", "cacheable": False})
+
+
+async def test_it_answers_a_rate_limited_call_as_a_tool_error_with_retry_after(asgi_server, alice_pat, olivia):
+    from apps.mcp_tools.ratelimit import rate_limit_reset
+
+    await _limit_tool_to_one_call_a_minute("todo_overview", olivia)
+    try:
+        async with mcp_client(asgi_server.mcp_url, alice_pat) as client:
+            first = await client.call_tool("todo_overview", {})
+            second = await client.call_tool("todo_overview", {})
+    finally:
+        await sync_to_async(rate_limit_reset)()
+
+    assert first.is_error is not True
+    assert second.is_error is True
+    text = second.content[0].text
+    assert text.startswith("rate_limited: ")
+    assert 1 <= json.loads(text[text.index("{") :])["retry_after"] <= 60
