@@ -80,6 +80,13 @@ def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
             code="arguments_too_large",
             details={"size": size, "limit": settings.MCP_MAX_ARGUMENT_BYTES},
         )
+    if _has_nul(arguments):
+        # PostgreSQL cannot store NUL in text; refusing here beats a database error deep in a service.
+        raise InvalidInput(
+            "Tool arguments may not contain NUL characters.",
+            code="invalid_arguments",
+            details={"errors": [{"path": "", "message": "NUL (\\u0000) is not allowed in text."}]},
+        )
     errors = sorted(spec.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path))
     if errors:
         raise InvalidInput(
@@ -97,6 +104,21 @@ def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
             },
         )
     return arguments
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _label(value: str, limit: int) -> str:
+    """Client-chosen text (a tool name, an argument name) made safe to store in a usage or audit row."""
+    return value[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def _quota_check(*, principal: Principal, spec: ToolSpec) -> None:
@@ -144,7 +166,7 @@ def _run(
 def _argument_keys(arguments: object) -> list[str]:
     if not isinstance(arguments, dict):
         return []
-    return sorted(str(key)[:64] for key in arguments)[:MAX_AUDITED_KEYS]
+    return sorted(_label(str(key), 64) for key in arguments)[:MAX_AUDITED_KEYS]
 
 
 def _record(
@@ -223,7 +245,7 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
     """
     started = time.perf_counter()
     invocation_id = uuid.uuid4().hex
-    name = tool_name[:100] if isinstance(tool_name, str) else repr(tool_name)[:100]
+    name = _label(tool_name if isinstance(tool_name, str) else repr(tool_name), 100)
     spec = tool_get(tool_name)
     result: dict[str, Any] | None = None
     cached = False

@@ -48,6 +48,23 @@ def test_arguments_that_break_the_schema_are_400_with_the_errors(alice_client, p
     assert path in [item["path"] for item in error["details"]["errors"]]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"tool_name": "create_todos", "parameters": {"items": [{"title": "a\\u0000b"}]}}',
+        '{"tool_name": "list_todos", "parameters": {"\\u0000": 1}}',
+        '{"tool_name": "create_todos", "parameters": {"items": [{"title": "\\ud800"}]}}',
+        '{"tool_name": "list_todos", "parameters": {"\\udfff": 1}}',
+    ],
+)
+def test_text_a_database_cannot_store_is_400_not_500(alice, alice_client, body):
+    response = alice_client.post("/api/mcp/tools/invoke", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_arguments"
+    assert not alice.todos.exists()
+    assert ToolCall.objects.filter(error_code="invalid_arguments").count() == 1
+
+
 def test_arguments_that_are_not_an_object_are_400(alice_client):
     response = invoke(alice_client, "list_todos", ["status", "open"])
     assert response.status_code == 400
