@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 MAX_SCHEMA_ERRORS = 20
 MAX_ERROR_MESSAGE = 300
 MAX_AUDITED_KEYS = 50
+MAX_ARGUMENT_DEPTH = 32
 # Refusals before the tool ran are "tool.denied"; everything after is "tool.invoked".
 DENIAL_CODES = {"unknown_tool", "tool_disabled", "role_not_allowed", "insufficient_scope", "rate_limited"}
 
@@ -70,6 +71,14 @@ def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
             code="invalid_arguments",
             details={"errors": [{"path": "", "message": "Expected an object."}]},
         )
+    # Shape first, without recursion: a deeply nested payload must not blow the stack of json or jsonschema.
+    depth, has_nul = _shape(arguments)
+    if depth > MAX_ARGUMENT_DEPTH:
+        raise InvalidInput(
+            f"Tool arguments are nested too deeply (more than {MAX_ARGUMENT_DEPTH} levels).",
+            code="invalid_arguments",
+            details={"errors": [{"path": "", "message": f"Nesting deeper than {MAX_ARGUMENT_DEPTH} levels."}]},
+        )
     try:
         size = len(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")).encode())
     except (TypeError, ValueError):
@@ -80,7 +89,7 @@ def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
             code="arguments_too_large",
             details={"size": size, "limit": settings.MCP_MAX_ARGUMENT_BYTES},
         )
-    if _has_nul(arguments):
+    if has_nul:
         # PostgreSQL cannot store NUL in text; refusing here beats a database error deep in a service.
         raise InvalidInput(
             "Tool arguments may not contain NUL characters.",
@@ -106,14 +115,25 @@ def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
     return arguments
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+def _shape(value: object) -> tuple[int, bool]:
+    """(nesting depth, whether any key or string holds NUL), walked with an explicit stack."""
+    depth, has_nul = 0, False
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_ARGUMENT_DEPTH + 1:
+            return level, has_nul
+        if isinstance(item, str):
+            has_nul = has_nul or "\x00" in item
+        elif isinstance(item, dict):
+            depth = max(depth, level)
+            for key, child in item.items():
+                has_nul = has_nul or (isinstance(key, str) and "\x00" in key)
+                stack.append((child, level + 1))
+        elif isinstance(item, list):
+            depth = max(depth, level)
+            stack.extend((child, level + 1) for child in item)
+    return depth, has_nul
 
 
 def _label(value: str, limit: int) -> str:

@@ -374,3 +374,26 @@ def test_an_unreachable_rate_limit_store_fails_closed_with_503(alice, alice_clie
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "rate_limiter_unavailable"
     assert not alice.todos.exists()
+
+
+def test_deeply_nested_arguments_are_400(alice, alice_client):
+    nested: object = "x"
+    for _ in range(100):
+        nested = [nested]
+    response = invoke(alice_client, "create_todos", {"items": nested})
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["error"]["message"]
+
+
+def test_nesting_deeper_than_the_stack_is_refused_without_recursion(alice):
+    nested: object = {}
+    for _ in range(200_000):
+        nested = {"a": nested}
+    outcome = tool_invoke(
+        principal=principal_for_user(alice, auth_method="jwt"),
+        tool_name="list_todos",
+        arguments=nested,
+        transport="test",
+    )
+    assert outcome.success is False
+    assert outcome.error.code == "invalid_arguments"
