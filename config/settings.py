@@ -349,7 +349,7 @@ MCP_ALLOWED_ORIGINS = [
     for origin in env_list(
         "MCP_ALLOWED_ORIGINS",
         [PUBLIC_BASE_URL, *(origin for origin in CSRF_TRUSTED_ORIGINS if "*" not in origin)]
-        # The MCP Inspector and local web clients run on a localhost port of their own.
+        # Local development tools (a dev web client, the Inspector in direct mode) run on localhost ports.
         + (["http://localhost:*", "http://127.0.0.1:*"] if DEVELOPMENT else []),
     )
 ]
