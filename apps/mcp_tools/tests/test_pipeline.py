@@ -397,3 +397,10 @@ def test_nesting_deeper_than_the_stack_is_refused_without_recursion(alice):
     )
     assert outcome.success is False
     assert outcome.error.code == "invalid_arguments"
+
+
+def test_a_request_body_nested_deeper_than_the_stack_is_400(alice_client):
+    body = '{"tool_name": "list_todos", "parameters": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    response = alice_client.post("/api/mcp/tools/invoke", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_request"
