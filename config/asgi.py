@@ -24,11 +24,11 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 def _mounts() -> list[tuple[str, ASGIApp, Callable[[], Any] | None]]:
     # Imported after get_asgi_application(): the MCP app uses models, so Django must be set up.
-    from apps.mcp_tools.server import http_app, protected_resource_metadata_app
+    from apps.mcp_tools.server import MCP_PATH, http_app, protected_resource_metadata_app
 
     mcp_app, mcp_lifetime = http_app()
     return [
-        ("/mcp", mcp_app, mcp_lifetime),
+        (MCP_PATH, mcp_app, mcp_lifetime),
         # RFC 9728 metadata for /mcp, at the root and in the path-suffixed form.
         ("/.well-known/oauth-protected-resource", protected_resource_metadata_app(), None),
     ]

@@ -56,6 +56,7 @@ INSTRUCTIONS = (
     "user's time zone, overview) and utilities (current time, who am I). Every tool acts only on the "
     "authenticated user's data."
 )
+MCP_PATH = "/mcp"
 # JSON-RPC error code for a stdio request whose token stopped being valid mid-session.
 UNAUTHENTICATED_ERROR = -32001
 
@@ -259,6 +260,20 @@ class RebindingGuard:
         await self.app(scope, receive, send)
 
 
+class ExactPath:
+    """/mcp is one endpoint: the SDK transport would serve any path under the mount (/mcp/anything)."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.paths = {path, path + "/"}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.paths:
+            await Response("Not Found", status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class DjangoRequestLifecycle:
     """Give each /mcp request what Django's own ASGI handler gives a view.
 
@@ -367,6 +382,7 @@ def http_app() -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]
     app = AuthenticationMiddleware(app, backend=GatewayBearerBackend(GatewayTokenVerifier()), on_error=_auth_error)
     app = DjangoRequestLifecycle(app)
     app = RebindingGuard(app, security)
+    app = ExactPath(app, MCP_PATH)
     return app, slot.lifetime
 
 

@@ -241,6 +241,12 @@ async def test_it_refuses_a_foreign_origin_before_looking_at_the_token(asgi_serv
     assert await _sdk_client_refused(asgi_server.mcp_url, alice_pat, headers={"Origin": "http://evil.example"})
 
 
+async def test_it_serves_mcp_at_one_path_only(asgi_server, alice_pat):
+    response = await _post(asgi_server.mcp_url + "/anything", _rpc("tools/list"), token=alice_pat)
+
+    assert response.status_code == 404
+
+
 async def test_it_refuses_a_host_it_does_not_serve(asgi_server, alice_pat):
     response = await _post(asgi_server.mcp_url, _rpc("tools/list"), token=alice_pat, Host="rebound.example")
 
