@@ -387,3 +387,18 @@ async def test_it_answers_a_rate_limited_call_as_a_tool_error_with_retry_after(a
     text = second.content[0].text
     assert text.startswith("rate_limited: ")
     assert 1 <= json.loads(text[text.index("{") :])["retry_after"] <= 60
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_it_keeps_concurrent_sdk_clients_apart(asgi_server, mode):
+    # Every SDK client numbers its requests from 0, so these concurrent calls share request ids too.
+    callers = await _users_with_one_todo(6)
+
+    async def titles_seen_by(token: str) -> list[str]:
+        async with mcp_client(asgi_server.mcp_url, token, mode=mode) as client:
+            result = await client.call_tool("list_todos", {"status": "all"})
+        return [todo["title"] for todo in result.structured_content["todos"]]
+
+    seen = await asyncio.gather(*(titles_seen_by(token) for token, _title in callers))
+
+    assert seen == [[title] for _token, title in callers]
