@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import httpx2
 import pytest
 import uvicorn
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -33,6 +35,17 @@ class LiveServer:
     @property
     def mcp_url(self) -> str:
         return f"{self.url}/mcp"
+
+
+@pytest.fixture
+async def close_sync_thread_connections() -> AsyncIterator[None]:
+    """Close the DB connection an async test's ORM calls opened on asgiref's shared sync thread.
+
+    That thread outlives the test; a connection left open there keeps PostgreSQL from dropping
+    the test database at the end of the session.
+    """
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

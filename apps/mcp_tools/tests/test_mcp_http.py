@@ -18,6 +18,8 @@ from mcp.shared.exceptions import MCPError
 
 from apps.mcp_tools.tests.conftest import jwt_for, mcp_client, pat_for
 
+pytestmark = pytest.mark.usefixtures("close_sync_thread_connections")
+
 TODO_TOOLS = {
     "create_todos",
     "list_todos",

@@ -22,6 +22,8 @@ from mcp.shared.exceptions import MCPError
 
 from apps.mcp_tools.tests.conftest import jwt_for, pat_for
 
+pytestmark = pytest.mark.usefixtures("close_sync_thread_connections")
+
 BASE_DIR = Path(settings.BASE_DIR)
 STARTUP_TIMEOUT_SECONDS = 60
 

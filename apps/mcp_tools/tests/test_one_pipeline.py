@@ -14,6 +14,8 @@ from asgiref.sync import sync_to_async
 
 from apps.mcp_tools.tests.conftest import mcp_client, pat_for
 
+pytestmark = pytest.mark.usefixtures("close_sync_thread_connections")
+
 
 @sync_to_async
 def _alice_with_todos(alice) -> tuple[str, str, int]:
