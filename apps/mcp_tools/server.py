@@ -16,7 +16,6 @@ GATEWAY_TOKEN is verified again on every request, so revoking it stops a running
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -46,8 +45,6 @@ from apps.core.errors import DomainError, Unauthenticated
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
 from apps.mcp_tools.principal import Principal, principal_from_bearer
 from apps.mcp_tools.registry import ToolSpec, tool_get, tools_available
-
-logger = logging.getLogger(__name__)
 
 SERVER_NAME = "todo-mcp-gateway"
 SERVER_TITLE = "Todo MCP Gateway"
