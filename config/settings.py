@@ -8,6 +8,7 @@ embedded defaults (SQLite file, in-process cache, filesystem task queue) to Post
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -236,6 +237,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise warns on every start when the folder is missing before the first collectstatic.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
