@@ -1,0 +1,200 @@
+import base64
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.views.debug import SafeExceptionReporterFilter
+
+from apps.keys import crypto
+from apps.keys.tests.conftest import master_key
+from config.env import vault_keyring
+
+SECRET = "sk-proj-" + "x1Y2z3" * 20
+AAD = crypto.associated_data(owner_id=7, provider="openai", key_id=42)
+
+
+def test_a_sealed_secret_opens_to_the_same_text(keyring):
+    sealed = crypto.seal(SECRET, aad=AAD)
+
+    assert crypto.open_sealed(sealed, aad=AAD) == SECRET
+    assert SECRET.encode() not in sealed.ciphertext
+    assert len(sealed.nonce) == 12 and len(sealed.data_key_nonce) == 12
+    assert len(sealed.wrapped_data_key) == 32 + 16
+    assert sealed.master_key_version == "v1"
+
+
+def test_each_seal_uses_a_fresh_data_key_and_nonces(keyring):
+    first, second = crypto.seal(SECRET, aad=AAD), crypto.seal(SECRET, aad=AAD)
+
+    assert first.ciphertext != second.ciphertext
+    assert first.wrapped_data_key != second.wrapped_data_key
+    assert first.nonce != second.nonce
+
+
+@pytest.mark.parametrize("part", ["nonce", "ciphertext", "wrapped_data_key", "data_key_nonce"])
+@pytest.mark.parametrize("position", [0, -1])
+def test_a_flipped_bit_anywhere_fails_clearly(keyring, part, position):
+    sealed = crypto.seal(SECRET, aad=AAD)
+    damaged = bytearray(getattr(sealed, part))
+    damaged[position] ^= 0x01
+
+    with pytest.raises(crypto.VaultError, match="failed authentication"):
+        crypto.open_sealed(replace(sealed, **{part: bytes(damaged)}), aad=AAD)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"owner_id": 8, "provider": "openai", "key_id": 42},
+        {"owner_id": 7, "provider": "openai", "key_id": 43},
+        {"owner_id": 7, "provider": "openai_compatible", "key_id": 42},
+    ],
+    ids=["another-owner", "another-row", "another-provider"],
+)
+def test_a_ciphertext_moved_to_another_owner_row_or_provider_does_not_open(keyring, other):
+    sealed = crypto.seal(SECRET, aad=AAD)
+
+    with pytest.raises(crypto.VaultError):
+        crypto.open_sealed(sealed, aad=crypto.associated_data(**other))
+
+
+def test_a_wrong_master_key_under_the_same_version_fails(keyring):
+    sealed = crypto.seal(SECRET, aad=AAD)
+    keyring(master_key("v1"))
+
+    with pytest.raises(crypto.VaultError, match="wrong master key"):
+        crypto.open_sealed(sealed, aad=AAD)
+
+
+def test_a_relabelled_master_key_version_fails(keyring):
+    keyring(f"{master_key('v2')},{master_key('v1')}")
+    sealed = crypto.seal(SECRET, aad=AAD)
+
+    with pytest.raises(crypto.VaultError):
+        crypto.open_sealed(replace(sealed, master_key_version="v1"), aad=AAD)
+
+
+def test_a_missing_master_key_version_is_named(keyring):
+    sealed = crypto.seal(SECRET, aad=AAD)
+    keyring(master_key("v9"))
+
+    with pytest.raises(crypto.UnknownMasterKey, match="v1 is not in VAULT_MASTER_KEYS"):
+        crypto.open_sealed(sealed, aad=AAD)
+
+
+def test_rewrap_moves_the_data_key_to_the_current_master_key_and_the_old_one_can_go(keyring):
+    old = master_key("v1")
+    keyring(old)
+    sealed = crypto.seal(SECRET, aad=AAD)
+    new = master_key("v2")
+    keyring(f"{new},{old}")
+
+    rewrapped = crypto.rewrap(sealed, aad=AAD)
+    keyring(new)
+
+    assert rewrapped.master_key_version == "v2"
+    assert rewrapped.ciphertext == sealed.ciphertext, "the secret itself is not re-encrypted"
+    assert crypto.open_sealed(rewrapped, aad=AAD) == SECRET
+    with pytest.raises(crypto.UnknownMasterKey):
+        crypto.open_sealed(sealed, aad=AAD)
+
+
+def test_the_fingerprint_is_a_keyed_hash(settings):
+    first = crypto.fingerprint(SECRET)
+    settings.VAULT_FINGERPRINT_SECRET = "another-pepper-" + "p" * 40
+
+    assert len(first) == 64 and SECRET not in first
+    assert crypto.fingerprint(SECRET) != first
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "holds no keys"),
+        ("no-colon-here", "must look like v1:<base64 key>"),
+        ("v1:not base64!", "not valid base64"),
+        ("v1:" + "QUJD", "must decode to 32 bytes, got 3"),
+        (f"{master_key('v1')},{master_key('v1')}", "lists version v1 twice"),
+        ("v 1:AAAA", "must look like"),
+    ],
+)
+def test_a_malformed_keyring_is_refused_without_echoing_it(raw, message):
+    with pytest.raises(ImproperlyConfigured, match=message) as caught:
+        vault_keyring("VAULT_MASTER_KEYS", raw)
+    if raw.count(":") == 1 and len(raw) > 10:
+        assert raw.split(":")[1] not in str(caught.value)
+
+
+def test_the_keyring_accepts_url_safe_and_unpadded_base64():
+    material = bytes(range(250, 256)) * 5 + b"\xfb\xff"
+    text = base64.urlsafe_b64encode(material).decode().rstrip("=")
+    assert vault_keyring("VAULT_MASTER_KEYS", f"v3:{text}") == [("v3", material)]
+
+
+def test_debug_pages_hide_the_master_keys_and_the_pepper():
+    safe = str(SafeExceptionReporterFilter().get_safe_settings())
+
+    assert settings.VAULT_MASTER_KEYS not in safe
+    assert settings.VAULT_FINGERPRINT_SECRET not in safe
+
+
+def _start_production(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VAULT_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
+    }
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY="s" * 50,
+        ALLOWED_HOSTS="gateway.example.com",
+        VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        **extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_keyring(tmp_path):
+    result = _start_production(tmp_path, VAULT_FINGERPRINT_PEPPER="p" * 40)
+
+    assert result.returncode != 0
+    assert "VAULT_MASTER_KEYS must be set in production" in result.stderr
+    assert not (tmp_path / "vault-master-keys").exists()
+
+
+def test_production_refuses_to_start_with_a_malformed_keyring(tmp_path):
+    result = _start_production(tmp_path, VAULT_MASTER_KEYS="v1:c2hvcnQ=", VAULT_FINGERPRINT_PEPPER="p" * 40)
+
+    assert result.returncode != 0
+    assert "must decode to 32 bytes" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_pepper(tmp_path):
+    result = _start_production(tmp_path, VAULT_MASTER_KEYS=master_key("v1"))
+
+    assert result.returncode != 0
+    assert "VAULT_FINGERPRINT_PEPPER must be set in production" in result.stderr
+
+
+def test_production_starts_with_a_keyring_from_a_file(tmp_path):
+    keyring_file = tmp_path / "keyring"
+    keyring_file.write_text(master_key("v2") + "," + master_key("v1") + "\n")
+
+    result = _start_production(
+        tmp_path, VAULT_MASTER_KEYS_FILE=str(keyring_file), VAULT_FINGERPRINT_PEPPER="p" * 40
+    )
+
+    assert result.returncode == 0, result.stderr
