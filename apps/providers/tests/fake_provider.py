@@ -2,8 +2,7 @@
 
 GET {base}/v1/models answers 200 with a models list for a key in `valid_keys`, 401 with the
 provider's error body for any other key, and does not answer in time for a key in `stall_keys`.
-Which provider is being spoken to follows the auth header: `x-api-key` is Anthropic,
-`Authorization: Bearer` is OpenAI. The 401 message quotes the whole key presented (the real
+Requests carrying `anthropic-version` get Anthropic's formats, all others OpenAI's. The 401 message quotes the whole key presented (the real
 services quote part of it), the worst case for anything that relays provider messages.
 """
 
@@ -58,11 +57,9 @@ class FakeProvider:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
-                anthropic = "x-api-key" in self.headers
-                if anthropic:
-                    key = self.headers.get("x-api-key", "")
-                else:
-                    key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                anthropic = "anthropic-version" in self.headers
+                # Anthropic accepts x-api-key or (as its current SDK sends) a bearer token.
+                key = self.headers.get("x-api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
                 fake.requests.append({"path": self.path, "provider": "anthropic" if anthropic else "openai"})
                 if not self.path.startswith("/v1/models"):
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
