@@ -44,7 +44,10 @@ class ProviderKeySerializer(serializers.ModelSerializer):
 
 
 class ProviderKeyCreateSerializer(StrictSerializerMixin, serializers.Serializer):
-    provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
+    # DRF's default message quotes the value, and people paste keys into the wrong field.
+    provider = serializers.ChoiceField(
+        choices=sorted(PROVIDERS), error_messages={"invalid_choice": f"Must be one of: {', '.join(sorted(PROVIDERS))}."}
+    )
     # trim_whitespace off: the service strips and checks, with messages that never echo the key.
     api_key = serializers.CharField(write_only=True, max_length=API_KEY_MAX_LENGTH, trim_whitespace=False)
     label = serializers.CharField(max_length=LABEL_MAX_LENGTH, required=False, allow_blank=True)
