@@ -298,7 +298,9 @@ def test_an_openai_compatible_key_needs_an_allowed_base_url(alice_client, keyrin
     api_key = compatible_key()
     fake_provider.valid_keys.add(api_key)
 
-    stored = _create(alice_client, provider="openai_compatible", api_key=api_key, base_url=fake_provider.openai_base_url)
+    stored = _create(
+        alice_client, provider="openai_compatible", api_key=api_key, base_url=fake_provider.openai_base_url
+    )
     assert stored.status_code == 201 and stored.json()["key"]["base_url"] == fake_provider.openai_base_url
     assert alice_client.post(f"{URL}/{stored.json()['key']['id']}/validate").status_code == 200
 

@@ -107,9 +107,11 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     bodies: list[str] = []
 
     def api(client, method, path, body=None, status=None, **extra):
-        response = getattr(client, method)(path, body, format="json", **extra) if body is not None else getattr(
-            client, method
-        )(path, **extra)
+        response = (
+            getattr(client, method)(path, body, format="json", **extra)
+            if body is not None
+            else getattr(client, method)(path, **extra)
+        )
         bodies.append(response.content.decode("latin-1") + "\n" + str(response.headers))
         if status is not None:
             assert response.status_code == status, (method, path, response.content[:300])
@@ -133,11 +135,10 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary + " x"}, 400)
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "expires_at": canary}, 400)
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "user_id": bob.pk}, 403)
-    api(
-        alice_api, "post", URL, {"provider": "openai_compatible", "api_key": canary, "base_url": "ftp://x/"}, 400
+    api(alice_api, "post", URL, {"provider": "openai_compatible", "api_key": canary, "base_url": "ftp://x/"}, 400)
+    broken = alice_api.generic(
+        "POST", URL, '{"provider": "openai", "api_key": "' + canary + '",,}', content_type="application/json"
     )
-    broken = alice_api.generic("POST", URL, '{"provider": "openai", "api_key": "' + canary + '",,}',
-                               content_type="application/json")
     bodies.append(broken.content.decode())
     assert broken.status_code == 400
     api(olivia_api, "post", URL, {"provider": "openai", "api_key": canary, "user_id": bob.pk, "label": "Bob's"}, 201)
@@ -201,7 +202,7 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     # --- search ---------------------------------------------------------------------------------------
     logging.getLogger("django.request").debug("control line %s", CONTROL)
     caches["default"].set("canary-control", CONTROL)
-    print(CONTROL)  # noqa: T201 - the control for the stdout/stderr search
+    print(CONTROL)
     captured = capfd.readouterr()
     places = {
         "responses": "\n".join(bodies),

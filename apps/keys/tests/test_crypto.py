@@ -193,8 +193,6 @@ def test_production_starts_with_a_keyring_from_a_file(tmp_path):
     keyring_file = tmp_path / "keyring"
     keyring_file.write_text(master_key("v2") + "," + master_key("v1") + "\n")
 
-    result = _start_production(
-        tmp_path, VAULT_MASTER_KEYS_FILE=str(keyring_file), VAULT_FINGERPRINT_PEPPER="p" * 40
-    )
+    result = _start_production(tmp_path, VAULT_MASTER_KEYS_FILE=str(keyring_file), VAULT_FINGERPRINT_PEPPER="p" * 40)
 
     assert result.returncode == 0, result.stderr

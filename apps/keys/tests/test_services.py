@@ -163,7 +163,7 @@ def test_the_first_key_per_provider_is_the_default_and_deleting_it_promotes_the_
 
 
 def test_setting_a_default_moves_the_flag(alice, store_key):
-    first, _ = store_key(alice, label="One")
+    store_key(alice, label="One")
     second, _ = store_key(alice, label="Two")
 
     services.provider_key_set_default(actor=alice, key=second)
@@ -343,7 +343,7 @@ def test_the_expiry_job_marks_expired_keys_and_warns_owners_once(alice, bob, sto
 def test_an_owner_without_email_is_still_marked_warned(alice, store_key):
     alice.email = ""
     alice.save()
-    key, _ = store_key(alice, expires_at=timezone.now() + dt.timedelta(days=1))
+    store_key(alice, expires_at=timezone.now() + dt.timedelta(days=1))
     mail.outbox.clear()
 
     assert services.provider_keys_expire_and_warn()["warned"] == 1

@@ -2,8 +2,9 @@
 
 GET {base}/v1/models answers 200 with a models list for a key in `valid_keys`, 401 with the
 provider's error body for any other key, and does not answer in time for a key in `stall_keys`.
-Requests carrying `anthropic-version` get Anthropic's formats, all others OpenAI's. The 401 message quotes the whole key presented (the real
-services quote part of it), the worst case for anything that relays provider messages.
+Requests carrying `anthropic-version` get Anthropic's formats, all others OpenAI's. The 401
+message quotes the whole key presented (the real services quote part of it), the worst case for
+anything that relays provider messages.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class FakeProvider:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format, *args):  # noqa: A002 - silence the default stderr access log
+            def log_message(self, format, *args):
                 return
 
             def _send(self, status: int, body: dict, extra: dict | None = None) -> None:
@@ -98,7 +99,12 @@ class FakeProvider:
                             {
                                 "object": "list",
                                 "data": [
-                                    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+                                    {
+                                        "id": "gpt-4o-mini",
+                                        "object": "model",
+                                        "created": 1721172741,
+                                        "owned_by": "system",
+                                    },
                                     {"id": "gpt-4.1", "object": "model", "created": 1744316542, "owned_by": "system"},
                                 ],
                             },
