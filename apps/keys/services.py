@@ -218,7 +218,10 @@ def _label_taken(*, owner: User, provider: str, label: str, exclude_id: int | No
 
 def _validated_save(key: ProviderKey, **kwargs: Any) -> None:
     try:
-        key.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
+        # owner and created_by come from the authenticated request, not from input: no lookup needed.
+        key.full_clean(
+            exclude=["owner", "created_by", "replaced_by"], validate_unique=False, validate_constraints=False
+        )
     except ValidationError as exc:
         raise InvalidInput("The key's details are invalid.", details=exc.message_dict) from None
     key.save(**kwargs)
