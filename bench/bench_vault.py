@@ -3,10 +3,11 @@
     DJANGO_SETTINGS_MODULE=config.settings_test DATABASE_URL=postgres://... python bench/bench_vault.py [--keys N]
 
 It runs against the configured database (migrated first if needed) under throwaway bench
-users holding five keys each (like real users: a handful each, not thousands), through the real services (format check, fingerprint, duplicate check, insert, seal,
-update, audit event). Everything happens in one outer transaction that is rolled back at the
-end, so the database, including the append-only audit trail, is left exactly as it was; each
-operation runs in its own savepoint, so the figures exclude only the final COMMIT's flush.
+users holding five keys each (like real users: a handful each, not thousands), through the
+real services (format check, fingerprint, duplicate check, insert, seal, update, audit event).
+Everything happens in one outer transaction that is rolled back at the end, so the database,
+including the append-only audit trail, is left exactly as it was; each operation runs in its
+own savepoint, so the figures exclude only the final COMMIT's flush.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -53,8 +54,7 @@ def summary(name: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
     return (
-        f"{name:<34} n={len(samples):<6} median={statistics.median(ordered) * 1000:7.3f} ms"
-        f"   p95={p95 * 1000:7.3f} ms"
+        f"{name:<34} n={len(samples):<6} median={statistics.median(ordered) * 1000:7.3f} ms   p95={p95 * 1000:7.3f} ms"
     )
 
 

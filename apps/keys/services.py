@@ -133,8 +133,7 @@ def _clean_secret(*, provider: str, api_key: str) -> str:
     if problems:
         spec = provider_spec_get(provider)
         raise InvalidInput(
-            f"This does not look like {'an' if spec.display_name[0] in 'AEIOU' else 'a'} {spec.display_name} key: "
-            + problems[0],
+            f"Not a valid {spec.display_name} key. {problems[0]}",
             details={"api_key": problems},
             code="invalid_key_format",
         )

@@ -52,15 +52,17 @@ class ProviderSpec:
     key_format: KeyFormat
     docs_url: str
     keys_url: str
-    base_url_setting: str | None  # settings name holding the base URL; None means the user gives one
+    public_base_url: str | None  # the provider's own API; None means the user gives one
+    base_url_setting: str | None  # settings name of the base URL actually used (tests, proxies)
     # Prefixes shown in a key's mask, most specific first.
     mask_prefixes: tuple[str, ...] = field(default=())
 
     @property
     def requires_base_url(self) -> bool:
-        return self.base_url_setting is None
+        return self.public_base_url is None
 
-    def default_base_url(self) -> str | None:
+    def base_url(self) -> str | None:
+        """The base URL calls go to: the setting, which may point at a proxy or a test fake."""
         return getattr(settings, self.base_url_setting) if self.base_url_setting else None
 
     def as_dict(self) -> dict[str, object]:
@@ -71,7 +73,8 @@ class ProviderSpec:
             "key_format": self.key_format.as_dict(),
             "docs_url": self.docs_url,
             "keys_url": self.keys_url,
-            "default_base_url": self.default_base_url(),
+            # The public URL, not the configured one: configuration is not shown to clients.
+            "default_base_url": self.public_base_url,
             "requires_base_url": self.requires_base_url,
         }
 
@@ -98,6 +101,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         docs_url="https://platform.openai.com/docs/api-reference",
         keys_url="https://platform.openai.com/api-keys",
+        public_base_url="https://api.openai.com/v1",
         base_url_setting="OPENAI_BASE_URL",
         mask_prefixes=("sk-proj-", "sk-svcacct-", "sk-"),
     ),
@@ -120,6 +124,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         docs_url="https://docs.anthropic.com/en/api/overview",
         keys_url="https://console.anthropic.com/settings/keys",
+        public_base_url="https://api.anthropic.com",
         base_url_setting="ANTHROPIC_BASE_URL",
         mask_prefixes=("sk-ant-",),
     ),
@@ -137,6 +142,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         docs_url="https://platform.openai.com/docs/api-reference/models/list",
         keys_url="",
+        public_base_url=None,
         base_url_setting=None,
         mask_prefixes=("sk-or-", "sk-", "gsk_"),
     ),

@@ -68,9 +68,9 @@ def key_live_validate(*, provider: str, api_key: str, base_url: str = "") -> Liv
     spec = provider_spec_get(provider)
     try:
         if provider == OPENAI:
-            count = _openai_models(api_key=api_key, base_url=settings.OPENAI_BASE_URL)
+            count = _openai_models(api_key=api_key, base_url=spec.base_url())
         elif provider == ANTHROPIC:
-            count = _anthropic_models(api_key=api_key, base_url=settings.ANTHROPIC_BASE_URL)
+            count = _anthropic_models(api_key=api_key, base_url=spec.base_url())
         elif provider == OPENAI_COMPATIBLE:
             with egress.guarded_http_client(timeout=_timeout()) as http_client:
                 count = _openai_models(api_key=api_key, base_url=base_url, http_client=http_client)

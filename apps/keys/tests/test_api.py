@@ -108,7 +108,7 @@ def test_a_malformed_key_is_a_400_naming_the_problem(alice_client, keyring):
     assert response.status_code == 400
     body = response.json()
     assert body["error"]["code"] == "invalid_key_format"
-    assert "looks like an Anthropic key" in body["error"]["message"]
+    assert "Not a valid OpenAI key. This looks like an Anthropic key" in body["error"]["message"]
     assert api_key not in response.content.decode()
 
 
@@ -212,7 +212,9 @@ def test_making_another_key_the_default(alice_client, keyring):
     assert alice_client.get(f"{URL}/{first['id']}").json()["key"]["is_default"] is False
 
 
-def test_the_provider_registry(alice_client):
+def test_the_provider_registry_shows_public_urls_not_configuration(alice_client, settings):
+    settings.OPENAI_BASE_URL = "https://user:secret@proxy.internal/v1"
+
     response = alice_client.get(f"{URL}/providers")
 
     assert response.status_code == 200
@@ -220,7 +222,9 @@ def test_the_provider_registry(alice_client):
     assert set(providers) == {"openai", "anthropic", "openai_compatible"}
     assert providers["anthropic"]["key_format"]["prefixes"] == ["sk-ant-api"]
     assert "chat" in providers["openai"]["features"] and providers["openai"]["docs_url"]
+    assert "proxy.internal" not in response.content.decode()
     assert providers["openai_compatible"]["requires_base_url"] is True
+    assert providers["openai"]["default_base_url"] == "https://api.openai.com/v1"
 
 
 # --- live validation through the API ---------------------------------------------------------------
