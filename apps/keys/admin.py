@@ -65,6 +65,21 @@ class ProviderKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Change permission exists for the actions; the form itself has nothing to save.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Only services change keys (and audit it); a hand-made POST of the form changes nothing.
+        return
+
     def has_rewrap_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("keys.rewrap_providerkey")
 

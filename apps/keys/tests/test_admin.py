@@ -27,6 +27,17 @@ def test_operators_see_keys_masked_with_owner_and_status(olivia_admin, alice, st
         assert plaintext not in page and plaintext[-12:] not in page
     assert 'name="ciphertext"' not in change.content.decode()
     assert "<textarea" not in change.content.decode() and 'type="text"' not in change.content.decode()
+    assert 'name="_save"' not in change.content.decode()
+
+
+def test_posting_the_change_form_changes_nothing(olivia_admin, alice, store_key):
+    key, _ = store_key(alice)
+    before = ProviderKey.objects.get(pk=key.pk).updated_at
+
+    olivia_admin.post(f"{CHANGELIST}{key.pk}/change/", {"label": "Hijacked", "status": "revoked"})
+
+    after = ProviderKey.objects.get(pk=key.pk)
+    assert (after.label, after.status, after.updated_at) == (key.label, "active", before)
 
 
 def test_the_changelist_filters_and_searches(olivia_admin, alice, bob, store_key):
