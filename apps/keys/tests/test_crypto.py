@@ -196,3 +196,30 @@ def test_production_starts_with_a_keyring_from_a_file(tmp_path):
     result = _start_production(tmp_path, VAULT_MASTER_KEYS_FILE=str(keyring_file), VAULT_FINGERPRINT_PEPPER="p" * 40)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_development_generates_the_keyring_and_pepper_once_with_a_loud_warning(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VAULT_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
+    }
+    env.update(APP_ENV="development", VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    command = [
+        sys.executable,
+        "-c",
+        "import django; django.setup(); from django.conf import settings as s; print(s.VAULT_MASTER_KEYS[:3])",
+    ]
+
+    first = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+
+    keyring_file = tmp_path / "vault-master-keys"
+    assert first.returncode == 0, first.stderr
+    assert "Generated a DEVELOPMENT vault master key" in first.stderr
+    assert "Generated a DEVELOPMENT vault fingerprint pepper" in first.stderr
+    assert "Generated a DEVELOPMENT" not in second.stderr
+    assert first.stdout.strip() == "v1:"
+    assert oct(keyring_file.stat().st_mode & 0o777) == "0o600"
+    assert vault_keyring("VAULT_MASTER_KEYS", keyring_file.read_text().strip())[0][0] == "v1"
+    assert keyring_file.read_text().strip().split(":", 1)[1] not in first.stderr

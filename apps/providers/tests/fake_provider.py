@@ -1,7 +1,8 @@
 """A loopback stand-in for the OpenAI and Anthropic APIs, speaking their wire formats.
 
-GET {base}/v1/models answers 200 with a models list for a key in `valid_keys`, 401 with the
-provider's error body for any other key, and does not answer in time for a key in `stall_keys`.
+GET {base}/v1/models answers a 307 to `redirect_to` when that is set, else 200 with a models
+list for a key in `valid_keys`, 401 with the provider's error body for any other key, and does
+not answer in time for a key in `stall_keys`.
 Requests carrying `anthropic-version` get Anthropic's formats, all others OpenAI's. The 401
 message quotes the whole key presented (the real services quote part of it), the worst case for
 anything that relays provider messages.
@@ -29,6 +30,7 @@ class FakeProvider:
     def __init__(self) -> None:
         self.valid_keys: set[str] = set()
         self.stall_keys: set[str] = set()
+        self.redirect_to: str | None = None
         self.requests: list[dict] = []
         self.release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -72,6 +74,12 @@ class FakeProvider:
                 fake.requests.append({"path": self.path, "provider": "anthropic" if anthropic else "openai"})
                 if not self.path.startswith("/v1/models"):
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return
+                if fake.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", fake.redirect_to + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if key in fake.stall_keys:
                     fake.release.wait(STALL_SECONDS)

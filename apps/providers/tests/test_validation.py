@@ -6,6 +6,7 @@ import pytest
 from apps.core.errors import InvalidInput
 from apps.providers import egress
 from apps.providers.registry import key_mask, provider_spec_get, provider_specs_list
+from apps.providers.tests.fake_provider import fake_provider_running
 from apps.providers.tests.keys import anthropic_key, compatible_key, openai_key
 from apps.providers.validation import INVALID, UNREACHABLE, VALID, key_live_validate
 
@@ -183,3 +184,18 @@ def test_every_provider_describes_itself():
 )
 def test_the_mask_is_a_prefix_and_the_last_four_characters(provider, api_key, mask):
     assert key_mask(provider=provider, api_key=api_key) == mask
+
+
+def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(fake_provider):
+    with fake_provider_running() as elsewhere:
+        api_key = compatible_key()
+        elsewhere.valid_keys.add(api_key)
+        fake_provider.redirect_to = elsewhere.origin
+
+        outcome = key_live_validate(
+            provider="openai_compatible", api_key=api_key, base_url=fake_provider.openai_base_url
+        )
+
+        assert outcome.result == "error" and outcome.status_code == 307
+        assert fake_provider.requests == [{"path": "/v1/models", "provider": "openai"}]
+        assert elsewhere.requests == []
