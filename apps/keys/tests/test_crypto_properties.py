@@ -15,11 +15,11 @@ def _keyring():
 
 
 owners = st.integers(min_value=1, max_value=2**40)
-secrets = st.text(min_size=1, max_size=600)
+plaintexts = st.text(min_size=1, max_size=600)
 
 
 @settings(max_examples=200, deadline=None)
-@given(secret=secrets, owner_id=owners, key_id=owners)
+@given(secret=plaintexts, owner_id=owners, key_id=owners)
 def test_any_secret_round_trips(secret, owner_id, key_id):
     aad = crypto.associated_data(owner_id=owner_id, provider="openai", key_id=key_id)
 
@@ -28,7 +28,7 @@ def test_any_secret_round_trips(secret, owner_id, key_id):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    secret=secrets,
+    secret=plaintexts,
     part=st.sampled_from(["nonce", "ciphertext", "wrapped_data_key", "data_key_nonce"]),
     data=st.data(),
 )
