@@ -152,8 +152,14 @@ def _clean_label(*, label: str, api_key: str) -> str:
     return label
 
 
-def _clean_base_url(*, provider: str, base_url: str) -> str:
+def _clean_base_url(*, provider: str, base_url: str, api_key: str) -> str:
     if provider == OPENAI_COMPATIBLE:
+        # The URL is shown wherever the key is; a key pasted into it must not end up on display.
+        if api_key in (base_url or "") or SECRET_VALUE.search(base_url or ""):
+            raise InvalidInput(
+                "The base URL looks like it contains an API key.",
+                details={"base_url": ["Give only the server's address, e.g. https://api.example.com/v1."]},
+            )
         return egress.base_url_clean(base_url)
     if base_url:
         raise InvalidInput(
@@ -299,7 +305,7 @@ def provider_key_create(
     _authorise(actor=actor, owner=owner, action="provider_key.created")
     provider_spec_get(provider)
     api_key = _clean_secret(provider=provider, api_key=api_key)
-    base_url = _clean_base_url(provider=provider, base_url=base_url)
+    base_url = _clean_base_url(provider=provider, base_url=base_url, api_key=api_key)
     label = _clean_label(label=label, api_key=api_key)
     expires_at = _clean_expiry(expires_at)
     fingerprint = crypto.fingerprint(api_key)
