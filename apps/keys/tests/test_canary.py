@@ -136,7 +136,11 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "expires_at": canary}, 400)
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "user_id": bob.pk}, 403)
     api(alice_api, "post", URL, {"provider": "openai_compatible", "api_key": canary, "base_url": "ftp://x/"}, 400)
-    pasted_into_url = {"provider": "openai_compatible", "api_key": openai_key(), "base_url": f"https://h.test/{canary}"}
+    pasted_into_url = {
+        "provider": "openai_compatible",
+        "api_key": openai_key(),
+        "base_url": f"http://127.0.0.1:9/{canary}",
+    }
     api(alice_api, "post", URL, pasted_into_url, 400)
     broken = alice_api.generic(
         "POST", URL, '{"provider": "openai", "api_key": "' + canary + '",,}', content_type="application/json"
