@@ -80,6 +80,15 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     return value
 
 
+def env_http_url(name: str, default: str) -> str:
+    """An http(s) base URL without a trailing slash; the message never echoes it (it may hold credentials)."""
+    url = env_str(name, default).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL with a host.")
+    return url
+
+
 def database_from_url(name: str, url: str) -> dict:
     """Parse a DATABASE_URL, accepting only the backends this product supports.
 

@@ -20,6 +20,7 @@ from config.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_http_url,
     env_int,
     env_list,
     env_str,
@@ -287,8 +288,8 @@ PROVIDER_KEYS_PER_USER_MAX = env_int("PROVIDER_KEYS_PER_USER_MAX", 50, minimum=1
 VAULT_REWRAP_BATCH_SIZE = env_int("VAULT_REWRAP_BATCH_SIZE", 500, minimum=1, maximum=10_000)
 
 # --- AI providers ---------------------------------------------------------------------------------
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", "https://api.anthropic.com").rstrip("/")
+OPENAI_BASE_URL = env_http_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
+ANTHROPIC_BASE_URL = env_http_url("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
 PROVIDER_VALIDATION_TIMEOUT_SECONDS = env_int("PROVIDER_VALIDATION_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 # User-supplied base URLs (openai_compatible keys): hosts allowed (empty = any public host), and
 # whether addresses in private/loopback/link-local/reserved ranges may be reached at all.

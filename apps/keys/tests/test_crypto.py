@@ -223,3 +223,15 @@ def test_development_generates_the_keyring_and_pepper_once_with_a_loud_warning(t
     assert oct(keyring_file.stat().st_mode & 0o777) == "0o600"
     assert vault_keyring("VAULT_MASTER_KEYS", keyring_file.read_text().strip())[0][0] == "v1"
     assert keyring_file.read_text().strip().split(":", 1)[1] not in first.stderr
+
+
+def test_production_refuses_a_provider_base_url_that_is_not_http(tmp_path):
+    result = _start_production(
+        tmp_path,
+        VAULT_MASTER_KEYS=master_key("v1"),
+        VAULT_FINGERPRINT_PEPPER="p" * 40,
+        OPENAI_BASE_URL="file:///etc/passwd",
+    )
+
+    assert result.returncode != 0
+    assert "OPENAI_BASE_URL must be an http:// or https:// URL" in result.stderr
