@@ -7,7 +7,10 @@ from rest_framework.response import Response
 from apps.core.errors import ServiceUnavailable
 from apps.keys import selectors, services
 from apps.keys.serializers import (
+    MessageResponseSerializer,
     ProviderKeyCreateSerializer,
+    ProviderKeyListResponseSerializer,
+    ProviderKeyResponseSerializer,
     ProviderKeyRotateSerializer,
     ProviderKeySerializer,
     validation_payload,
@@ -27,12 +30,12 @@ class ProviderKeyViewSet(viewsets.ViewSet):
     def _key(self, request: Request, pk: str):
         return selectors.provider_key_get(owner=request.user, key_id=pk)
 
-    @extend_schema(responses={200: ProviderKeySerializer(many=True)})
+    @extend_schema(responses=ProviderKeyListResponseSerializer)
     def list(self, request: Request) -> Response:
         keys = selectors.provider_key_list(owner=request.user)
         return Response({"success": True, "keys": ProviderKeySerializer(keys, many=True).data})
 
-    @extend_schema(request=ProviderKeyCreateSerializer, responses={201: ProviderKeySerializer})
+    @extend_schema(request=ProviderKeyCreateSerializer, responses={201: ProviderKeyResponseSerializer})
     def create(self, request: Request) -> Response:
         serializer = ProviderKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -58,16 +61,16 @@ class ProviderKeyViewSet(viewsets.ViewSet):
             body["validation"] = validation_payload(outcome)
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ProviderKeySerializer)
+    @extend_schema(responses=ProviderKeyResponseSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response({"success": True, "key": ProviderKeySerializer(self._key(request, pk)).data})
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=MessageResponseSerializer)
     def destroy(self, request: Request, pk: str) -> Response:
         services.provider_key_delete(actor=request.user, key=self._key(request, pk))
         return Response({"success": True, "message": "Key deleted."})
 
-    @extend_schema(request=ProviderKeyRotateSerializer, responses=ProviderKeySerializer)
+    @extend_schema(request=ProviderKeyRotateSerializer, responses=ProviderKeyResponseSerializer)
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, pk: str) -> Response:
         key = self._key(request, pk)
@@ -88,7 +91,7 @@ class ProviderKeyViewSet(viewsets.ViewSet):
             body["validation"] = validation_payload(outcome)
         return Response(body)
 
-    @extend_schema(request=None, responses=ProviderKeySerializer)
+    @extend_schema(request=None, responses=ProviderKeyResponseSerializer)
     @action(detail=True, methods=["post"])
     def validate(self, request: Request, pk: str) -> Response:
         key, outcome = services.provider_key_validate(actor=request.user, key=self._key(request, pk))
@@ -101,7 +104,7 @@ class ProviderKeyViewSet(viewsets.ViewSet):
             {"success": True, "message": outcome.detail, "key": ProviderKeySerializer(key).data, "validation": payload}
         )
 
-    @extend_schema(request=None, responses=ProviderKeySerializer)
+    @extend_schema(request=None, responses=ProviderKeyResponseSerializer)
     @action(detail=True, methods=["post"], url_path="default")
     def make_default(self, request: Request, pk: str) -> Response:
         key = services.provider_key_set_default(actor=request.user, key=self._key(request, pk))

@@ -68,3 +68,29 @@ def validation_payload(outcome) -> dict | None:
     if outcome is None:
         return None
     return {"result": outcome.result, "detail": outcome.detail, "status_code": outcome.status_code}
+
+
+class ValidationOutcomeSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["valid", "invalid", "unreachable", "error"])
+    detail = serializers.CharField()
+    status_code = serializers.IntegerField(allow_null=True)
+
+
+class ProviderKeyResponseSerializer(serializers.Serializer):
+    """Documents the response envelope of create, retrieve, rotate, validate and default."""
+
+    success = serializers.BooleanField()
+    message = serializers.CharField(required=False)
+    key = ProviderKeySerializer()
+    validation = ValidationOutcomeSerializer(required=False)
+    replaces = serializers.IntegerField(required=False, help_text="rotate: the id of the key this one replaced")
+
+
+class ProviderKeyListResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    keys = ProviderKeySerializer(many=True)
+
+
+class MessageResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
