@@ -100,7 +100,9 @@ def _cache_text() -> str:
     return "\n".join(chunks)
 
 
-def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provider, every_log_line, capfd):
+def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provider, every_log_line, capfd, settings):
+    # DEBUG on, as in development: Django then logs every SQL statement with its parameters.
+    settings.DEBUG = True
     canary = openai_key("CANARYcanary")
     other = openai_key()
     fake_provider.valid_keys.update({canary, other})
@@ -218,6 +220,7 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
         "cache": _cache_text(),
         "mail": "\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox),
     }
+    assert "INSERT INTO" in places["logs"], "SQL statements were logged and searched"
     controls = {
         "responses": "Canary",
         "database": "alice",
