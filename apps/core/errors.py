@@ -54,6 +54,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unprocessable(DomainError):
+    """Well-formed input that cannot be acted on, e.g. a key the provider rejects."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "unprocessable"
+
+
 class RateLimited(DomainError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     code = "rate_limited"
