@@ -8,6 +8,9 @@ embedded defaults (SQLite file, in-process cache, filesystem task queue) to Post
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -19,12 +22,14 @@ from config.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_http_url,
     env_int,
     env_list,
     env_str,
     is_set,
     read_or_create_secret,
     redis_url,
+    vault_keyring,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +79,8 @@ INSTALLED_APPS = [
     "apps.todos",
     "apps.audit",
     "apps.mcp_tools",
+    "apps.providers",
+    "apps.keys",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +285,83 @@ MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60 if REDIS_URL e
 # Dotted path to callable(*, principal, tool_name) raising a DomainError to refuse a call: the quotas seam.
 MCP_QUOTA_HOOK = env_str("MCP_QUOTA_HOOK", "")
 
+# --- Key vault ------------------------------------------------------------------------------------
+# VAULT_MASTER_KEYS="v2:<base64 32 bytes>,v1:<base64>": the first wraps new data keys, the others
+# only unwrap until `manage.py vault_rewrap` has moved everything to the first. Parsed here so a
+# malformed keyring stops start-up; apps.keys.crypto re-reads the setting at call time.
+_vault_log = logging.getLogger("apps.keys.vault")
+
+
+def _dev_vault_secret(path: Path, generate, what: str) -> str:
+    created = not path.exists()
+    value = read_or_create_secret(path, generate)
+    if created:
+        # Logging is not configured yet at import; WARNING still reaches stderr via the last-resort handler.
+        _vault_log.warning(
+            "!!! Generated a DEVELOPMENT %s in %s. Anything encrypted with it is unreadable without that file; "
+            "never use it in production. !!!",
+            what,
+            path,
+        )
+    return value
+
+
+def _new_master_key() -> str:
+    return "v1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+if is_set("VAULT_MASTER_KEYS"):
+    VAULT_MASTER_KEYS = env_str("VAULT_MASTER_KEYS")
+elif DEVELOPMENT:
+    VAULT_MASTER_KEYS = _dev_vault_secret(VAR_DIR / "vault-master-keys", _new_master_key, "vault master key")
+else:
+    raise ImproperlyConfigured(
+        "VAULT_MASTER_KEYS must be set in production (or VAULT_MASTER_KEYS_FILE); "
+        "create one with `manage.py vault_generate_key`."
+    )
+vault_keyring("VAULT_MASTER_KEYS", VAULT_MASTER_KEYS)
+
+# The environment variable is VAULT_FINGERPRINT_PEPPER; the setting's name contains SECRET so
+# Django's debug pages and error reports hide it (they hide names matching KEY/SECRET/TOKEN/...).
+if is_set("VAULT_FINGERPRINT_PEPPER"):
+    VAULT_FINGERPRINT_SECRET = env_str("VAULT_FINGERPRINT_PEPPER")
+elif DEVELOPMENT:
+    VAULT_FINGERPRINT_SECRET = _dev_vault_secret(
+        VAR_DIR / "vault-fingerprint-pepper", lambda: secrets.token_urlsafe(48), "vault fingerprint pepper"
+    )
+else:
+    raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be set in production (or VAULT_FINGERPRINT_PEPPER_FILE).")
+if len(VAULT_FINGERPRINT_SECRET) < 32:
+    raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be at least 32 characters long.")
+
+KEY_EXPIRY_WARNING_DAYS = env_int("KEY_EXPIRY_WARNING_DAYS", 7, minimum=1, maximum=365)
+PROVIDER_KEYS_PER_USER_MAX = env_int("PROVIDER_KEYS_PER_USER_MAX", 50, minimum=1)
+VAULT_REWRAP_BATCH_SIZE = env_int("VAULT_REWRAP_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+
+# --- AI providers ---------------------------------------------------------------------------------
+OPENAI_BASE_URL = env_http_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
+ANTHROPIC_BASE_URL = env_http_url("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+PROVIDER_VALIDATION_TIMEOUT_SECONDS = env_int("PROVIDER_VALIDATION_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+# User-supplied base URLs (openai_compatible keys): hosts allowed (empty = any public host), and
+# whether addresses in private/loopback/link-local/reserved ranges may be reached at all.
+OPENAI_COMPATIBLE_ALLOWED_HOSTS = [host.lower() for host in env_list("OPENAI_COMPATIBLE_ALLOWED_HOSTS", [])]
+PROVIDER_ALLOW_PRIVATE_NETWORKS = env_bool("PROVIDER_ALLOW_PRIVATE_NETWORKS", default=False)
+PROVIDER_REQUIRE_HTTPS = env_bool("PROVIDER_REQUIRE_HTTPS", default=not DEVELOPMENT)
+
+# --- Mail -----------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "gateway@localhost")
+# Development prints mail (key expiry warnings) to the console unless an SMTP host is given.
+if DEVELOPMENT and not is_set("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+
 # --- I18N, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -286,6 +370,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise warns on every start when the folder is missing before the first collectstatic.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

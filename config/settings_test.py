@@ -14,6 +14,9 @@ from config.settings import DATABASES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+# The loopback fake providers live on 127.0.0.1; one test turns this off to prove the guard.
+PROVIDER_ALLOW_PRIVATE_NETWORKS = True
+PROVIDER_VALIDATION_TIMEOUT_SECONDS = 2
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a worker process started by a test sees the same database.

@@ -1,9 +1,11 @@
 import datetime as dt
 
+from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +32,15 @@ class TokenObtainView(TokenObtainPairView):
     """Username + password -> access and refresh tokens. Locked by django-axes after failures."""
 
     serializer_class = TokenObtainSerializer
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            # The failure that crosses the limit is already a lockout: say so now, not on the next try.
+            if getattr(request, "axes_locked_out", False):
+                raise AxesBackendPermissionDenied("Locked out.") from None
+            raise
 
 
 class TokenRefreshRotateView(TokenRefreshView):

@@ -61,6 +61,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unprocessable(DomainError):
+    """Well-formed input that cannot be acted on, e.g. a key the provider rejects."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "unprocessable"
+
+
 class RateLimited(DomainError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     code = "rate_limited"
@@ -77,20 +84,6 @@ class ServiceUnavailable(DomainError):
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
-
-
-_DRF_CODES = {
-    drf_exceptions.ParseError: "malformed_request",
-    drf_exceptions.AuthenticationFailed: "authentication_failed",
-    drf_exceptions.NotAuthenticated: "not_authenticated",
-    drf_exceptions.PermissionDenied: "permission_denied",
-    drf_exceptions.NotFound: "not_found",
-    drf_exceptions.MethodNotAllowed: "method_not_allowed",
-    drf_exceptions.NotAcceptable: "not_acceptable",
-    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
-    drf_exceptions.Throttled: "rate_limited",
-    drf_exceptions.ValidationError: "validation_error",
-}
 
 
 def _message_from_detail(detail: Any) -> str:
@@ -150,16 +143,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             error_body("server_error", "The server failed to handle this request."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    code = next((value for klass, value in _DRF_CODES.items() if isinstance(exc, klass)), "error")
     if isinstance(exc, drf_exceptions.ValidationError):
+        code = "validation_error"
         message = "The request is invalid."
         details = _plain(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _plain(exc.detail)}
     else:
         detail = getattr(exc, "detail", "")
+        codes = exc.get_codes() if isinstance(exc, drf_exceptions.APIException) else "error"
+        # DRF and simplejwt name the precise problem (not_authenticated, no_active_account, ...).
+        code = codes if isinstance(codes, str) else "error"
         message = _message_from_detail(detail)
         details = _details_from_detail(detail)
         if isinstance(detail, dict) and detail.get("code"):
-            # simplejwt says which token problem it found (e.g. token_not_valid); keep that.
             code = str(detail["code"])
     response.data = error_body(code, message, details)
     return response

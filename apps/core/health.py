@@ -48,7 +48,7 @@ def check_broker() -> None:
     from config.celery import app
 
     with app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -1,7 +1,8 @@
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -17,6 +18,17 @@ from apps.todos.serializers import TodoListQuerySerializer, TodoSerializer, Todo
 PAGINATION_PARAMS = {"page", "page_size"}
 
 
+TODO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[TODO_ID]),
+    update=extend_schema(parameters=[TODO_ID]),
+    partial_update=extend_schema(parameters=[TODO_ID]),
+    destroy=extend_schema(parameters=[TODO_ID]),
+    complete=extend_schema(parameters=[TODO_ID]),
+    reopen=extend_schema(parameters=[TODO_ID]),
+)
 class TodoViewSet(viewsets.ViewSet):
     """The caller's own todos. Another user's todo answers 404, exactly like a missing one."""
 

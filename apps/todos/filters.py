@@ -21,6 +21,7 @@ ORDERINGS = {
     "-due": (F("due_at").desc(nulls_last=True), "-id"),
 }
 DEFAULT_ORDERING = "-created"
+BOOLEAN_VALUES = {"true": True, "false": False, "1": True, "0": False}
 
 
 def with_priority_rank(queryset: QuerySet[Todo]) -> QuerySet[Todo]:
@@ -39,7 +40,8 @@ class TodoFilter(django_filters.FilterSet):
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
     due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    # A ChoiceFilter, not BooleanFilter: "overdue=maybe" must be an error, not silently ignored.
+    overdue = django_filters.ChoiceFilter(choices=[(v, v) for v in BOOLEAN_VALUES], method="filter_overdue")
     tag = django_filters.CharFilter(method="filter_tag", max_length=40)
     search = django_filters.CharFilter(method="filter_search", max_length=200)
     ordering = django_filters.ChoiceFilter(
@@ -57,11 +59,9 @@ class TodoFilter(django_filters.FilterSet):
             return queryset.filter(completed_at__isnull=False)
         return queryset
 
-    def filter_overdue(self, queryset: QuerySet[Todo], name: str, value: bool | None) -> QuerySet[Todo]:
+    def filter_overdue(self, queryset: QuerySet[Todo], name: str, value: str) -> QuerySet[Todo]:
         overdue = Q(completed_at__isnull=True, due_at__lt=timezone.now())
-        if value is None:
-            return queryset
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        return queryset.filter(overdue) if BOOLEAN_VALUES[value] else queryset.exclude(overdue)
 
     def filter_tag(self, queryset: QuerySet[Todo], name: str, value: str) -> QuerySet[Todo]:
         return queryset.filter(tags__name=value.strip().lower())

@@ -34,7 +34,11 @@ def todo_get(*, owner: User, todo_id: Any) -> Todo:
 
 def todo_list(*, owner: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Todo]:
     """Filter and order one user's todos; invalid filter values raise InvalidInput."""
-    filterset = TodoFilter(data=filters or {}, queryset=todo_base_queryset(owner=owner))
+    filters = filters if filters is not None else {}
+    unknown = sorted(set(filters) - set(TodoFilter.base_filters))
+    if unknown:
+        raise InvalidInput("Unknown filters.", details={name: ["Unknown filter."] for name in unknown})
+    filterset = TodoFilter(data=filters, queryset=todo_base_queryset(owner=owner))
     if not filterset.is_valid():
         raise InvalidInput(
             "Some filters are invalid.", details={field: list(messages) for field, messages in filterset.errors.items()}

@@ -12,6 +12,9 @@ PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "x" * 50,
     "PAT_PEPPER": "p" * 40,
+    # Required in production by the key vault (merged from main), not under test here.
+    "VAULT_MASTER_KEYS": "v1:" + "A" * 43 + "=",
+    "VAULT_FINGERPRINT_PEPPER": "f" * 40,
     "PUBLIC_BASE_URL": "https://todo.example.com",
 }
 

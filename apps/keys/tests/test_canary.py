@@ -1,0 +1,237 @@
+"""Plant a recognisable key, drive every door, then search everywhere for it: zero hits.
+
+Every search is first shown to find something that is known to be there (a control), so a
+search that silently looks nowhere fails the test instead of passing it.
+"""
+
+import datetime as dt
+import io
+import json
+import logging
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.keys import services
+from apps.keys.models import ProviderKey
+from apps.keys.tests.conftest import master_key
+from apps.providers.tests.keys import openai_key
+
+URL = "/api/api-keys"
+CONTROL = "control-needle-4f9a"
+
+
+def _needles(canary: str) -> list[str]:
+    # The whole key, and overlapping 12-character windows after its public prefix, so that any
+    # 17 characters of the secret leaked in a row are found (a mask shows only the last four).
+    body_start = len("sk-proj-")
+    return [canary] + [canary[start : start + 12] for start in range(body_start, len(canary) - 12, 6)]
+
+
+@pytest.fixture
+def every_log_line(caplog):
+    """caplog at DEBUG on every logger, including those that do not propagate to the root."""
+    caplog.set_level(logging.DEBUG)
+    touched = []
+    for logger in [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]:
+        touched.append((logger, logger.level, logger.disabled))
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+        if not logger.propagate:
+            logger.addHandler(caplog.handler)
+    yield caplog
+    for logger, level, disabled in touched:
+        logger.setLevel(level)
+        logger.disabled = disabled
+        if caplog.handler in logger.handlers:
+            logger.removeHandler(caplog.handler)
+
+
+def _database_text() -> str:
+    out = io.StringIO()
+    call_command("dumpdata", stdout=out)
+    chunks = [out.getvalue()]
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 - names from introspection
+            for row in cursor.fetchall():
+                for value in row:
+                    if isinstance(value, memoryview | bytes | bytearray):
+                        chunks.append(bytes(value).decode("latin-1"))
+                    elif value is not None:
+                        chunks.append(value if isinstance(value, str) else json.dumps(value, default=str))
+    return "\n".join(chunks)
+
+
+def _cache_text() -> str:
+    cache = caches["default"]
+    chunks = []
+    if settings.CACHES["default"]["BACKEND"].startswith("django_redis"):
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("default")
+        for key in client.scan_iter(count=1000):
+            chunks.append(key.decode("latin-1"))
+            kind = client.type(key).decode()
+            if kind == "string":
+                values = [client.get(key)]
+            elif kind == "hash":
+                values = [item for pair in client.hgetall(key).items() for item in pair]
+            elif kind == "list":
+                values = client.lrange(key, 0, -1)
+            elif kind == "set":
+                values = list(client.smembers(key))
+            elif kind == "zset":
+                values = client.zrange(key, 0, -1)
+            else:
+                values = []
+            chunks.extend(value.decode("latin-1") for value in values if value is not None)
+    else:
+        for key, value in cache._cache.items():
+            chunks.append(key)
+            chunks.append(bytes(value).decode("latin-1"))
+    return "\n".join(chunks)
+
+
+def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provider, every_log_line, capfd, settings):
+    # DEBUG on, as in development: Django then logs every SQL statement with its parameters.
+    settings.DEBUG = True
+    canary = openai_key("CANARYcanary")
+    other = openai_key()
+    fake_provider.valid_keys.update({canary, other})
+    bodies: list[str] = []
+
+    def api(client, method, path, body=None, status=None, **extra):
+        response = (
+            getattr(client, method)(path, body, format="json", **extra)
+            if body is not None
+            else getattr(client, method)(path, **extra)
+        )
+        bodies.append(response.content.decode("latin-1") + "\n" + str(response.headers))
+        if status is not None:
+            assert response.status_code == status, (method, path, response.content[:300])
+        return response
+
+    from conftest import client_for
+
+    alice_api, bob_api, olivia_api = client_for(alice), client_for(bob), client_for(olivia)
+
+    # Store it (with a live check), and every way storing it can fail.
+    created = api(
+        alice_api, "post", URL, {"provider": "openai", "api_key": canary, "label": "Canary", "validate": True}, 201
+    )
+    key_id = created.json()["key"]["id"]
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": canary}, 409)
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "label": canary}, 400)
+    api(alice_api, "post", URL, {"provider": "anthropic", "api_key": canary}, 400)
+    api(alice_api, "post", URL, {"provider": canary, "api_key": canary}, 400)
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": [canary]}, 400)
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "token": canary}, 400)
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": canary + " x"}, 400)
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "expires_at": canary}, 400)
+    api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "user_id": bob.pk}, 403)
+    api(alice_api, "post", URL, {"provider": "openai_compatible", "api_key": canary, "base_url": "ftp://x/"}, 400)
+    pasted_into_url = {
+        "provider": "openai_compatible",
+        "api_key": openai_key(),
+        "base_url": f"http://127.0.0.1:9/{canary}",
+    }
+    api(alice_api, "post", URL, pasted_into_url, 400)
+    broken = alice_api.generic(
+        "POST", URL, '{"provider": "openai", "api_key": "' + canary + '",,}', content_type="application/json"
+    )
+    bodies.append(broken.content.decode())
+    assert broken.status_code == 400
+    api(olivia_api, "post", URL, {"provider": "openai", "api_key": canary, "user_id": bob.pk, "label": "Bob's"}, 201)
+
+    # Read it back every way there is, as JSON and through the browsable API.
+    api(alice_api, "get", URL, status=200)
+    api(alice_api, "get", f"{URL}/{key_id}", status=200)
+    api(alice_api, "get", f"{URL}/{key_id}", status=200, HTTP_ACCEPT="text/html")
+    api(alice_api, "get", URL, status=200, HTTP_ACCEPT="text/html")
+    api(alice_api, "get", f"{URL}/providers", status=200)
+    api(bob_api, "get", f"{URL}/{key_id}", status=404)
+
+    # Validate it: accepted, rejected (the fake's 401 body quotes the whole key), unreachable.
+    api(alice_api, "post", f"{URL}/{key_id}/validate", status=200)
+    fake_provider.valid_keys.discard(canary)
+    api(alice_api, "post", f"{URL}/{key_id}/validate", status=422)
+    fake_provider.stall_keys.add(canary)
+    api(alice_api, "post", f"{URL}/{key_id}/validate", status=503)
+    fake_provider.stall_keys.discard(canary)
+
+    # Rotate onto it (refused: it is already stored), default, and the provider layer's use.
+    other_id = api(alice_api, "post", URL, {"provider": "openai", "api_key": other, "label": "Other"}, 201).json()[
+        "key"
+    ]["id"]
+    api(alice_api, "post", f"{URL}/{other_id}/rotate", {"api_key": canary}, 409)
+    api(alice_api, "post", f"{URL}/{key_id}/rotate", {"api_key": canary}, 409)
+    api(alice_api, "post", f"{URL}/{other_id}/default", status=200)
+    assert services.provider_key_plaintext_for_call(key=ProviderKey.objects.get(pk=key_id)) == canary
+
+    # Expiry warning, master-key rotation.
+    ProviderKey.objects.filter(pk=key_id).update(expires_at=timezone.now() + dt.timedelta(days=1))
+    assert services.provider_keys_expire_and_warn()["warned"] == 1
+    keyring(f"{master_key('v2')},{settings.VAULT_MASTER_KEYS}")
+    call_command("vault_rewrap", stdout=io.StringIO())
+
+    # The admin, as an operator: list, search, detail, actions.
+    admin = Client()
+    admin.force_login(olivia)
+    bob_key = ProviderKey.objects.get(owner=bob)
+    for path in [
+        "/admin/keys/providerkey/",
+        "/admin/keys/providerkey/?q=alice",
+        "/admin/keys/providerkey/?status__exact=active",
+        f"/admin/keys/providerkey/{key_id}/change/",
+        f"/admin/keys/providerkey/{bob_key.pk}/change/",
+        "/admin/audit/auditevent/",
+    ]:
+        response = admin.get(path)
+        assert response.status_code == 200, path
+        bodies.append(response.content.decode())
+    for event_id in AuditEvent.objects.values_list("pk", flat=True):
+        bodies.append(admin.get(f"/admin/audit/auditevent/{event_id}/change/").content.decode())
+    for action in ("rewrap_keys", "revoke_keys"):
+        bodies.append(
+            admin.post(
+                "/admin/keys/providerkey/", {"action": action, "_selected_action": [bob_key.pk]}, follow=True
+            ).content.decode()
+        )
+    api(bob_api, "delete", f"{URL}/{bob_key.pk}", status=200)
+
+    # --- search ---------------------------------------------------------------------------------------
+    logging.getLogger("django.request").debug("control line %s", CONTROL)
+    caches["default"].set("canary-control", CONTROL)
+    print(CONTROL)
+    captured = capfd.readouterr()
+    places = {
+        "responses": "\n".join(bodies),
+        "database": _database_text(),
+        "logs": every_log_line.text + "\n" + "\n".join(str(r.args) for r in every_log_line.records),
+        "stdout/stderr": captured.out + captured.err,
+        "cache": _cache_text(),
+        "mail": "\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox),
+    }
+    assert "INSERT INTO" in places["logs"], "SQL statements were logged and searched"
+    controls = {
+        "responses": "Canary",
+        "database": "alice",
+        "logs": CONTROL,
+        "stdout/stderr": CONTROL,
+        "cache": CONTROL,
+        "mail": "Canary",
+    }
+    for place, text in places.items():
+        assert controls[place] in text, f"the {place} search looked at nothing"
+        for needle in _needles(canary):
+            assert needle not in text, f"the planted key leaked into the {place}"
+    assert "[masked]" not in places["database"] or canary not in places["database"]
+    assert ProviderKey.objects.filter(pk=key_id, master_key_version="v2").exists()

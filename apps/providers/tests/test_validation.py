@@ -1,0 +1,201 @@
+import socket
+import time
+
+import pytest
+
+from apps.core.errors import InvalidInput
+from apps.providers import egress
+from apps.providers.registry import key_mask, provider_spec_get, provider_specs_list
+from apps.providers.tests.fake_provider import fake_provider_running
+from apps.providers.tests.keys import anthropic_key, compatible_key, openai_key
+from apps.providers.validation import INVALID, UNREACHABLE, VALID, key_live_validate
+
+MAKERS = {"openai": openai_key, "anthropic": anthropic_key}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_key_the_provider_accepts_is_valid(fake_provider, provider):
+    api_key = MAKERS[provider]()
+    fake_provider.valid_keys.add(api_key)
+
+    outcome = key_live_validate(provider=provider, api_key=api_key)
+
+    assert outcome.result == VALID
+    assert outcome.models_seen == (1 if provider == "anthropic" else 2)
+    assert fake_provider.requests == [
+        {"path": "/v1/models?limit=1" if provider == "anthropic" else "/v1/models", "provider": provider}
+    ]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_key_the_provider_rejects_is_invalid_and_its_message_is_not_relayed(fake_provider, provider):
+    api_key = MAKERS[provider]()
+
+    outcome = key_live_validate(provider=provider, api_key=api_key)
+
+    assert outcome.result == INVALID and outcome.status_code == 401
+    assert "rejected this key (HTTP 401)" in outcome.detail
+    assert api_key not in outcome.detail and api_key[-8:] not in outcome.detail
+    assert len(fake_provider.requests) == 1, "SDK retries are off"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_provider_that_does_not_answer_in_time_is_unreachable(fake_provider, provider):
+    api_key = MAKERS[provider]()
+    fake_provider.stall_keys.add(api_key)
+    fake_provider.valid_keys.add(api_key)
+    started = time.monotonic()
+
+    outcome = key_live_validate(provider=provider, api_key=api_key)
+
+    assert outcome.result == UNREACHABLE and "did not answer within 0.5 s" in outcome.detail
+    assert time.monotonic() - started < 5
+    assert len(fake_provider.requests) == 1
+
+
+def test_a_closed_port_is_unreachable(settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
+
+    assert key_live_validate(provider="openai", api_key=openai_key()).result == UNREACHABLE
+
+
+def test_an_openai_compatible_key_is_checked_against_its_own_base_url(fake_provider):
+    api_key = compatible_key()
+    fake_provider.valid_keys.add(api_key)
+
+    outcome = key_live_validate(provider="openai_compatible", api_key=api_key, base_url=fake_provider.openai_base_url)
+
+    assert outcome.result == VALID
+
+
+def test_private_addresses_are_refused_at_connect_time_when_not_allowed(fake_provider, settings):
+    api_key = compatible_key()
+    fake_provider.valid_keys.add(api_key)
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+
+    outcome = key_live_validate(provider="openai_compatible", api_key=api_key, base_url=fake_provider.openai_base_url)
+
+    assert outcome.result == "error" and "private, loopback" in outcome.detail
+    assert fake_provider.requests == [], "the key never left the process"
+
+
+def test_a_host_name_that_resolves_to_loopback_is_refused_at_connect_time(fake_provider, settings):
+    # DNS rebinding: the name passed the store-time check; the connect-time check still refuses it.
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+    port = fake_provider.origin.rsplit(":", 1)[1]
+
+    outcome = key_live_validate(
+        provider="openai_compatible", api_key=compatible_key(), base_url=f"http://localhost:{port}/v1"
+    )
+
+    assert outcome.result == "error" and "private, loopback" in outcome.detail
+    assert fake_provider.requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/v1",
+        "http://localhost/v1",
+        "http://10.1.2.3/v1",
+        "http://169.254.169.254/latest",
+        "http://[::1]/v1",
+        "http://[::ffff:127.0.0.1]/v1",
+        "http://0.0.0.0/v1",
+        "http://100.64.0.1/v1",
+        "http://192.168.1.10/v1",
+    ],
+)
+def test_storing_a_base_url_on_a_private_network_is_refused_when_not_allowed(settings, url):
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+
+    with pytest.raises(InvalidInput) as caught:
+        egress.base_url_clean(url)
+    assert "private, loopback" in str(caught.value.details)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("", "needs the server's base URL"),
+        ("ftp://93.184.215.14/v1", "Use an http(s)"),
+        ("https://user:pw@93.184.215.14/v1", "Credentials in the URL"),
+        ("https://93.184.215.14/v1?x=1", "query string"),
+        ("https://no-such-host.invalid/v1", "does not resolve"),
+        ("https://93.184.215.14:99999/v1", "malformed"),
+    ],
+)
+def test_a_malformed_base_url_is_refused(settings, url, problem):
+    with pytest.raises(InvalidInput) as caught:
+        egress.base_url_clean(url)
+    assert problem in str(caught.value.details)
+
+
+def test_production_requires_https(settings):
+    settings.PROVIDER_REQUIRE_HTTPS = True
+
+    with pytest.raises(InvalidInput, match="not allowed") as caught:
+        egress.base_url_clean("http://93.184.215.14/v1")
+    assert "Only https://" in str(caught.value.details)
+    assert egress.base_url_clean("https://93.184.215.14/v1/") == "https://93.184.215.14/v1"
+
+
+def test_the_host_allowlist_is_enforced(settings):
+    settings.OPENAI_COMPATIBLE_ALLOWED_HOSTS = ["93.184.215.14", "*.example.org"]
+
+    assert egress.host_allowed("93.184.215.14") and egress.host_allowed("api.example.org")
+    assert not egress.host_allowed("example.org.evil.test")
+    with pytest.raises(InvalidInput) as caught:
+        egress.base_url_clean("https://93.184.215.15/v1")
+    assert "not on the server's list" in str(caught.value.details)
+
+
+def test_public_addresses_pass_the_address_check(settings):
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+
+    egress.addresses_check(["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+    with pytest.raises(egress.EgressRefused):
+        egress.addresses_check(["93.184.215.14", "10.0.0.1"])
+
+
+def test_every_provider_describes_itself():
+    names = [spec.name for spec in provider_specs_list()]
+
+    assert names == ["openai", "anthropic", "openai_compatible"]
+    for spec in provider_specs_list():
+        described = spec.as_dict()
+        assert described["features"] and described["docs_url"].startswith("https://")
+        assert described["key_format"]["max_length"] > described["key_format"]["min_length"]
+    assert provider_spec_get("openai_compatible").as_dict()["requires_base_url"] is True
+
+
+@pytest.mark.parametrize(
+    ("provider", "api_key", "mask"),
+    [
+        ("openai", "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789WXYZ", "sk-proj-...WXYZ"),
+        ("openai", "sk-abcdefghijklmnopqrstuvwxyz0123456789abcdefghWXYZ", "sk-...WXYZ"),
+        ("anthropic", "sk-ant-api03-" + "q" * 91 + "AbAA", "sk-ant-...AbAA"),
+        ("openai_compatible", "gsk_" + "q" * 30 + "1234", "gsk_...1234"),
+        ("openai_compatible", "q" * 30 + "1234", "...1234"),
+    ],
+)
+def test_the_mask_is_a_prefix_and_the_last_four_characters(provider, api_key, mask):
+    assert key_mask(provider=provider, api_key=api_key) == mask
+
+
+def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(fake_provider):
+    with fake_provider_running() as elsewhere:
+        api_key = compatible_key()
+        elsewhere.valid_keys.add(api_key)
+        fake_provider.redirect_to = elsewhere.origin
+
+        outcome = key_live_validate(
+            provider="openai_compatible", api_key=api_key, base_url=fake_provider.openai_base_url
+        )
+
+        assert outcome.result == "error" and outcome.status_code == 307
+        assert fake_provider.requests == [{"path": "/v1/models", "provider": "openai"}]
+        assert elsewhere.requests == []

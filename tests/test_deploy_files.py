@@ -1,0 +1,84 @@
+"""No Docker engine runs here, so the compose file is checked by reading it."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_the_production_services_are_all_there():
+    assert {"web", "worker", "beat", "postgres", "redis", "migrate"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "postgres", "redis"])
+def test_long_running_services_have_health_checks(name):
+    assert SERVICES[name]["healthcheck"]["test"]
+
+
+def test_data_lives_in_named_volumes():
+    declared = set(COMPOSE["volumes"])
+    for name in ("postgres", "redis"):
+        for volume in SERVICES[name]["volumes"]:
+            source = volume.split(":", 1)[0]
+            assert source in declared, f"{name} mounts {source}, which is not a named volume"
+
+
+def test_app_services_build_from_a_dockerfile_in_the_repo():
+    for name in ("web", "worker", "beat", "migrate"):
+        context = SERVICES[name]["build"]
+        assert (ROOT / context / "Dockerfile").is_file()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for copied in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
+        assert (ROOT / copied).exists(), f"Dockerfile copies {copied}, which does not exist"
+
+
+def _check_command(command: list[str]) -> None:
+    program = command[0]
+    if program == "uvicorn":
+        module_name, attribute = command[1].split(":")
+        assert hasattr(importlib.import_module(module_name), attribute)
+    elif program == "celery":
+        app_module = command[command.index("-A") + 1]
+        assert hasattr(importlib.import_module(app_module), "celery_app")
+        if "--scheduler" in command:
+            dotted = command[command.index("--scheduler") + 1]
+            module_name, attribute = dotted.split(":")
+            assert hasattr(importlib.import_module(module_name), attribute)
+    elif program == "python":
+        assert (ROOT / command[1]).is_file()
+        if command[1] == "manage.py":
+            from django.core.management import get_commands
+
+            assert command[2] in get_commands()
+    elif program in {"redis-server"}:
+        return
+    else:
+        raise AssertionError(f"unexpected program {program!r}")
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "beat", "migrate", "redis"])
+def test_each_service_command_refers_to_something_that_exists(name):
+    _check_command(SERVICES[name]["command"])
+
+
+def test_the_image_default_command_exists():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
+    assert cmd is not None
+    _check_command(yaml.safe_load(cmd.group(1)))
+
+
+def test_app_services_get_database_and_redis_from_the_environment():
+    for name in ("web", "worker", "beat", "migrate"):
+        environment = SERVICES[name]["environment"]
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["REDIS_URL"].startswith("redis://redis:")
+        assert environment["APP_ENV"] == "production"

@@ -1,0 +1,122 @@
+"""Settings load in a fresh interpreter, as at start-up, with a controlled environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'db_name': str(s.DATABASES['default']['NAME']), "
+    "'cache': s.CACHES['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, "
+    "'hosts': s.ALLOWED_HOSTS}))"
+)
+PASSTHROUGH = {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}
+
+
+def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key in PASSTHROUGH}
+    clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path / "var"), **env})
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_without_database_or_redis_urls_the_embedded_defaults_are_used(tmp_path):
+    result = load_settings(tmp_path, APP_ENV="development")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["db_name"] == str(tmp_path / "var" / "db.sqlite3")
+    assert loaded["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert loaded["broker"] == "filesystem://"
+    assert loaded["debug"] is True
+
+
+def test_database_and_redis_urls_switch_to_postgresql_and_redis(tmp_path):
+    result = load_settings(
+        tmp_path,
+        APP_ENV="development",
+        DATABASE_URL="postgres://app:pw@db.internal:5432/gateway",
+        REDIS_URL="redis://cache.internal:6379/2",
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["db_name"] == "gateway"
+    assert loaded["cache"] == "django_redis.cache.RedisCache"
+    assert loaded["broker"] == "redis://cache.internal:6379/2"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("garbage", "DATABASE_URL must start with postgres://"),
+        ("mysql://u:pw@host/db", "DATABASE_URL must start with postgres://"),
+        ("postgres://u:s3cretpw@host:notaport/db", "DATABASE_URL is malformed"),
+        ("postgres://u:s3cretpw@host:5432/", "DATABASE_URL names no database"),
+    ],
+)
+def test_a_malformed_database_url_stops_start_up_with_a_clear_message(tmp_path, url, message):
+    result = load_settings(tmp_path, APP_ENV="development", DATABASE_URL=url)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+    assert "s3cretpw" not in result.stderr
+
+
+def test_a_malformed_redis_url_stops_start_up(tmp_path):
+    result = load_settings(tmp_path, APP_ENV="development", REDIS_URL="http://cache:6379")
+    assert result.returncode != 0
+    assert "REDIS_URL must start with redis://" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = load_settings(tmp_path, APP_ENV="production", ALLOWED_HOSTS="gw.example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set in production" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
+    result = load_settings(tmp_path, APP_ENV="production", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS" in result.stderr
+
+
+PRODUCTION_SECRETS = {
+    "VAULT_MASTER_KEYS": "v1:" + "A" * 43 + "=",
+    "VAULT_FINGERPRINT_PEPPER": "p" * 32,
+    "PAT_PEPPER": "q" * 32,
+}
+
+
+def test_production_is_not_in_debug_and_reads_secrets_from_files(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("y" * 50 + "\n")
+    result = load_settings(
+        tmp_path,
+        APP_ENV="production",
+        SECRET_KEY_FILE=str(secret_file),
+        ALLOWED_HOSTS="gw.example.com",
+        **PRODUCTION_SECRETS,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["debug"] is False
+    assert loaded["hosts"] == ["gw.example.com"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEBUG", "maybe"), ("APP_ENV", "staging"), ("JWT_ACCESS_MINUTES", "five"), ("AXES_FAILURE_LIMIT", "0")],
+)
+def test_bad_values_are_refused_at_start_up(tmp_path, name, value):
+    result = load_settings(tmp_path, **{"APP_ENV": "development", name: value})
+    assert result.returncode != 0
+    assert name in result.stderr.splitlines()[-1]
