@@ -15,20 +15,20 @@ from apps.audit.models import AuditChainHead, AuditEvent
 GENESIS_HASH = "0" * 64
 
 
-def _event_digest(
-    *,
-    prev_hash: str,
-    created_at: str,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    outcome: str,
-    target_type: str,
-    target_id: str,
-    data: Any,
-) -> str:
+def _event_digest(event: AuditEvent) -> str:
+    """SHA-256 over the previous hash and every field an editor could change."""
     payload = json.dumps(
-        [prev_hash, created_at, actor_id, actor_label, action, outcome, target_type, target_id, data],
+        [
+            event.prev_hash,
+            event.created_at.isoformat(),
+            event.actor_id,
+            event.actor_label,
+            event.action,
+            event.outcome,
+            event.target_type,
+            event.target_id,
+            event.data,
+        ],
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -46,38 +46,24 @@ def audit_event_record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event. `data` is masked before it is stored; never pass plaintext secrets anyway."""
-    masked = mask_value(data or {})
     # Round-trip through JSON so the digest covers exactly what the database will return.
-    masked = json.loads(json.dumps(masked, default=str))
-    actor_id = getattr(actor, "pk", None)
-    actor_label = getattr(actor, "username", "") or ""
+    masked = json.loads(json.dumps(mask_value(data or {}), default=str))
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        created_at = timezone.now()
-        digest = _event_digest(
-            prev_hash=head.last_hash,
-            created_at=created_at.isoformat(),
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            outcome=outcome,
-            target_type=target_type,
-            target_id=str(target_id),
-            data=masked,
-        )
-        event = AuditEvent.objects.create(
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
+        event = AuditEvent(
+            created_at=timezone.now(),
+            actor_id=getattr(actor, "pk", None),
+            actor_label=getattr(actor, "username", "") or "",
             action=action,
             outcome=outcome,
             target_type=target_type,
             target_id=str(target_id),
             data=masked,
             prev_hash=head.last_hash,
-            hash=digest,
         )
-        head.last_hash = digest
+        event.hash = _event_digest(event)
+        event.save()
+        head.last_hash = event.hash
         head.save(update_fields=["last_hash"])
     return event
 
@@ -87,18 +73,7 @@ def audit_chain_verify() -> list[int]:
     broken: list[int] = []
     expected_prev = GENESIS_HASH
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        digest = _event_digest(
-            prev_hash=event.prev_hash,
-            created_at=event.created_at.isoformat(),
-            actor_id=event.actor_id,
-            actor_label=event.actor_label,
-            action=event.action,
-            outcome=event.outcome,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            data=event.data,
-        )
-        if event.prev_hash != expected_prev or digest != event.hash:
+        if event.prev_hash != expected_prev or _event_digest(event) != event.hash:
             broken.append(event.pk)
         expected_prev = event.hash
     return broken
