@@ -15,7 +15,8 @@ PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'db_name': str(s.DATABASES['default']['NAME']), "
     "'cache': s.CACHES['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, "
-    "'hosts': s.ALLOWED_HOSTS}))"
+    "'hosts': s.ALLOWED_HOSTS, 'db_options': {k: v for k, v in s.DATABASES['default'].get('OPTIONS', {}).items() "
+    "if k == 'pool'}}))"
 )
 PASSTHROUGH = {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}
 
@@ -52,6 +53,16 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis(tmp_path):
     assert loaded["db_name"] == "gateway"
     assert loaded["cache"] == "django_redis.cache.RedisCache"
     assert loaded["broker"] == "redis://cache.internal:6379/2"
+    # Each process pools its PostgreSQL connections: ASGI would otherwise open one per request.
+    assert loaded["db_options"]["pool"]["max_size"] == 8
+
+
+def test_the_connection_pool_can_be_sized_or_turned_off(tmp_path):
+    url = "postgres://app:pw@db.internal:5432/gateway"
+    sized = load_settings(tmp_path, APP_ENV="development", DATABASE_URL=url, DATABASE_POOL_MAX_SIZE="20")
+    assert json.loads(sized.stdout)["db_options"]["pool"]["max_size"] == 20
+    off = load_settings(tmp_path, APP_ENV="development", DATABASE_URL=url, DATABASE_POOL_MAX_SIZE="0")
+    assert json.loads(off.stdout)["db_options"] == {}
 
 
 @pytest.mark.parametrize(

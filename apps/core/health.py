@@ -26,6 +26,8 @@ BROKER_TIMEOUT_SECONDS = 2
 def check_database() -> None:
     # A fresh connection, not the request's: readiness must prove a new connection can be made.
     settings_dict = dict(connections["default"].settings_dict)
+    # Without the pool option: a pooled wrapper would hand back an idle connection instead.
+    settings_dict["OPTIONS"] = {k: v for k, v in settings_dict.get("OPTIONS", {}).items() if k != "pool"}
     wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "readyz")
     try:
         with wrapper.cursor() as cursor:
