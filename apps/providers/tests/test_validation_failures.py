@@ -194,3 +194,28 @@ def test_failing_checks_log_nothing_of_the_key_or_the_bodies(fake_provider, capl
     # httpx logs the status line, whose standard reason phrase ("Bad Gateway") is not body text.
     for fragment in [text for text in PROVIDER_TEXT if text != "Bad Gateway"]:
         assert fragment not in logged, fragment
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_exception_nobody_foresaw_inside_the_sdk_is_an_error_result_logged_by_type_only(
+    fake_provider, provider, monkeypatch, caplog
+):
+    # Stands in for a future SDK whose response parsing fails in a new way, with the body in its message.
+    import anthropic.resources.models
+    import openai.resources.models
+
+    sdk = {"openai": openai.resources.models.Models, "anthropic": anthropic.resources.models.Models}[provider]
+    api_key = MAKERS[provider]()
+
+    def broken_list(self, *args, **kwargs):
+        raise RuntimeError(f"could not parse the answer for key {api_key}")
+
+    monkeypatch.setattr(sdk, "list", broken_list)
+    caplog.set_level(logging.DEBUG)
+
+    outcome = key_live_validate(provider=provider, api_key=api_key)
+
+    assert outcome.result == ERROR and "failed unexpectedly; the key could not be checked" in outcome.detail
+    _assert_nothing_relayed(outcome, api_key)
+    assert "failed unexpectedly: RuntimeError" in caplog.text
+    assert api_key[12:24] not in caplog.text
