@@ -81,6 +81,13 @@ class ServiceUnavailable(DomainError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "unavailable"
 
+    def __init__(
+        self, message: str, *, details: Any = None, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, details=details, code=code)
+        # Optional: sent as Retry-After when known (e.g. a provider's own hint), omitted otherwise.
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
+
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
@@ -119,7 +126,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's EXCEPTION_HANDLER: every error leaves the API in the same shape."""
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):

@@ -107,7 +107,12 @@ class ProviderKeyViewSet(viewsets.ViewSet):
         if outcome.result == INVALID:
             raise services.key_rejected_error(outcome)
         if not outcome.is_valid:
-            raise ServiceUnavailable(outcome.detail, details={"validation": payload}, code="provider_unreachable")
+            raise ServiceUnavailable(
+                outcome.detail,
+                details={"validation": payload},
+                code="provider_unreachable",
+                retry_after=outcome.retry_after,
+            )
         return Response(
             {"success": True, "message": outcome.detail, "key": ProviderKeySerializer(key).data, "validation": payload}
         )

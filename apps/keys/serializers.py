@@ -67,13 +67,21 @@ class ProviderKeyRotateSerializer(StrictSerializerMixin, serializers.Serializer)
 def validation_payload(outcome) -> dict | None:
     if outcome is None:
         return None
-    return {"result": outcome.result, "detail": outcome.detail, "status_code": outcome.status_code}
+    return {
+        "result": outcome.result,
+        "detail": outcome.detail,
+        "status_code": outcome.status_code,
+        "retry_after": outcome.retry_after,
+    }
 
 
 class ValidationOutcomeSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=["valid", "invalid", "unreachable", "error"])
     detail = serializers.CharField()
     status_code = serializers.IntegerField(allow_null=True)
+    retry_after = serializers.IntegerField(
+        allow_null=True, help_text="Seconds the provider asked to wait (a 429 or 5xx with Retry-After), if readable."
+    )
 
 
 class ProviderKeyResponseSerializer(serializers.Serializer):

@@ -22,7 +22,8 @@ from apps.audit.models import AuditEvent
 from apps.keys import services
 from apps.keys.models import ProviderKey
 from apps.keys.tests.conftest import master_key
-from apps.providers.tests.keys import openai_key
+from apps.providers.tests import fake_provider as fake
+from apps.providers.tests.keys import anthropic_key, openai_key
 
 URL = "/api/api-keys"
 CONTROL = "control-needle-4f9a"
@@ -31,7 +32,7 @@ CONTROL = "control-needle-4f9a"
 def _needles(canary: str) -> list[str]:
     # The whole key, and overlapping 12-character windows after its public prefix, so that any
     # 17 characters of the secret leaked in a row are found (a mask shows only the last four).
-    body_start = len("sk-proj-")
+    body_start = len("sk-ant-api03-" if canary.startswith("sk-ant-") else "sk-proj-")
     return [canary] + [canary[start : start + 12] for start in range(body_start, len(canary) - 12, 6)]
 
 
@@ -208,6 +209,12 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     api(bob_api, "delete", f"{URL}/{bob_key.pk}", status=200)
 
     # --- search ---------------------------------------------------------------------------------------
+    _assert_found_nowhere([canary], bodies=bodies, logs=every_log_line, capfd=capfd)
+    assert ProviderKey.objects.filter(pk=key_id, master_key_version="v2").exists()
+
+
+def _assert_found_nowhere(canaries: list[str], *, bodies: list[str], logs, capfd) -> None:
+    """Search responses, database, logs, stdout/stderr, cache and mail for the canaries, controls first."""
     logging.getLogger("django.request").debug("control line %s", CONTROL)
     caches["default"].set("canary-control", CONTROL)
     print(CONTROL)
@@ -215,7 +222,7 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     places = {
         "responses": "\n".join(bodies),
         "database": _database_text(),
-        "logs": every_log_line.text + "\n" + "\n".join(str(r.args) for r in every_log_line.records),
+        "logs": logs.text + "\n" + "\n".join(str(r.args) for r in logs.records),
         "stdout/stderr": captured.out + captured.err,
         "cache": _cache_text(),
         "mail": "\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox),
@@ -231,7 +238,87 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     }
     for place, text in places.items():
         assert controls[place] in text, f"the {place} search looked at nothing"
-        for needle in _needles(canary):
-            assert needle not in text, f"the planted key leaked into the {place}"
-    assert "[masked]" not in places["database"] or canary not in places["database"]
-    assert ProviderKey.objects.filter(pk=key_id, master_key_version="v2").exists()
+        for canary in canaries:
+            for needle in _needles(canary):
+                assert needle not in text, f"the planted key leaked into the {place}"
+
+
+# (behaviour, status of POST /{id}/validate): the fake's failure modes; every error body, page and
+# malformed 200 it sends quotes the whole key presented.
+FAILING_PROVIDER = [
+    (fake.RATE_LIMITED, 503),
+    (fake.RATE_LIMITED_TOKENS, 503),
+    (fake.SERVER_ERROR, 503),
+    (fake.BAD_GATEWAY, 503),
+    (fake.UNAVAILABLE, 503),
+    (fake.OVERLOADED, 503),
+    (fake.PROXY_HTML, 503),
+    (fake.NOT_JSON, 503),
+    (fake.TRUNCATED_JSON, 503),
+    (fake.WRONG_SHAPE, 503),
+    (fake.WRONG_SHAPE_LIST, 503),
+    (fake.WRONG_SHAPE_DATA, 503),
+    (fake.EMPTY_200, 503),
+    (fake.CAPTIVE_HTML, 503),
+    (fake.CONNECTION_DROPPED, 503),
+    (fake.STALL_BODY, 503),
+    (None, 422),  # back to the plain 401, whose body quotes the key too
+]
+
+
+def test_a_planted_key_appears_nowhere_when_the_provider_fails(
+    alice, olivia, keyring, fake_provider, every_log_line, capfd, settings
+):
+    settings.DEBUG = True
+    canaries = {"openai": openai_key("CANARYcanary"), "anthropic": anthropic_key("CANARYcanary")}
+    bodies: list[str] = []
+
+    def api(client, method, path, body=None, status=None):
+        response = (
+            getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)
+        )
+        bodies.append(response.content.decode("latin-1") + "\n" + str(response.headers))
+        assert response.status_code == status, (method, path, response.content[:300])
+        return response
+
+    from conftest import client_for
+
+    alice_api = client_for(alice)
+    admin = Client()
+    admin.force_login(olivia)
+    for provider, canary in list(canaries.items()):
+        fake_provider.valid_keys.add(canary)
+        # Stored with a live check while the provider is rate-limiting: kept, recorded as an error.
+        fake_provider.behaviours[canary] = fake.RATE_LIMITED
+        created = api(
+            alice_api,
+            "post",
+            URL,
+            {"provider": provider, "api_key": canary, "label": f"Canary {provider}", "validate": True},
+            201,
+        ).json()
+        assert created["key"]["last_validation_result"] == "error"
+        key_id = created["key"]["id"]
+        for behaviour, status in FAILING_PROVIDER:
+            if behaviour is None:
+                fake_provider.behaviours.pop(canary)
+                fake_provider.valid_keys.discard(canary)
+            else:
+                fake_provider.behaviours[canary] = behaviour
+            api(alice_api, "post", f"{URL}/{key_id}/validate", status=status)
+            # What the owner and the operator see of the recorded outcome.
+            api(alice_api, "get", f"{URL}/{key_id}", status=200)
+            bodies.append(admin.get(f"/admin/keys/providerkey/{key_id}/change/").content.decode())
+        # Rotating onto a fresh key with a live check while the provider sends a malformed 200.
+        replacement = {"openai": openai_key, "anthropic": anthropic_key}[provider]("CANARYcanary")
+        canaries[f"{provider} replacement"] = replacement
+        fake_provider.behaviours[replacement] = fake.NOT_JSON
+        api(alice_api, "post", f"{URL}/{key_id}/rotate", {"api_key": replacement, "validate": True}, 200)
+    assert len(fake_provider.requests) == 2 * (2 + len(FAILING_PROVIDER)), "one request per check, no retries"
+    bodies.append(admin.get("/admin/keys/providerkey/?last_validation_result__exact=error").content.decode())
+    for event_id in AuditEvent.objects.values_list("pk", flat=True):
+        bodies.append(admin.get(f"/admin/audit/auditevent/{event_id}/change/").content.decode())
+    ProviderKey.objects.filter(status="active").update(expires_at=timezone.now() + dt.timedelta(days=1))
+    assert services.provider_keys_expire_and_warn()["warned"] == 2
+
+    _assert_found_nowhere(list(canaries.values()), bodies=bodies, logs=every_log_line, capfd=capfd)
