@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 export APP_ENV="${APP_ENV:-development}"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
+# Links the app prints (demo login, MCP metadata) must name the address actually served.
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"
 
 python manage.py migrate --no-input
 if [ "$APP_ENV" = "development" ]; then
