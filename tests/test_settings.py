@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.startup import start_settings
+
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'db_name': str(s.DATABASES['default']['NAME']), "
@@ -18,15 +17,10 @@ PROBE = (
     "'hosts': s.ALLOWED_HOSTS, 'db_options': {k: v for k, v in s.DATABASES['default'].get('OPTIONS', {}).items() "
     "if k == 'pool'}}))"
 )
-PASSTHROUGH = {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}
 
 
-def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items() if key in PASSTHROUGH}
-    clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path / "var"), **env})
-    return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
-    )
+def load_settings(tmp_path: Path, **env: str | None) -> subprocess.CompletedProcess:
+    return start_settings(tmp_path, code=PROBE, production=False, **env)
 
 
 def test_without_database_or_redis_urls_the_embedded_defaults_are_used(tmp_path):
@@ -34,7 +28,7 @@ def test_without_database_or_redis_urls_the_embedded_defaults_are_used(tmp_path)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded["engine"] == "django.db.backends.sqlite3"
-    assert loaded["db_name"] == str(tmp_path / "var" / "db.sqlite3")
+    assert loaded["db_name"] == str(tmp_path / "db.sqlite3")
     assert loaded["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert loaded["broker"] == "filesystem://"
     assert loaded["debug"] is True
@@ -89,33 +83,22 @@ def test_a_malformed_redis_url_stops_start_up(tmp_path):
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    result = load_settings(tmp_path, APP_ENV="production", ALLOWED_HOSTS="gw.example.com")
+    result = start_settings(tmp_path, code=PROBE, SECRET_KEY=None)
     assert result.returncode != 0
     assert "SECRET_KEY must be set in production" in result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
-    result = load_settings(tmp_path, APP_ENV="production", SECRET_KEY="x" * 50)
+    result = start_settings(tmp_path, code=PROBE, ALLOWED_HOSTS=None)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
-
-
-PRODUCTION_SECRETS = {
-    "VAULT_MASTER_KEYS": "v1:" + "A" * 43 + "=",
-    "VAULT_FINGERPRINT_PEPPER": "p" * 32,
-    "PAT_PEPPER": "q" * 32,
-}
 
 
 def test_production_is_not_in_debug_and_reads_secrets_from_files(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("y" * 50 + "\n")
-    result = load_settings(
-        tmp_path,
-        APP_ENV="production",
-        SECRET_KEY_FILE=str(secret_file),
-        ALLOWED_HOSTS="gw.example.com",
-        **PRODUCTION_SECRETS,
+    result = start_settings(
+        tmp_path, code=PROBE, SECRET_KEY=None, SECRET_KEY_FILE=str(secret_file), ALLOWED_HOSTS="gw.example.com"
     )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)

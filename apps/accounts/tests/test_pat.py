@@ -15,6 +15,7 @@ from apps.accounts.models import PersonalAccessToken
 from apps.accounts.services import pat_authenticate, pat_create, pat_revoke, user_set_role
 from apps.audit.models import AuditEvent
 from apps.core.errors import Forbidden, InvalidInput, Unauthenticated
+from tests.startup import start_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -249,40 +250,12 @@ def test_a_token_may_list_provider_keys_with_profile_read_but_never_change_them(
         assert response.json()["error"]["code"] == "token_not_allowed"
 
 
-def _start(tmp_path, **env: str):
-    import os
-    import subprocess
-    import sys
-
-    from django.conf import settings as django_settings
-
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PAT_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))}
-    clean.update(
-        APP_ENV="production",
-        SECRET_KEY="s" * 50,
-        ALLOWED_HOSTS="gateway.example.com",
-        VAULT_MASTER_KEYS="v1:" + "A" * 43 + "=",
-        VAULT_FINGERPRINT_PEPPER="p" * 40,
-        VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        **env,
-    )
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=django_settings.BASE_DIR,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_production_needs_a_pat_pepper_of_32_characters(tmp_path):
-    missing = _start(tmp_path)
+    missing = start_settings(tmp_path, PAT_PEPPER=None)
     assert missing.returncode != 0
     assert "PAT_PEPPER must be set in production" in missing.stderr
-    short = _start(tmp_path, PAT_PEPPER="too-short")
+    short = start_settings(tmp_path, PAT_PEPPER="too-short")
     assert "PAT_PEPPER must be at least 32 characters" in short.stderr
     assert "too-short" not in short.stderr
-    assert _start(tmp_path, PAT_PEPPER="q" * 40).returncode == 0
+    assert start_settings(tmp_path, PAT_PEPPER="q" * 40).returncode == 0
     assert not (tmp_path / "dev-pat-pepper").exists()

@@ -1,9 +1,7 @@
 """Configuration of the vault: keyring parsing, start-up refusals, development defaults."""
 
 import base64
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from apps.keys.tests.conftest import master_key
 from config.env import vault_keyring
+from tests.startup import start_settings
 
 
 @pytest.mark.parametrize(
@@ -46,30 +45,9 @@ def test_debug_pages_hide_the_master_keys_and_the_pepper():
     assert settings.VAULT_FINGERPRINT_SECRET not in safe
 
 
-def _start_production(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VAULT_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
-    }
-    env.update(
-        APP_ENV="production",
-        SECRET_KEY="s" * 50,
-        ALLOWED_HOSTS="gateway.example.com",
-        # Required in production by apps.accounts (personal access token digests), not under test here.
-        PAT_PEPPER="q" * 40,
-        VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        **extra,
-    )
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _start_production(tmp_path: Path, **extra: str | None) -> subprocess.CompletedProcess:
+    # The vault's own variables are what these tests are about: each test names the ones it gives.
+    return start_settings(tmp_path, **{"VAULT_MASTER_KEYS": None, "VAULT_FINGERPRINT_PEPPER": None, **extra})
 
 
 def test_production_refuses_to_start_without_a_keyring(tmp_path):
@@ -104,20 +82,10 @@ def test_production_starts_with_a_keyring_from_a_file(tmp_path):
 
 
 def test_development_generates_the_keyring_and_pepper_once_with_a_loud_warning(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VAULT_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
-    }
-    env.update(APP_ENV="development", VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
-    command = [
-        sys.executable,
-        "-c",
-        "import django; django.setup(); from django.conf import settings as s; print(s.VAULT_MASTER_KEYS[:3])",
-    ]
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.VAULT_MASTER_KEYS[:3])"
 
-    first = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
-    second = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    first = start_settings(tmp_path, code=code, production=False, APP_ENV="development")
+    second = start_settings(tmp_path, code=code, production=False, APP_ENV="development")
 
     keyring_file = tmp_path / "vault-master-keys"
     assert first.returncode == 0, first.stderr

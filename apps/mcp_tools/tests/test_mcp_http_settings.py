@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 from django.conf import settings
 
-PRODUCTION = {
-    "APP_ENV": "production",
-    "SECRET_KEY": "x" * 50,
-    "PAT_PEPPER": "p" * 40,
-    # Required in production by the key vault (merged from main), not under test here.
-    "VAULT_MASTER_KEYS": "v1:" + "A" * 43 + "=",
-    "VAULT_FINGERPRINT_PEPPER": "f" * 40,
-    "PUBLIC_BASE_URL": "https://todo.example.com",
-}
+from tests.startup import start_settings
 
 
 def _settings_with(**overrides: str) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("MCP_", "ALLOWED_HOSTS"))}
-    env.update({**PRODUCTION, **overrides})
     program = (
         "import config.settings as s; "
         "print(s.MCP_ALLOWED_HOSTS); print(s.MCP_ALLOWED_ORIGINS); print(s.MCP_RESOURCE_URL)"
     )
-    return subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return start_settings(
+        settings.VAR_DIR,
+        code=program,
+        **{"PUBLIC_BASE_URL": "https://todo.example.com", "ALLOWED_HOSTS": None, **overrides},
     )
 
 
