@@ -308,16 +308,16 @@ MCP_QUOTA_HOOK = env_str("MCP_QUOTA_HOOK", "")
 _vault_log = logging.getLogger("apps.keys.vault")
 
 
-def _dev_vault_secret(path: Path, generate, what: str) -> str:
+def _dev_vault_secret(path: Path, generate, what: str, consequence: str) -> str:
     created = not path.exists()
     value = read_or_create_secret(path, generate)
     if created:
         # Logging is not configured yet at import; WARNING still reaches stderr via the last-resort handler.
         _vault_log.warning(
-            "!!! Generated a DEVELOPMENT %s in %s. Anything encrypted with it is unreadable without that file; "
-            "never use it in production. !!!",
+            "!!! Generated a DEVELOPMENT %s in %s. %s; never use it in production. !!!",
             what,
             path,
+            consequence,
         )
     return value
 
@@ -329,7 +329,12 @@ def _new_master_key() -> str:
 if is_set("VAULT_MASTER_KEYS"):
     VAULT_MASTER_KEYS = env_str("VAULT_MASTER_KEYS")
 elif DEVELOPMENT:
-    VAULT_MASTER_KEYS = _dev_vault_secret(VAR_DIR / "vault-master-keys", _new_master_key, "vault master key")
+    VAULT_MASTER_KEYS = _dev_vault_secret(
+        VAR_DIR / "vault-master-keys",
+        _new_master_key,
+        "vault master key",
+        "Keys stored under it are unreadable without that file",
+    )
 else:
     raise ImproperlyConfigured(
         "VAULT_MASTER_KEYS must be set in production (or VAULT_MASTER_KEYS_FILE); "
@@ -343,7 +348,10 @@ if is_set("VAULT_FINGERPRINT_PEPPER"):
     VAULT_FINGERPRINT_SECRET = env_str("VAULT_FINGERPRINT_PEPPER")
 elif DEVELOPMENT:
     VAULT_FINGERPRINT_SECRET = _dev_vault_secret(
-        VAR_DIR / "vault-fingerprint-pepper", lambda: secrets.token_urlsafe(48), "vault fingerprint pepper"
+        VAR_DIR / "vault-fingerprint-pepper",
+        lambda: secrets.token_urlsafe(48),
+        "vault fingerprint pepper",
+        "Without that file, duplicate detection cannot recognise keys stored before",
     )
 else:
     raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be set in production (or VAULT_FINGERPRINT_PEPPER_FILE).")
