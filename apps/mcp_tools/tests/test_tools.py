@@ -259,3 +259,11 @@ def test_alices_reads_never_show_bobs_todos(alice, alice_client, bobs_todo):
     assert result_of(alice_client, "search_todos", {"query": "plan"})["total"] == 1
     assert result_of(alice_client, "list_todos", {"tag": "private"})["total"] == 0
     assert result_of(alice_client, "todo_overview", {})["total"] == 1
+
+
+def test_the_todo_output_schema_describes_exactly_what_the_serializer_returns():
+    from apps.mcp_tools.tools.schemas import TODO
+    from apps.todos.serializers import TodoSerializer
+
+    assert TODO["required"] == list(TodoSerializer.Meta.fields)
+    assert set(TODO["properties"]) == set(TodoSerializer.Meta.fields)

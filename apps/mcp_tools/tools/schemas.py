@@ -45,35 +45,25 @@ ORDERING: dict[str, Any] = {"type": "string", "enum": list(ORDERINGS), "default"
 STATUS: dict[str, Any] = {"type": "string", "enum": ["open", "completed", "all"], "default": "open"}
 DATETIME_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
 
+TODO_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "priority": PRIORITY,
+    "due_at": DATETIME_OR_NULL,
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "status": {"type": "string", "enum": ["open", "completed"]},
+    "is_overdue": {"type": "boolean"},
+    "completed_at": DATETIME_OR_NULL,
+    "created_at": {"type": "string"},
+    "updated_at": {"type": "string"},
+}
+# Every field is always present: a model can rely on the shape (TodoSerializer's fields).
 TODO: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": [
-        "id",
-        "title",
-        "description",
-        "priority",
-        "due_at",
-        "tags",
-        "status",
-        "is_overdue",
-        "completed_at",
-        "created_at",
-        "updated_at",
-    ],
-    "properties": {
-        "id": {"type": "integer"},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "priority": PRIORITY,
-        "due_at": DATETIME_OR_NULL,
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "status": {"type": "string", "enum": ["open", "completed"]},
-        "is_overdue": {"type": "boolean"},
-        "completed_at": DATETIME_OR_NULL,
-        "created_at": {"type": "string"},
-        "updated_at": {"type": "string"},
-    },
+    "required": list(TODO_PROPERTIES),
+    "properties": TODO_PROPERTIES,
 }
 
 
