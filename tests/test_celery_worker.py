@@ -75,10 +75,14 @@ def test_a_task_runs_on_a_real_worker_and_its_effect_is_in_the_database(worker, 
     finally:
         app.conf.task_always_eager = True
 
+    def worker_log() -> str:
+        log.seek(0)
+        return log.read()
+
     gone = wait_until(lambda: not OutstandingToken.objects.filter(jti=expired["jti"]).exists(), timeout=60)
-    log.seek(0)
-    output = log.read()
-    assert gone, f"worker did not run the task; exit={process.poll()} log:\n{output[-3000:]}"
+    assert gone, f"worker did not run the task; exit={process.poll()} log:\n{worker_log()[-3000:]}"
     assert OutstandingToken.objects.filter(jti=fresh["jti"]).exists()
-    assert "accounts.flush_expired_tokens" in output
-    assert "succeeded" in output
+    # The worker logs success just after its transaction commits, so wait for that line too.
+    assert wait_until(
+        lambda: "accounts.flush_expired_tokens" in worker_log() and "succeeded" in worker_log(), timeout=30
+    )
