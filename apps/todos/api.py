@@ -96,14 +96,13 @@ class TodoViewSet(viewsets.ViewSet):
     @extend_schema(request=None, responses=TodoSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str) -> Response:
-        services.todo_complete(todo=self._todo(request, pk))
-        return Response(TodoSerializer(self._todo(request, pk)).data)
+        # The todo was loaded with its tags; completing or reopening changes neither, so no re-read.
+        return Response(TodoSerializer(services.todo_complete(todo=self._todo(request, pk))).data)
 
     @extend_schema(request=None, responses=TodoSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
-        services.todo_reopen(todo=self._todo(request, pk))
-        return Response(TodoSerializer(self._todo(request, pk)).data)
+        return Response(TodoSerializer(services.todo_reopen(todo=self._todo(request, pk))).data)
 
     @extend_schema(responses={200: dict})
     @action(detail=False, methods=["get"])
