@@ -30,17 +30,7 @@ class ToolPolicyAdmin(admin.ModelAdmin):
     """Operators tune tools here; every save goes through tool_policy_update (validated, audited)."""
 
     form = ToolPolicyForm
-    list_display = [
-        "tool_name",
-        "enabled",
-        "role_list",
-        "required_scope",
-        "cacheable",
-        "cache_ttl_seconds",
-        "rate_limit",
-        "read_only",
-        "updated_at",
-    ]
+    list_display = ["tool_name", "enabled", "role_list", "required_scope", "cacheable", "rate_limit", "updated_at"]
     list_filter = ["enabled", "cacheable", "required_scope"]
     search_fields = ["tool_name"]
     readonly_fields = ["tool_name", "tool_description", "read_only", "updated_at"]
@@ -83,7 +73,7 @@ class ToolPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(ToolCall)
 class ToolCallAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "tool_name", "user", "transport", "auth_method", "success", "cached", "error_code"]
+    list_display = ["created_at", "tool_name", "user", "transport", "success", "cached", "error_code"]
     list_filter = ["tool_name", "transport", "success", "cached", "auth_method"]
     search_fields = ["tool_name", "user__username", "invocation_id", "error_code"]
     date_hierarchy = "created_at"
