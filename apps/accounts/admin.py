@@ -32,6 +32,7 @@ from apps.core.errors import DomainError
 
 def _role_field(choices: tuple[str, ...]) -> forms.ChoiceField:
     return forms.ChoiceField(
+        label="Role",
         choices=[(role, role) for role in choices],
         initial=DEFAULT_ROLE,
         help_text="What the account may do: user (its own todos and keys), auditor (reads the audit trail)"
@@ -175,7 +176,7 @@ class UserAdmin(BaseUserAdmin):
                 user_password_reset_send(user=user, actor=request.user)
                 sent += 1
             except DomainError as exc:
-                refused.append(f"{user.username}: {exc.message}")
+                refused.append(f"Not sent to {user.username}: {exc.message}")
         if sent:
             self.message_user(request, f"Sent {sent} password reset link(s).", messages.SUCCESS)
         for line in refused:
