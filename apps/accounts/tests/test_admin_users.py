@@ -314,3 +314,24 @@ def test_a_user_without_a_role_is_told_which_role_is_missing_and_who_grants_it(a
         error = response.json()["error"]
         assert response.status_code == 403 and error["code"] == "role_missing"
         assert "'user' role" in error["message"] and "operator" in error["message"]
+
+
+def test_superusers_add_accounts_with_a_password_and_any_role(sam):
+    response = admin_client(sam).post(
+        f"{USERS}add/",
+        {
+            "username": "gina",
+            "usable_password": "true",
+            "password1": "Gina-strong-pass-1",
+            "password2": "Gina-strong-pass-1",
+            "email": "gina@example.test",
+            "timezone": "UTC",
+            "role": "operator",
+        },
+    )
+
+    assert response.status_code == 302
+    gina = User.objects.get(username="gina")
+    assert gina.roles == ["operator"] and gina.is_staff and gina.check_password("Gina-strong-pass-1")
+    assert mail.outbox == []  # she has a password; no link needed
+    assert AuditEvent.objects.filter(action="admin.added", target_id=str(gina.pk), actor=sam).exists()
