@@ -433,3 +433,34 @@ def test_a_request_body_nested_deeper_than_the_stack_is_400(alice_client):
     response = alice_client.post("/api/mcp/tools/invoke", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_request"
+
+
+def test_tool_calls_and_events_stored_before_the_fix_are_shown_masked(olivia, alice):
+    from django.utils import timezone
+
+    key = "sk-proj-" + "Wv8" * 15
+    ToolCall.objects.create(
+        user=alice, tool_name=key, transport="rest", success=False, duration_ms=1.0, invocation_id="0" * 32
+    )
+    event = AuditEvent.objects.create(
+        created_at=timezone.now(),
+        action="tool.denied",
+        target_type="tool",
+        target_id=key,
+        data={"tool": key},
+        prev_hash="0" * 64,
+        hash="1" * 64,
+    )
+    client = _admin_client(olivia)
+    call = ToolCall.objects.get()
+
+    pages = [
+        client.get("/admin/mcp_tools/toolcall/"),
+        client.get(f"/admin/mcp_tools/toolcall/{call.pk}/change/"),
+        client.get("/admin/audit/auditevent/"),
+        client.get(f"/admin/audit/auditevent/{event.pk}/change/"),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200 and "Wv8Wv8" not in page.content.decode()
+    assert "whoami" in pages[0].content.decode()  # the tool filter lists registered tools
