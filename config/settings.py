@@ -483,5 +483,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # The MCP SDK logs every stateless request at INFO ("Terminating session: None").
         "mcp": {"level": "WARNING"},
+        # uvicorn's access log through our handler, so its filter sees request paths (reset links).
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

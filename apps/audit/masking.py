@@ -21,6 +21,8 @@ SECRET_VALUE = re.compile(
     r"|\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+)"
 )
 MASK = "[masked]"
+# The admin's password reset links (config/urls.py) carry a one-time token in the path.
+RESET_LINK = re.compile(r"(/password-reset/)[^/\s]+/[^/\s]+")
 
 # A single-quoted SQL literal, with '' as an escaped quote; an E'' / X'' / B'' prefix stays outside.
 SQL_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
@@ -28,7 +30,7 @@ SQL_REDACTED = "'[redacted]'"
 
 
 def mask_text(text: str) -> str:
-    return SECRET_VALUE.sub(MASK, text)
+    return RESET_LINK.sub(rf"\g<1>{MASK}", SECRET_VALUE.sub(MASK, text))
 
 
 def mask_value(value: Any, *, key: str | None = None) -> Any:

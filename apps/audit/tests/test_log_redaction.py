@@ -76,3 +76,23 @@ def test_exception_text_and_messages_are_masked_too(debug_log, alice):
     output = debug_log.getvalue()
     assert "duplicate key (token)=([masked])" in output and "Failed for [masked] with hash [masked]" in output
     assert refresh["refresh"] not in output and refresh["access"] not in output and "pbkdf2_sha256$" not in output
+
+
+def test_password_reset_links_stay_out_of_request_and_access_logs(debug_log, olivia, alice):
+    import re
+
+    from django.core import mail
+
+    operator = Client()
+    operator.force_login(olivia)
+    operator.post("/admin/accounts/user/", {"action": "send_password_reset", "_selected_action": [alice.pk]})
+    path = re.search(r"https?://[^/\s]+(/admin/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    Client().get(path)
+    Client().get(path.replace(token, token + "x"))  # a bad link: django.request may log the path
+    # What uvicorn logs for each request, with its own arguments, reaches the project's handler.
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 302)
+
+    output = debug_log.getvalue()
+    assert "uvicorn.access" in output and "/admin/password-reset/[masked]" in output
+    assert token not in output
