@@ -61,7 +61,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with every change written to the audit trail (apps/audit/admin_site.py).
+    "apps.audit.admin_site.GatewayAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -471,7 +472,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # On the handler, so records from every logger pass it: no credential in a log line at any level
+    # (SQL at DEBUG loses its string values; tokens, keys and password hashes are masked everywhere).
+    "filters": {"credentials": {"()": "apps.audit.log_redaction.CredentialRedactionFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["credentials"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own console handler would print every line a second time.
@@ -479,5 +483,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # The MCP SDK logs every stateless request at INFO ("Terminating session: None").
         "mcp": {"level": "WARNING"},
+        # uvicorn's access log through our handler, so its filter sees request paths (reset links).
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

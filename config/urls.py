@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views import defaults
 from django.views.generic import TemplateView
@@ -7,13 +8,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.core import health
 from apps.core.errors import api_not_found, json_or_html_error_view
 
-admin.site.site_header = "Todo MCP Gateway"
-admin.site.site_title = "Todo MCP Gateway admin"
-
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Where the admin's "Email a password reset link" points (Django's views, the admin's templates).
+    path(
+        "admin/password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("admin/password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("apps.accounts.urls")),
     path("api/", include("apps.todos.urls")),

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
@@ -19,9 +19,11 @@ class AccountsConfig(AppConfig):
 
     name = "apps.accounts"
     label = "accounts"
+    verbose_name = "Accounts"
 
     def ready(self) -> None:
         from apps.accounts import roles
 
         post_migrate.connect(roles.on_post_migrate, dispatch_uid="accounts.roles")
+        post_save.connect(roles.user_default_role_assign, sender=self.get_model("User"), dispatch_uid="accounts.role")
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="accounts.schedules")

@@ -11,7 +11,8 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken
-from apps.accounts.scopes import scopes_for_user
+from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
+from apps.accounts.scopes import scopes_for_user, user_roles
 
 
 class PersonalAccessTokenAuthentication(BaseAuthentication):
@@ -70,6 +71,10 @@ class TokenScopePermission(BasePermission):
                 return False
             return True
         if scope not in request_scopes(request):
+            if not request.user.is_superuser and not user_roles(request.user):
+                # The cause is the account, not the token: say which role is missing and who gives it.
+                self.message, self.code = ROLE_MISSING_MESSAGE, ROLE_MISSING_CODE
+                return False
             self.message = f"This request needs the {scope!r} scope."
             return False
         return True

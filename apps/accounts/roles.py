@@ -3,6 +3,11 @@
 `user` works with its own data through the API and MCP; `operator` runs the service from the
 admin (is_staff); `auditor` reads the audit trail and nothing else (is_staff, view-only).
 Apps add their permissions to ROLE_PERMISSIONS; groups are brought in line after every migrate.
+Every new account gets the `user` role however it is made (sign-up, the admin, createsuperuser,
+create_user in a shell) unless another one is chosen.
+
+Operators manage ordinary accounts only (see user_manageable_by); staff and superuser accounts,
+and the operator and superuser powers themselves, are a superuser's.
 """
 
 from __future__ import annotations
@@ -14,6 +19,15 @@ ROLE_OPERATOR = "operator"
 ROLE_AUDITOR = "auditor"
 ROLES = (ROLE_USER, ROLE_OPERATOR, ROLE_AUDITOR)
 STAFF_ROLES = {ROLE_OPERATOR, ROLE_AUDITOR}
+DEFAULT_ROLE = ROLE_USER
+# An operator may give these; operator (and superuser status) only a superuser.
+ROLES_OPERATORS_GRANT = (ROLE_USER, ROLE_AUDITOR)
+
+ROLE_MISSING_CODE = "role_missing"
+ROLE_MISSING_MESSAGE = (
+    f"This account has no role, so it may not do anything yet. An operator or a superuser can give it "
+    f"the {ROLE_USER!r} role in the admin (Users, then the account's Role)."
+)
 
 # "app_label.codename"; a permission whose app is not installed is skipped.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
@@ -25,7 +39,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     ROLE_OPERATOR: {
         "accounts.view_user",
-        "accounts.change_user",
+        "accounts.add_user",  # the admin's add form for operators has no password or staff fields
+        "accounts.change_user",  # ordinary accounts only: UserAdmin asks user_manageable_by
         "todos.view_todo",
         "keys.view_providerkey",
         "keys.change_providerkey",
@@ -54,6 +69,49 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "audit.view_auditevent",
     },
 }
+
+
+def roles_grantable_by(actor: Any) -> tuple[str, ...]:
+    """The roles `actor` may give to an account."""
+    if getattr(actor, "is_superuser", False):
+        return ROLES
+    if ROLE_OPERATOR in getattr(actor, "roles", ()):
+        return ROLES_OPERATORS_GRANT
+    return ()
+
+
+def user_manageable_by(*, actor: Any, user: Any) -> bool:
+    """Whether `actor` may change `user`'s account (role, email, time zone, active, password reset).
+
+    Superusers manage everyone. Operators manage ordinary accounts: holding only roles an operator
+    can give (user, auditor), not a superuser, not staff beyond the auditor role, and never their
+    own (so no operator raises itself). Auditors count as ordinary: they can change nothing, and
+    an operator who can give the role must be able to take it back.
+    """
+    if getattr(actor, "is_superuser", False):
+        return True
+    if ROLE_OPERATOR not in getattr(actor, "roles", ()):
+        return False
+    if user.pk == actor.pk or user.is_superuser:
+        return False
+    roles = set(user.roles)
+    if not roles <= set(ROLES_OPERATORS_GRANT):
+        return False
+    return not user.is_staff or roles == {ROLE_AUDITOR}
+
+
+def user_default_role_assign(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """post_save: a new account without a role gets DEFAULT_ROLE (a chosen role replaces it later)."""
+    if not created or raw:
+        return
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.filter(name=DEFAULT_ROLE).first()
+    if group is None:
+        roles_sync()
+        group = Group.objects.get(name=DEFAULT_ROLE)
+    instance.groups.add(group)
+    instance.__dict__.pop("_roles_memo", None)  # see scopes.user_roles
 
 
 def roles_sync() -> None:

@@ -6,19 +6,21 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
-from apps.accounts.roles import ROLES, STAFF_ROLES, roles_sync
+from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sync, user_manageable_by
 from apps.accounts.scopes import scopes_for_user, scopes_normalise
 from apps.audit.services import audit_event_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
@@ -80,6 +82,82 @@ def user_update_profile(*, user: User, email: str | None = None, timezone_name: 
         raise InvalidInput("The profile is invalid.", details=exc.message_dict) from None
     user.save(update_fields=["email", "timezone"])
     return user
+
+
+# --- Account administration (the admin's user pages call these) -------------------------------------
+
+
+@transaction.atomic
+def user_role_change(*, user: User, role: str, actor: User) -> User:
+    """Give `user` the role `role` on `actor`'s authority: operators give user or auditor to
+    ordinary accounts, only superusers give operator or touch staff and superuser accounts."""
+    if not user_manageable_by(actor=actor, user=user):
+        raise Forbidden("You may not change this account.", code="account_not_manageable")
+    if role not in roles_grantable_by(actor):
+        raise Forbidden(f"You may not give the {role!r} role.", code="role_not_grantable")
+    before = sorted(user.roles)
+    if before == [role]:
+        return user
+    user_set_role(user=user, role=role)
+    audit_event_record(
+        action="user.role_changed",
+        actor=actor,
+        target_type="user",
+        target_id=user.pk,
+        data={"username": user.username, "from": before, "to": role},
+    )
+    return user
+
+
+class _OneAccountPasswordResetForm(PasswordResetForm):
+    """Django's reset mail (token link, templates) for exactly one account, not every one sharing its email."""
+
+    def __init__(self, *, user: User) -> None:
+        super().__init__(data={"email": user.email})
+        self.account = user
+
+    def get_users(self, email: str):
+        yield self.account
+
+
+def user_password_reset_send(*, user: User, actor: User) -> None:
+    """Mail `user` a one-time link to choose a password: nobody types another person's password."""
+    if not user_manageable_by(actor=actor, user=user):
+        raise Forbidden("You may not change this account.", code="account_not_manageable")
+    if not user.email:
+        raise InvalidInput(
+            f"{user.username} has no email address to send a reset link to.",
+            details={"email": ["Add an email address first."]},
+        )
+    form = _OneAccountPasswordResetForm(user=user)
+    form.is_valid()
+    public = urlsplit(settings.PUBLIC_BASE_URL)
+    form.save(domain_override=public.netloc, use_https=public.scheme == "https", from_email=None)
+    audit_event_record(
+        action="user.password_reset_sent",
+        actor=actor,
+        target_type="user",
+        target_id=user.pk,
+        data={"username": user.username},
+    )
+
+
+@transaction.atomic
+def refresh_token_revoke_by_id(*, token: OutstandingToken, actor: User) -> bool:
+    """Blacklist an issued refresh token by its row (the admin never holds the token itself).
+
+    Returns False when it was already revoked.
+    """
+    _, created = BlacklistedToken.objects.get_or_create(token=token)
+    if created:
+        audit_event_record(
+            action="refresh_token.revoked",
+            actor=actor,
+            target_type="refresh_token",
+            target_id=token.jti,
+            data={"owner_id": token.user_id, "expires_at": token.expires_at.isoformat() if token.expires_at else None},
+        )
+    return created
 
 
 def refresh_token_revoke(*, refresh: str) -> None:

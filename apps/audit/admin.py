@@ -1,16 +1,45 @@
-from django.contrib import admin
+import json
 
+from django.contrib import admin
+from django.utils.html import format_html
+
+from apps.audit.masking import mask_text, mask_value
 from apps.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the trail is append-only, for operators and auditors alike."""
+    """Read-only: the trail is append-only, for operators and auditors alike.
 
-    list_display = ["created_at", "actor_label", "action", "outcome", "target_type", "target_id"]
+    Text is shown through the masking again: rows written before every column was masked on the
+    way in (issue 7 item 13) cannot be rewritten without breaking the hash chain.
+    """
+
+    list_display = ["created_at", "actor_label", "action", "outcome", "target_type", "target"]
     list_filter = ["outcome", "action"]
     search_fields = ["actor_label", "action", "target_id"]
     date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "actor",
+        "actor_label",
+        "action",
+        "outcome",
+        "target_type",
+        "target",
+        "data_masked",
+        "prev_hash",
+        "hash",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="target id", ordering="target_id")
+    def target(self, obj: AuditEvent) -> str:
+        return mask_text(obj.target_id)
+
+    @admin.display(description="data")
+    def data_masked(self, obj: AuditEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(mask_value(obj.data), indent=2, sort_keys=True, default=str))
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -6,3 +6,4 @@ class AuditConfig(AppConfig):
 
     name = "apps.audit"
     label = "audit"
+    verbose_name = "Audit trail"

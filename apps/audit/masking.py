@@ -1,7 +1,9 @@
 """Masking for anything that is about to be written to the audit trail or a log line.
 
 Keys whose name suggests a secret are replaced entirely; string values that look like provider
-keys or bearer tokens are masked wherever they appear.
+keys, bearer tokens or password hashes are masked wherever they appear. SQL statements logged at
+DEBUG lose every string literal (see sql_literals_redact): a credential stored in any column is a
+string, and no pattern list can know them all (session keys, reset tokens, ciphertext).
 """
 
 from __future__ import annotations
@@ -10,15 +12,25 @@ import re
 from typing import Any
 
 SECRET_KEY_NAMES = re.compile(r"(api[_-]?key|secret|password|token|authorization|ciphertext|plaintext)", re.I)
-# sk-..., sk-proj-..., sk-ant-..., JWTs, and our own personal access tokens (gw_pat_...).
+# sk-..., sk-proj-..., sk-ant-..., JWTs (access and refresh tokens), our own personal access tokens
+# (gw_pat_...), and Django password hashes in any hasher's "<algorithm>$..." encoding.
 SECRET_VALUE = re.compile(
-    r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+|gw_pat_[A-Za-z0-9_\-]{8,})"
+    r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}"
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"
+    r"|gw_pat_[A-Za-z0-9_\-]{8,}"
+    r"|\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+)"
 )
 MASK = "[masked]"
+# The admin's password reset links (config/urls.py) carry a one-time token in the path.
+RESET_LINK = re.compile(r"(/password-reset/)[^/\s]+/[^/\s]+")
+
+# A single-quoted SQL literal, with '' as an escaped quote; an E'' / X'' / B'' prefix stays outside.
+SQL_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+SQL_REDACTED = "'[redacted]'"
 
 
 def mask_text(text: str) -> str:
-    return SECRET_VALUE.sub(MASK, text)
+    return RESET_LINK.sub(rf"\g<1>{MASK}", SECRET_VALUE.sub(MASK, text))
 
 
 def mask_value(value: Any, *, key: str | None = None) -> Any:
@@ -31,3 +43,8 @@ def mask_value(value: Any, *, key: str | None = None) -> Any:
     if isinstance(value, str):
         return mask_text(value)
     return value
+
+
+def sql_literals_redact(sql: str) -> str:
+    """The statement's shape without its string values: `WHERE token = '[redacted]'`."""
+    return SQL_STRING_LITERAL.sub(SQL_REDACTED, sql)

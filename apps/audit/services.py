@@ -9,10 +9,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.masking import mask_value
+from apps.audit.masking import mask_text, mask_value
 from apps.audit.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
+
+
+def _column_text(value: Any, field: str) -> str:
+    """A text column's value masked first, then cut to the column (cutting first could split a key
+    into a piece the patterns no longer recognise); NUL, which PostgreSQL refuses, is replaced."""
+    limit = AuditEvent._meta.get_field(field).max_length
+    return mask_text(str(value)).replace("\x00", "\ufffd")[:limit]
 
 
 def _event_digest(event: AuditEvent) -> str:
@@ -45,7 +52,8 @@ def audit_event_record(
     target_id: str | int = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. `data` is masked before it is stored; never pass plaintext secrets anyway."""
+    """Append one event. Every stored string is masked (the text columns and `data`), so a secret a
+    caller passes by mistake, or a client sends as a name, never reaches the trail."""
     # Round-trip through JSON so the digest covers exactly what the database will return.
     masked = json.loads(json.dumps(mask_value(data or {}), default=str))
     with transaction.atomic():
@@ -53,11 +61,11 @@ def audit_event_record(
         event = AuditEvent(
             created_at=timezone.now(),
             actor_id=getattr(actor, "pk", None),
-            actor_label=getattr(actor, "username", "") or "",
-            action=action,
+            actor_label=_column_text(getattr(actor, "username", "") or "", "actor_label"),
+            action=_column_text(action, "action"),
             outcome=outcome,
-            target_type=target_type,
-            target_id=str(target_id),
+            target_type=_column_text(target_type, "target_type"),
+            target_id=_column_text(target_id, "target_id"),
             data=masked,
             prev_hash=head.last_hash,
         )
@@ -66,6 +74,38 @@ def audit_event_record(
         head.last_hash = event.hash
         head.save(update_fields=["last_hash"])
     return event
+
+
+def _changed_field_names(change_message: Any) -> list[str]:
+    """Field names from the admin's structured change message (its labels, never values)."""
+    if isinstance(change_message, str):
+        try:
+            change_message = json.loads(change_message)
+        except ValueError:
+            return []
+    fields: list[str] = []
+    for part in change_message if isinstance(change_message, list) else []:
+        changed = part.get("changed") if isinstance(part, dict) else None
+        if isinstance(changed, dict):
+            prefix = f"{changed['name']}: " if changed.get("name") else ""  # an inline's row
+            fields += [f"{prefix}{name}" for name in changed.get("fields", [])]
+    return fields
+
+
+def audit_admin_change_record(*, actor: Any, change: str, obj: Any, change_message: Any = None) -> AuditEvent:
+    """One admin addition, change or deletion (`change` is added/changed/deleted) by anyone.
+
+    Records the object and the names of the fields that changed, never their values: a password
+    change says `password`, not the hash.
+    """
+    opts = obj._meta
+    return audit_event_record(
+        action=f"admin.{change}",
+        actor=actor,
+        target_type=f"{opts.app_label}.{opts.model_name}",
+        target_id=obj.pk if obj.pk is not None else "",
+        data={"object": str(obj)[:200], "fields": _changed_field_names(change_message)},
+    )
 
 
 def audit_chain_verify() -> list[int]:

@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
 
     name = "apps.core"
     label = "core"
+    verbose_name = "Core"
 
     def ready(self) -> None:
         from config.celery import ensure_filesystem_broker_folders

@@ -30,24 +30,13 @@ VISIBLE_FIELDS = (
 
 @admin.register(ProviderKey)
 class ProviderKeyAdmin(admin.ModelAdmin):
-    """Masked and read-only: no page shows or edits a secret or its ciphertext.
+    """Masked and read-only: no page shows or edits a secret or its ciphertext; the actions are the only changes.
 
     Keys are added by their owners (or by an operator through the API with user_id), so there is
     no add form; deleting goes through revoke, which erases the secret and is audited.
     """
 
-    list_display = [
-        "label",
-        "owner",
-        "provider",
-        "mask",
-        "status",
-        "is_default",
-        "expires_at",
-        "last_used_at",
-        "master_key_version",
-        "created_at",
-    ]
+    list_display = ["label", "owner", "provider", "mask", "status", "expires_at", "last_used_at"]
     list_filter = ["provider", "status", "is_default", "master_key_version", "last_validation_result"]
     search_fields = ["label", "mask", "owner__username", "owner__email"]
     list_select_related = ["owner"]
@@ -62,28 +51,20 @@ class ProviderKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Nothing on the page is editable ("View provider key"); the actions carry their own permissions.
+        return False
+
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # Change permission exists for the actions; the form itself has nothing to save.
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-            "show_delete": False,
-        }
-        return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def save_model(self, request, obj, form, change) -> None:
-        # Only services change keys (and audit it); a hand-made POST of the form changes nothing.
-        return
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("keys.change_providerkey")
 
     def has_rewrap_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("keys.rewrap_providerkey")
 
-    @admin.action(description="Revoke selected keys (erases the secret)", permissions=["change"])
+    @admin.action(description="Revoke selected keys (erases the secret)", permissions=["revoke"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ProviderKey]) -> None:
         revoked = 0
         for key in queryset.select_related("owner"):

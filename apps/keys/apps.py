@@ -19,6 +19,7 @@ class KeysConfig(AppConfig):
 
     name = "apps.keys"
     label = "keys"
+    verbose_name = "Provider key vault"
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="keys.schedules")

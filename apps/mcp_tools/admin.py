@@ -8,10 +8,11 @@ from django.http import HttpRequest
 
 from apps.accounts.roles import ROLES
 from apps.accounts.scopes import SCOPES
+from apps.audit.masking import mask_text
 from apps.core.errors import InvalidInput
 from apps.mcp_tools.models import ToolCall, ToolPolicy
 from apps.mcp_tools.policies import POLICY_FIELDS, policies_ensure, tool_policy_update
-from apps.mcp_tools.registry import tool_get
+from apps.mcp_tools.registry import tool_get, tools_registered
 
 
 class ToolPolicyForm(forms.ModelForm):
@@ -30,17 +31,7 @@ class ToolPolicyAdmin(admin.ModelAdmin):
     """Operators tune tools here; every save goes through tool_policy_update (validated, audited)."""
 
     form = ToolPolicyForm
-    list_display = [
-        "tool_name",
-        "enabled",
-        "role_list",
-        "required_scope",
-        "cacheable",
-        "cache_ttl_seconds",
-        "rate_limit",
-        "read_only",
-        "updated_at",
-    ]
+    list_display = ["tool_name", "enabled", "role_list", "required_scope", "cacheable", "rate_limit", "updated_at"]
     list_filter = ["enabled", "cacheable", "required_scope"]
     search_fields = ["tool_name"]
     readonly_fields = ["tool_name", "tool_description", "read_only", "updated_at"]
@@ -81,13 +72,33 @@ class ToolPolicyAdmin(admin.ModelAdmin):
             self.message_user(request, f"{exc.message} {exc.details}", level=messages.ERROR)
 
 
+class RegisteredToolFilter(admin.SimpleListFilter):
+    """Filter by the registered tools, not by every distinct stored name (which once held clients' text)."""
+
+    title = "tool"
+    parameter_name = "tool"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(spec.name, spec.name) for spec in sorted(tools_registered(), key=lambda spec: spec.name)]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(tool_name=self.value()) if self.value() else queryset
+
+
 @admin.register(ToolCall)
 class ToolCallAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "tool_name", "user", "transport", "auth_method", "success", "cached", "error_code"]
-    list_filter = ["tool_name", "transport", "success", "cached", "auth_method"]
+    list_display = ["created_at", "tool", "user", "transport", "success", "cached", "error_code"]
+    list_filter = [RegisteredToolFilter, "transport", "success", "cached", "auth_method"]
     search_fields = ["tool_name", "user__username", "invocation_id", "error_code"]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
+    exclude = ["tool_name"]
+    readonly_fields = ["tool"]
+
+    @admin.display(description="tool", ordering="tool_name")
+    def tool(self, obj: ToolCall) -> str:
+        # Masked on display too: rows from before unknown names were stored as labels (issue 7 item 13).
+        return mask_text(obj.tool_name)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -15,6 +15,7 @@ class McpToolsConfig(AppConfig):
 
     name = "apps.mcp_tools"
     label = "mcp_tools"
+    verbose_name = "MCP tools"
 
     def ready(self) -> None:
         from apps.mcp_tools import cache as _cache  # noqa: F401 - connects the todo invalidation signals

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from apps.audit.masking import mask_text
+
 
 def validate_rate_limit(value: str) -> None:
     if not value:
@@ -90,4 +92,5 @@ class ToolCall(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tool_name} by {self.user_id} ({'ok' if self.success else self.error_code})"
+        # Masked: rows from before unknown names were stored as labels may hold a client's key.
+        return f"{mask_text(self.tool_name)} by {self.user_id} ({'ok' if self.success else self.error_code})"

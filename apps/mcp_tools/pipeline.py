@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
 from apps.audit.services import audit_event_record
@@ -34,7 +35,15 @@ MAX_ERROR_MESSAGE = 300
 MAX_AUDITED_KEYS = 50
 MAX_ARGUMENT_DEPTH = 32
 # Refusals before the tool ran are "tool.denied"; everything after is "tool.invoked".
-DENIAL_CODES = {"unknown_tool", "tool_disabled", "role_not_allowed", "insufficient_scope", "rate_limited"}
+DENIAL_CODES = {
+    "unknown_tool",
+    "tool_disabled",
+    "role_missing",
+    "role_not_allowed",
+    "insufficient_scope",
+    "rate_limited",
+}
+UNKNOWN_TOOL_LABEL = "(unknown)"
 
 
 @dataclass
@@ -139,6 +148,17 @@ def _shape(value: object) -> tuple[int, bool]:
 def _label(value: str, limit: int) -> str:
     """Client-chosen text (a tool name, an argument name) made safe to store in a usage or audit row."""
     return value[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _unknown_tool_label(tool_name: object) -> str:
+    """What usage and audit rows say for a name that is not a registered tool.
+
+    Never the name itself: clients have sent keys and tokens there. A keyed digest prefix lets an
+    operator tell repeated names apart without the rows revealing, or confirming a guess of, the text.
+    """
+    text = tool_name if isinstance(tool_name, str) else repr(tool_name)
+    digest = salted_hmac("mcp_tools.unknown_tool_name", text).hexdigest()[:12]
+    return f"{UNKNOWN_TOOL_LABEL} {digest}"
 
 
 def _quota_check(*, principal: Principal, spec: ToolSpec) -> None:
@@ -267,6 +287,8 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
     invocation_id = uuid.uuid4().hex
     name = _label(tool_name if isinstance(tool_name, str) else repr(tool_name), 100)
     spec = tool_get(tool_name)
+    # What is stored in the usage and audit rows: the registered name, or a label without the text.
+    stored_name = spec.name if spec is not None else _unknown_tool_label(tool_name)
     result: dict[str, Any] | None = None
     cached = False
     error: DomainError | None = None
@@ -287,7 +309,7 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
             invocation_id=invocation_id,
         )
         logger.exception("Tool %s failed (invocation %s)", name, invocation_id)
-        _record(principal=principal, tool_name=name, transport=transport, arguments=arguments, outcome=outcome)
+        _record(principal=principal, tool_name=stored_name, transport=transport, arguments=arguments, outcome=outcome)
         raise
     outcome = InvocationResult(
         tool_name=name,
@@ -298,5 +320,5 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         invocation_id=invocation_id,
     )
-    _record(principal=principal, tool_name=name, transport=transport, arguments=arguments, outcome=outcome)
+    _record(principal=principal, tool_name=stored_name, transport=transport, arguments=arguments, outcome=outcome)
     return outcome

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
 from apps.accounts.scopes import user_roles
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, Forbidden, InvalidInput
@@ -136,6 +137,8 @@ def policy_allows(*, spec: ToolSpec, principal: Principal, policy: PolicySnapsho
     if not policy.enabled:
         return Forbidden(f"The tool {spec.name!r} is turned off.", code="tool_disabled")
     if not principal.user.is_superuser and not (user_roles(principal.user) & policy.allowed_roles):
+        if not user_roles(principal.user):
+            return Forbidden(ROLE_MISSING_MESSAGE, code=ROLE_MISSING_CODE)
         return Forbidden(f"Your role may not call {spec.name!r}.", code="role_not_allowed")
     if policy.required_scope not in principal.scopes:
         return Forbidden(

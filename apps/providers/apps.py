@@ -6,3 +6,4 @@ class ProvidersConfig(AppConfig):
 
     name = "apps.providers"
     label = "providers"
+    verbose_name = "AI providers"

@@ -6,3 +6,4 @@ class TodosConfig(AppConfig):
 
     name = "apps.todos"
     label = "todos"
+    verbose_name = "Todos"

@@ -1,5 +1,6 @@
 import pytest
 
+from apps.audit.masking import mask_text
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_chain_verify, audit_event_record
 
@@ -59,3 +60,39 @@ def test_the_admin_shows_events_read_only(olivia, client):
     assert client.get("/admin/audit/auditevent/").status_code == 200
     assert client.get(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403
     assert client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"action": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJlX2hlcmU",
+        "gw_pat_0123456789ab_ZmFrZS1zZWNyZXQtdmFsdWUtaGVyZQ",
+        "pbkdf2_sha256$870000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA=",
+        "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA",
+        "bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+        "scrypt$16384$salt$8$1$aGFzaA==",
+        "md5$salt$5f4dcc3b5aa765d61d8327deb882cf99",
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUv",
+    ],
+)
+def test_masking_catches_tokens_keys_and_password_hashes(secret):
+    masked = mask_text(f"before {secret} after")
+
+    assert masked == "before [masked] after"
+
+
+def test_every_text_column_of_an_event_is_masked_not_only_data(alice):
+    key = "sk-proj-" + "Q" * 80
+    event = audit_event_record(
+        action=f"tool.denied {key}",
+        actor=alice,
+        target_type=f"tool {key}",
+        target_id=f"{key}/{'x' * 100}",
+        data={"tool": key},
+    )
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    for text in (stored.action, stored.target_type, stored.target_id, stored.actor_label, str(stored.data)):
+        assert "Q" * 8 not in text
+    assert stored.target_id.startswith("[masked]") and len(stored.target_id) == 64
+    assert audit_chain_verify() == []

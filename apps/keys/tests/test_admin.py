@@ -89,3 +89,14 @@ def test_auditors_and_users_cannot_reach_the_keys_admin(audrey, alice, store_key
         client = Client()
         client.force_login(user)
         assert client.get(CHANGELIST).status_code in (302, 403)
+
+
+def test_the_key_page_is_a_view_page_and_the_actions_stay(olivia_admin, alice, store_key):
+    key, _ = store_key(alice)
+
+    page = olivia_admin.get(f"{CHANGELIST}{key.pk}/change/").content.decode()
+    changelist = olivia_admin.get(CHANGELIST).content.decode()
+
+    assert "View provider key" in page and "Change provider key" not in page
+    assert 'value="revoke_keys"' in changelist and 'value="rewrap_keys"' in changelist
+    assert olivia_admin.post(f"{CHANGELIST}{key.pk}/change/", {"label": "Hijacked"}).status_code == 403

@@ -246,9 +246,38 @@ def test_refusals_are_audited_as_denied(alice, alice_client, settings):
     denied = list(AuditEvent.objects.filter(action="tool.denied").order_by("id"))
     assert [(event.data["tool"], event.data["outcome"]) for event in denied] == [
         ("whoami", "rate_limited"),
-        ("no_such_tool", "unknown_tool"),
+        (denied[1].target_id, "unknown_tool"),
     ]
+    # An unknown name is not stored as sent (issue 7 item 13): a label with a keyed digest instead.
+    assert denied[1].target_id.startswith("(unknown) ") and "no_such_tool" not in denied[1].target_id
     assert all(event.outcome == "denied" for event in denied)
+
+
+@pytest.mark.parametrize("door", ["rest", "mcp"])
+def test_a_key_sent_as_the_tool_name_is_stored_nowhere(alice, alice_client, olivia, door):
+    key = "sk-proj-" + "Zq9" * 20
+    if door == "rest":
+        assert invoke(alice_client, key, {}).status_code == 404
+        assert invoke(alice_client, key, {}).status_code == 404
+    else:
+        principal = principal_for_user(alice)
+        for _ in range(2):
+            assert tool_invoke(principal=principal, tool_name=key, arguments={}, transport="mcp").success is False
+
+    calls = list(ToolCall.objects.all())
+    events = list(AuditEvent.objects.filter(action="tool.denied"))
+    assert len(calls) == len(events) == 2
+    assert calls[0].tool_name == calls[1].tool_name == events[0].target_id == events[0].data["tool"]
+    assert calls[0].tool_name.startswith("(unknown) ")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tool_name FROM mcp_tools_toolcall")
+        stored = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT action, target_type, target_id, data::text FROM audit_auditevent")
+        stored += [" ".join(row) for row in cursor.fetchall()]
+    assert not any("Zq9Zq9" in text for text in stored)
+    page = _admin_client(olivia).get("/admin/mcp_tools/toolcall/").content.decode()
+    page += _admin_client(olivia).get("/admin/audit/auditevent/").content.decode()
+    assert "Zq9Zq9" not in page and "(unknown) " in page
 
 
 def test_failed_calls_are_recorded_with_their_error_code(alice, alice_client):
@@ -404,3 +433,34 @@ def test_a_request_body_nested_deeper_than_the_stack_is_400(alice_client):
     response = alice_client.post("/api/mcp/tools/invoke", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_request"
+
+
+def test_tool_calls_and_events_stored_before_the_fix_are_shown_masked(olivia, alice):
+    from django.utils import timezone
+
+    key = "sk-proj-" + "Wv8" * 15
+    ToolCall.objects.create(
+        user=alice, tool_name=key, transport="rest", success=False, duration_ms=1.0, invocation_id="0" * 32
+    )
+    event = AuditEvent.objects.create(
+        created_at=timezone.now(),
+        action="tool.denied",
+        target_type="tool",
+        target_id=key,
+        data={"tool": key},
+        prev_hash="0" * 64,
+        hash="1" * 64,
+    )
+    client = _admin_client(olivia)
+    call = ToolCall.objects.get()
+
+    pages = [
+        client.get("/admin/mcp_tools/toolcall/"),
+        client.get(f"/admin/mcp_tools/toolcall/{call.pk}/change/"),
+        client.get("/admin/audit/auditevent/"),
+        client.get(f"/admin/audit/auditevent/{event.pk}/change/"),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200 and "Wv8Wv8" not in page.content.decode()
+    assert "whoami" in pages[0].content.decode()  # the tool filter lists registered tools
