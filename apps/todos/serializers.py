@@ -1,6 +1,10 @@
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core.serializers import StrictSerializerMixin
+from apps.todos.dates import validate_due_at
 from apps.todos.models import (
     DESCRIPTION_MAX_LENGTH,
     TAG_MAX_LENGTH,
@@ -37,6 +41,17 @@ class TodoSerializer(serializers.ModelSerializer):
         return [tag.name for tag in obj.tags.all()]
 
 
+class DueAtField(serializers.DateTimeField):
+    """A due date in the supported range, judged on the offset the client wrote (DRF would convert it first)."""
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_aware(value):
+            validate_due_at(value)
+        value = super().enforce_timezone(value)
+        validate_due_at(value)
+        return value
+
+
 class TodoWriteSerializer(StrictSerializerMixin, serializers.Serializer):
     """Input for create (all required fields) and update (partial=True)."""
 
@@ -45,7 +60,7 @@ class TodoWriteSerializer(StrictSerializerMixin, serializers.Serializer):
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, trim_whitespace=False
     )
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    due_at = DueAtField(required=False, allow_null=True)
     tags = serializers.ListField(
         child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=TAGS_PER_TODO_MAX, required=False
     )
