@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from apps.core.serializers import StrictSerializerMixin
 from apps.todos.dates import validate_due_at
+from apps.todos.filters import ORDERINGS
 from apps.todos.models import (
     DESCRIPTION_MAX_LENGTH,
     TAG_MAX_LENGTH,
@@ -74,8 +75,22 @@ class TodoListQuerySerializer(serializers.Serializer):
     due_before = serializers.DateTimeField(required=False)
     due_after = serializers.DateTimeField(required=False)
     overdue = serializers.BooleanField(required=False)
-    tag = serializers.CharField(required=False)
-    search = serializers.CharField(required=False)
-    ordering = serializers.CharField(required=False)
-    page = serializers.IntegerField(required=False)
-    page_size = serializers.IntegerField(required=False)
+    tag = serializers.CharField(required=False, max_length=40)
+    search = serializers.CharField(required=False, max_length=200)
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class TodoOverviewSerializer(serializers.Serializer):
+    """Documents GET /api/todos/overview (selectors.todo_overview): counts in the user's own day."""
+
+    total = serializers.IntegerField()
+    open = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    due_today = serializers.IntegerField()
+    urgent_open = serializers.IntegerField()
+    high_open = serializers.IntegerField()
+    timezone = serializers.CharField()
+    today = serializers.DateField()
