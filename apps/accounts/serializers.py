@@ -71,9 +71,7 @@ class AccessTokenCreatedSerializer(AccessTokenSerializer):
 class AccessTokenCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     # Documented as an enum so generated clients know the names; pat_create refuses unknown ones by name.
-    scopes = enum_list_field(
-        SCOPE_NAMES, child=serializers.CharField(max_length=50), min_length=1, max_length=20
-    )
+    scopes = enum_list_field(SCOPE_NAMES, child=serializers.CharField(max_length=50), min_length=1, max_length=20)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
 

@@ -57,7 +57,9 @@ class ErrorResponseSerializer(serializers.Serializer):
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """Errors only some operations answer, to merge into `extend_schema(responses=...)`."""
-    return {status: OpenApiResponse(ErrorResponseSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+    return {
+        status: OpenApiResponse(ErrorResponseSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses
+    }
 
 
 def enum_list_field(values: list[str], **kwargs: Any) -> serializers.ListField:

@@ -22,7 +22,6 @@ from apps.keys.serializers import (
 from apps.providers.registry import provider_specs_list
 from apps.providers.validation import INVALID
 
-
 KEY_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
