@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -357,6 +358,27 @@ else:
     raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be set in production (or VAULT_FINGERPRINT_PEPPER_FILE).")
 if len(VAULT_FINGERPRINT_SECRET) < 32:
     raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be at least 32 characters long.")
+# Every fingerprint is stored with the id of the pepper that made it, so the pepper can rotate:
+# VAULT_FINGERPRINT_PEPPER_ID names the current one, VAULT_FINGERPRINT_PEPPERS_PREVIOUS ("id:pepper,...")
+# keeps old ones for duplicate checks until `manage.py vault_rewrap` has re-fingerprinted every key.
+VAULT_FINGERPRINT_PEPPER_ID = env_str("VAULT_FINGERPRINT_PEPPER_ID", "1")
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", VAULT_FINGERPRINT_PEPPER_ID):
+    raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER_ID must be 1-32 letters, digits, '.', '_' or '-'.")
+VAULT_FINGERPRINT_SECRETS_PREVIOUS: dict[str, str] = {}
+for _entry in env_list("VAULT_FINGERPRINT_PEPPERS_PREVIOUS", []):
+    _pepper_id, _sep, _pepper = _entry.partition(":")
+    if (
+        not _sep
+        or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", _pepper_id)
+        or len(_pepper) < 32
+        or _pepper_id == VAULT_FINGERPRINT_PEPPER_ID
+        or _pepper_id in VAULT_FINGERPRINT_SECRETS_PREVIOUS
+    ):
+        raise ImproperlyConfigured(
+            "VAULT_FINGERPRINT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, "
+            "ids distinct and not the current VAULT_FINGERPRINT_PEPPER_ID)."
+        )
+    VAULT_FINGERPRINT_SECRETS_PREVIOUS[_pepper_id] = _pepper
 
 KEY_EXPIRY_WARNING_DAYS = env_int("KEY_EXPIRY_WARNING_DAYS", 7, minimum=1, maximum=365)
 PROVIDER_KEYS_PER_USER_MAX = env_int("PROVIDER_KEYS_PER_USER_MAX", 50, minimum=1)
