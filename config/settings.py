@@ -182,7 +182,28 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+# Long jobs (rewrap, expiry scan, token flush) are idempotent, so they are acknowledged only once done: a
+# worker killed mid-job leaves the message unacknowledged and another worker runs it again. With
+# Redis that happens once the visibility timeout has passed; it must exceed the longest task (the
+# hard time limit), or a task still running would be handed to a second worker.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int(
+    "CELERY_VISIBILITY_TIMEOUT_SECONDS", max(300, CELERY_TASK_TIME_LIMIT + 60), minimum=2
+)
+if CELERY_VISIBILITY_TIMEOUT_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS must be longer than CELERY_TASK_TIME_LIMIT, "
+        "or a running task would be delivered to a second worker."
+    )
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+        # kombu looks for expired unacknowledged messages every interval x throttle seconds (100 s by
+        # default); every few seconds instead, so redelivery comes at most about a tenth later than the timeout.
+        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_SECONDS // 10)),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
