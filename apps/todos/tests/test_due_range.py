@@ -142,3 +142,30 @@ def test_services_refuse_out_of_range_dates_from_any_other_door(alice):
     todo = todo_create(owner=alice, title="near", due_at=dt.datetime(2999, 12, 31, tzinfo=dt.UTC))
     with pytest.raises(InvalidInput):
         todo_update(todo=todo, changes={"due_at": dt.datetime(1899, 12, 31, tzinfo=dt.UTC)})
+
+
+def test_a_due_date_stored_before_the_range_existed_no_longer_breaks_the_list(alice, alice_client):
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL could store a due date outside years 1..9999")
+    broken = todo_create(owner=alice, title="ancient")
+    kept = todo_create(owner=alice, title="old but fine", due_at=dt.datetime(1950, 1, 1, tzinfo=dt.UTC))
+    with connection.cursor() as cursor:
+        # What a todo due 0001-01-01T00:00 in Pacific/Kiritimati (UTC+14) became: year 0 in UTC.
+        cursor.execute("UPDATE todos_todo SET due_at = '0001-12-31 10:00:00+00 BC' WHERE id = %s", [broken.pk])
+    assert alice_client.get("/api/todos/").status_code >= 400
+
+    migration = importlib.import_module("apps.todos.migrations.0003_clear_unreadable_due_dates")
+    with connection.schema_editor() as editor:
+        migration.clear_unreadable_due_dates(django_apps, editor)
+
+    response = alice_client.get("/api/todos/")
+    assert response.status_code == 200
+    due = {item["title"]: item["due_at"] for item in response.json()["results"]}
+    assert due["ancient"] is None
+    assert due["old but fine"].startswith("1950-01-01")
+    assert Todo.objects.filter(pk=kept.pk).exists()
