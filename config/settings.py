@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -182,7 +183,28 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+# Long jobs (rewrap, expiry scan, token flush) are idempotent, so they are acknowledged only once done: a
+# worker killed mid-job leaves the message unacknowledged and another worker runs it again. With
+# Redis that happens once the visibility timeout has passed; it must exceed the longest task (the
+# hard time limit), or a task still running would be handed to a second worker.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int(
+    "CELERY_VISIBILITY_TIMEOUT_SECONDS", max(300, CELERY_TASK_TIME_LIMIT + 60), minimum=2
+)
+if CELERY_VISIBILITY_TIMEOUT_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS must be longer than CELERY_TASK_TIME_LIMIT, "
+        "or a running task would be delivered to a second worker."
+    )
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+        # kombu looks for expired unacknowledged messages every interval x throttle seconds (100 s by
+        # default); every few seconds instead, so redelivery comes at most about a tenth later than the timeout.
+        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_SECONDS // 10)),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -240,7 +262,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.GatewayAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -358,6 +380,27 @@ else:
     raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be set in production (or VAULT_FINGERPRINT_PEPPER_FILE).")
 if len(VAULT_FINGERPRINT_SECRET) < 32:
     raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be at least 32 characters long.")
+# Every fingerprint is stored with the id of the pepper that made it, so the pepper can rotate:
+# VAULT_FINGERPRINT_PEPPER_ID names the current one, VAULT_FINGERPRINT_PEPPERS_PREVIOUS ("id:pepper,...")
+# keeps old ones for duplicate checks until `manage.py vault_rewrap` has re-fingerprinted every key.
+VAULT_FINGERPRINT_PEPPER_ID = env_str("VAULT_FINGERPRINT_PEPPER_ID", "1")
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", VAULT_FINGERPRINT_PEPPER_ID):
+    raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER_ID must be 1-32 letters, digits, '.', '_' or '-'.")
+VAULT_FINGERPRINT_SECRETS_PREVIOUS: dict[str, str] = {}
+for _entry in env_list("VAULT_FINGERPRINT_PEPPERS_PREVIOUS", []):
+    _pepper_id, _sep, _pepper = _entry.partition(":")
+    if (
+        not _sep
+        or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", _pepper_id)
+        or len(_pepper) < 32
+        or _pepper_id == VAULT_FINGERPRINT_PEPPER_ID
+        or _pepper_id in VAULT_FINGERPRINT_SECRETS_PREVIOUS
+    ):
+        raise ImproperlyConfigured(
+            "VAULT_FINGERPRINT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, "
+            "ids distinct and not the current VAULT_FINGERPRINT_PEPPER_ID)."
+        )
+    VAULT_FINGERPRINT_SECRETS_PREVIOUS[_pepper_id] = _pepper
 
 KEY_EXPIRY_WARNING_DAYS = env_int("KEY_EXPIRY_WARNING_DAYS", 7, minimum=1, maximum=365)
 PROVIDER_KEYS_PER_USER_MAX = env_int("PROVIDER_KEYS_PER_USER_MAX", 50, minimum=1)

@@ -3,7 +3,7 @@ import datetime as dt
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -22,9 +22,11 @@ from apps.accounts.serializers import (
     MeSerializer,
     RegisterSerializer,
     TokenObtainSerializer,
+    TokenPairSerializer,
     TokenRefreshInputSerializer,
 )
 from apps.core.errors import Forbidden
+from apps.core.schema import error_responses
 
 
 class TokenObtainView(TokenObtainPairView):
@@ -32,6 +34,7 @@ class TokenObtainView(TokenObtainPairView):
 
     serializer_class = TokenObtainSerializer
 
+    @extend_schema(responses={200: TokenPairSerializer, **error_responses(401)})
     def post(self, request: Request, *args, **kwargs) -> Response:
         try:
             return super().post(request, *args, **kwargs)
@@ -42,6 +45,7 @@ class TokenObtainView(TokenObtainPairView):
             raise
 
 
+@extend_schema_view(post=extend_schema(responses={200: TokenPairSerializer, **error_responses(401)}))
 class TokenRefreshRotateView(TokenRefreshView):
     """A refresh token buys a new pair once; the used one is blacklisted."""
 
@@ -66,7 +70,8 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
+    # 403: sign-up is closed; 409: the username is taken.
+    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer, **error_responses(403, 409)})
     def post(self, request: Request) -> Response:
         if not settings.REGISTRATION_OPEN:
             raise Forbidden("Self sign-up is turned off on this server.", code="registration_closed")
@@ -113,7 +118,10 @@ class AccessTokenListView(APIView):
     def get(self, request: Request) -> Response:
         return Response(AccessTokenSerializer(selectors.pat_list(user=request.user), many=True).data)
 
-    @extend_schema(request=AccessTokenCreateSerializer, responses={201: AccessTokenCreatedSerializer})
+    # 409: the user already holds PAT_MAX_PER_USER tokens.
+    @extend_schema(
+        request=AccessTokenCreateSerializer, responses={201: AccessTokenCreatedSerializer, **error_responses(409)}
+    )
     def post(self, request: Request) -> Response:
         serializer = AccessTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

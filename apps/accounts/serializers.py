@@ -2,7 +2,12 @@ from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
 from apps.accounts.models import PersonalAccessToken, User
+from apps.accounts.roles import ROLES
+from apps.accounts.scopes import SCOPES
+from apps.core.schema import enum_list_field
 from apps.core.serializers import StrictSerializerMixin
+
+SCOPE_NAMES = sorted(SCOPES)
 
 
 class TokenObtainSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
@@ -11,6 +16,13 @@ class TokenObtainSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
 
 class TokenRefreshInputSerializer(StrictSerializerMixin, TokenRefreshSerializer):
     pass
+
+
+class TokenPairSerializer(serializers.Serializer):
+    """Documents what login and refresh answer."""
+
+    access = serializers.CharField(help_text="Access JWT for `Authorization: Bearer ...`.")
+    refresh = serializers.CharField(help_text="Refresh JWT; single use, each refresh answers a new one.")
 
 
 class LogoutSerializer(StrictSerializerMixin, serializers.Serializer):
@@ -25,7 +37,7 @@ class RegisterSerializer(StrictSerializerMixin, serializers.Serializer):
 
 
 class MeSerializer(StrictSerializerMixin, serializers.ModelSerializer):
-    roles = serializers.ListField(child=serializers.CharField(), read_only=True)
+    roles = enum_list_field(list(ROLES), child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = User
@@ -38,6 +50,7 @@ class AccessTokenSerializer(serializers.ModelSerializer):
 
     prefix = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
+    scopes = enum_list_field(SCOPE_NAMES, child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = PersonalAccessToken
@@ -57,7 +70,8 @@ class AccessTokenCreatedSerializer(AccessTokenSerializer):
 
 class AccessTokenCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.CharField(max_length=50), min_length=1, max_length=20)
+    # Documented as an enum so generated clients know the names; pat_create refuses unknown ones by name.
+    scopes = enum_list_field(SCOPE_NAMES, child=serializers.CharField(max_length=50), min_length=1, max_length=20)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -178,5 +179,8 @@ def json_or_html_error_view(status_code: int, code: str, message: str, html_view
     return view
 
 
+# CSRF-exempt: it changes nothing, and a write to an unknown /api/ path must get this JSON 404, not
+# the CSRF middleware's HTML 403 (a request carrying a session cookie would otherwise).
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

@@ -1,4 +1,5 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -6,6 +7,7 @@ from rest_framework.response import Response
 
 from apps.accounts.scopes import PROFILE_READ
 from apps.core.errors import ServiceUnavailable
+from apps.core.schema import error_responses
 from apps.keys import selectors, services
 from apps.keys.serializers import (
     MessageResponseSerializer,
@@ -14,12 +16,22 @@ from apps.keys.serializers import (
     ProviderKeyResponseSerializer,
     ProviderKeyRotateSerializer,
     ProviderKeySerializer,
+    ProvidersResponseSerializer,
     validation_payload,
 )
 from apps.providers.registry import provider_specs_list
 from apps.providers.validation import INVALID
 
+KEY_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[KEY_ID]),
+    destroy=extend_schema(parameters=[KEY_ID]),
+    rotate=extend_schema(parameters=[KEY_ID]),
+    validate=extend_schema(parameters=[KEY_ID]),
+    make_default=extend_schema(parameters=[KEY_ID]),
+)
 class ProviderKeyViewSet(viewsets.ViewSet):
     """The caller's provider keys. Another user's key answers 404, exactly like a missing one.
 
@@ -40,7 +52,11 @@ class ProviderKeyViewSet(viewsets.ViewSet):
         keys = selectors.provider_key_list(owner=request.user)
         return Response({"success": True, "keys": ProviderKeySerializer(keys, many=True).data})
 
-    @extend_schema(request=ProviderKeyCreateSerializer, responses={201: ProviderKeyResponseSerializer})
+    # 404: user_id names no active user; 409: a duplicate, a taken label, too many keys; 422: the provider said no.
+    @extend_schema(
+        request=ProviderKeyCreateSerializer,
+        responses={201: ProviderKeyResponseSerializer, **error_responses(404, 409, 422)},
+    )
     def create(self, request: Request) -> Response:
         serializer = ProviderKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -70,12 +86,15 @@ class ProviderKeyViewSet(viewsets.ViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response({"success": True, "key": ProviderKeySerializer(self._key(request, pk)).data})
 
-    @extend_schema(responses=MessageResponseSerializer)
+    @extend_schema(responses={200: MessageResponseSerializer})
     def destroy(self, request: Request, pk: str) -> Response:
         services.provider_key_delete(actor=request.user, key=self._key(request, pk))
         return Response({"success": True, "message": "Key deleted."})
 
-    @extend_schema(request=ProviderKeyRotateSerializer, responses=ProviderKeyResponseSerializer)
+    @extend_schema(
+        request=ProviderKeyRotateSerializer,
+        responses={200: ProviderKeyResponseSerializer, **error_responses(409, 422)},
+    )
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, pk: str) -> Response:
         key = self._key(request, pk)
@@ -96,7 +115,7 @@ class ProviderKeyViewSet(viewsets.ViewSet):
             body["validation"] = validation_payload(outcome)
         return Response(body)
 
-    @extend_schema(request=None, responses=ProviderKeyResponseSerializer)
+    @extend_schema(request=None, responses={200: ProviderKeyResponseSerializer, **error_responses(409, 422)})
     @action(detail=True, methods=["post"])
     def validate(self, request: Request, pk: str) -> Response:
         key, outcome = services.provider_key_validate(actor=request.user, key=self._key(request, pk))
@@ -114,7 +133,7 @@ class ProviderKeyViewSet(viewsets.ViewSet):
             {"success": True, "message": outcome.detail, "key": ProviderKeySerializer(key).data, "validation": payload}
         )
 
-    @extend_schema(request=None, responses=ProviderKeyResponseSerializer)
+    @extend_schema(request=None, responses={200: ProviderKeyResponseSerializer, **error_responses(409)})
     @action(detail=True, methods=["post"], url_path="default")
     def make_default(self, request: Request, pk: str) -> Response:
         key = services.provider_key_set_default(actor=request.user, key=self._key(request, pk))
@@ -122,7 +141,7 @@ class ProviderKeyViewSet(viewsets.ViewSet):
             {"success": True, "message": "This key is now the default.", "key": ProviderKeySerializer(key).data}
         )
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=ProvidersResponseSerializer)
     @action(detail=False, methods=["get"])
     def providers(self, request: Request) -> Response:
         return Response({"success": True, "providers": [spec.as_dict() for spec in provider_specs_list()]})

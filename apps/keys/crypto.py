@@ -116,6 +116,10 @@ def seal(plaintext: str, *, aad: bytes) -> Sealed:
 
 
 def open_sealed(sealed: Sealed, *, aad: bytes) -> str:
+    return _open(sealed, aad=aad)
+
+
+def _open(sealed: Sealed, *, aad: bytes) -> str:
     data_key = _unwrap(sealed, aad=aad)
     try:
         plaintext = AESGCM(data_key).decrypt(bytes(sealed.nonce), bytes(sealed.ciphertext), aad + b"|secret")
@@ -137,9 +141,36 @@ def rewrap(sealed: Sealed, *, aad: bytes) -> Sealed:
     )
 
 
-def fingerprint(plaintext: str) -> str:
-    """HMAC-SHA256 under the server's pepper: finds the same key stored twice without decrypting."""
-    return hmac.new(settings.VAULT_FINGERPRINT_SECRET.encode(), plaintext.encode(), hashlib.sha256).hexdigest()
+def fingerprint_peppers() -> dict[str, bytes]:
+    """Pepper id -> pepper, the current one (VAULT_FINGERPRINT_PEPPER_ID) first, then the previous ones."""
+    return {
+        settings.VAULT_FINGERPRINT_PEPPER_ID: settings.VAULT_FINGERPRINT_SECRET.encode(),
+        **{pepper_id: pepper.encode() for pepper_id, pepper in settings.VAULT_FINGERPRINT_SECRETS_PREVIOUS.items()},
+    }
+
+
+def current_fingerprint_pepper_id() -> str:
+    return settings.VAULT_FINGERPRINT_PEPPER_ID
+
+
+def fingerprint(plaintext: str, *, pepper_id: str | None = None) -> str:
+    """HMAC-SHA256 under a server pepper (the current one by default): finds the same key stored twice
+    without decrypting anything. Stored with its pepper id, so the pepper can rotate."""
+    pepper = fingerprint_peppers()[pepper_id or current_fingerprint_pepper_id()]
+    return hmac.new(pepper, plaintext.encode(), hashlib.sha256).hexdigest()
+
+
+def fingerprints(plaintext: str) -> dict[str, str]:
+    """The secret's fingerprint under every known pepper, to find duplicates stored before a rotation."""
+    return {pepper_id: fingerprint(plaintext, pepper_id=pepper_id) for pepper_id in fingerprint_peppers()}
+
+
+def sealed_fingerprint(sealed: Sealed, *, aad: bytes) -> str:
+    """The current-pepper fingerprint of a stored secret, for re-fingerprinting after a pepper rotation.
+
+    The plaintext stays inside this module: only its HMAC leaves.
+    """
+    return fingerprint(_open(sealed, aad=aad))
 
 
 def master_key_generate(version: str) -> str:

@@ -16,7 +16,8 @@ class ProviderKey(models.Model):
     The secret is never stored in the clear: `ciphertext` is the key encrypted under a random
     data key, `wrapped_data_key` that data key encrypted under master key `master_key_version`.
     Both are bound to (owner, provider, id), see apps.keys.crypto. What people may see is `mask`
-    (prefix + last four) and `fingerprint` (HMAC under a server pepper, for duplicate checks).
+    (prefix + last four) and `fingerprint` (HMAC under server pepper `fingerprint_pepper_id`, for
+    duplicate checks).
     Rotation creates a new row and leaves this one `superseded` with its secret erased;
     revocation erases the secret too. Only services change rows.
     """
@@ -41,6 +42,8 @@ class ProviderKey(models.Model):
 
     mask = models.CharField(max_length=40)
     fingerprint = models.CharField(max_length=64)
+    # Which VAULT_FINGERPRINT_PEPPER made `fingerprint`; empty only on rows written before peppers had ids.
+    fingerprint_pepper_id = models.CharField(max_length=32, blank=True, default="", editable=False, db_index=True)
     nonce = models.BinaryField(editable=False, default=b"")
     ciphertext = models.BinaryField(editable=False, default=b"")
     wrapped_data_key = models.BinaryField(editable=False, default=b"")

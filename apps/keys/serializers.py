@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.core.serializers import StrictSerializerMixin
@@ -15,6 +16,8 @@ class ProviderKeySerializer(serializers.ModelSerializer):
 
     status = serializers.CharField(source="effective_status", read_only=True)
     fingerprint = serializers.SerializerMethodField()
+    # Not a URLField here: empty (not a URI) for providers with a fixed API.
+    base_url = serializers.CharField(read_only=True, help_text="openai_compatible only; empty otherwise.")
 
     class Meta:
         model = ProviderKey
@@ -94,6 +97,8 @@ class ProviderKeyResponseSerializer(serializers.Serializer):
     replaces = serializers.IntegerField(required=False, help_text="rotate: the id of the key this one replaced")
 
 
+# An envelope, not a list: without many=False the schema would call it an array of envelopes.
+@extend_schema_serializer(many=False)
 class ProviderKeyListResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     keys = ProviderKeySerializer(many=True)
@@ -102,3 +107,29 @@ class ProviderKeyListResponseSerializer(serializers.Serializer):
 class MessageResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
+
+
+class KeyFormatSerializer(serializers.Serializer):
+    prefixes = serializers.ListField(child=serializers.CharField())
+    min_length = serializers.IntegerField()
+    max_length = serializers.IntegerField()
+    characters = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ProviderSpecSerializer(serializers.Serializer):
+    """Documents apps.providers.registry.ProviderSpec.as_dict."""
+
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    features = serializers.ListField(child=serializers.CharField())
+    key_format = KeyFormatSerializer()
+    docs_url = serializers.CharField()
+    keys_url = serializers.CharField()
+    default_base_url = serializers.CharField(allow_null=True)
+    requires_base_url = serializers.BooleanField()
+
+
+class ProvidersResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    providers = ProviderSpecSerializer(many=True)

@@ -179,9 +179,13 @@ def _clean_expiry(expires_at: dt.datetime | None) -> dt.datetime | None:
     return expires_at
 
 
-def _duplicate_of(*, owner: User, fingerprint: str) -> ProviderKey | None:
+def _duplicate_of(*, owner: User, fingerprints: dict[str, str]) -> ProviderKey | None:
+    """A live key of `owner` with this secret, whichever known pepper its fingerprint was made with."""
+    same_secret = Q(fingerprint_pepper_id="", fingerprint__in=list(fingerprints.values()))  # rows from before ids
+    for pepper_id, fingerprint in fingerprints.items():
+        same_secret |= Q(fingerprint_pepper_id=pepper_id, fingerprint=fingerprint)
     return (
-        ProviderKey.objects.filter(owner=owner, fingerprint=fingerprint)
+        ProviderKey.objects.filter(same_secret, owner=owner)
         .exclude(status=ProviderKey.Status.SUPERSEDED)
         .only("id", "label", "provider", "mask", "fingerprint", "status", "owner_id")
         .first()
@@ -308,8 +312,9 @@ def provider_key_create(
     base_url = _clean_base_url(provider=provider, base_url=base_url, api_key=api_key)
     label = _clean_label(label=label, api_key=api_key)
     expires_at = _clean_expiry(expires_at)
-    fingerprint = crypto.fingerprint(api_key)
-    existing = _duplicate_of(owner=owner, fingerprint=fingerprint)
+    fingerprints = crypto.fingerprints(api_key)
+    pepper_id = crypto.current_fingerprint_pepper_id()
+    existing = _duplicate_of(owner=owner, fingerprints=fingerprints)
     if existing is not None:
         raise _refuse_duplicate(actor=actor, owner=owner, existing=existing)
     stored = ProviderKey.objects.filter(owner=owner).exclude(status=ProviderKey.Status.SUPERSEDED).count()
@@ -354,7 +359,8 @@ def provider_key_create(
                 label=label,
                 base_url=base_url,
                 mask=key_mask(provider=provider, api_key=api_key),
-                fingerprint=fingerprint,
+                fingerprint=fingerprints[pepper_id],
+                fingerprint_pepper_id=pepper_id,
                 status=ProviderKey.Status.ACTIVE,
                 is_default=make_default,
                 expires_at=expires_at,
@@ -378,7 +384,7 @@ def provider_key_create(
             )
     except IntegrityError:
         # A concurrent request stored the same key (or label) between our check and our insert.
-        existing = _duplicate_of(owner=owner, fingerprint=fingerprint)
+        existing = _duplicate_of(owner=owner, fingerprints=fingerprints)
         if existing is not None:
             raise _refuse_duplicate(actor=actor, owner=owner, existing=existing) from None
         raise Conflict("Another key with this label or default flag was stored at the same time.") from None
@@ -402,7 +408,8 @@ def provider_key_rotate(
     owner = key.owner
     _authorise(actor=actor, owner=owner, action="provider_key.rotated")
     api_key = _clean_secret(provider=key.provider, api_key=api_key)
-    fingerprint = crypto.fingerprint(api_key)
+    fingerprints = crypto.fingerprints(api_key)
+    pepper_id = crypto.current_fingerprint_pepper_id()
     if expires_at is not _UNSET:
         expires_at = _clean_expiry(expires_at)
     outcome = key_live_validate(provider=key.provider, api_key=api_key, base_url=key.base_url) if validate else None
@@ -422,7 +429,7 @@ def provider_key_rotate(
                 raise Conflict(
                     "This key was revoked; delete it and store a new one.", code="key_revoked", details={"id": old.pk}
                 )
-            existing = _duplicate_of(owner=owner, fingerprint=fingerprint)
+            existing = _duplicate_of(owner=owner, fingerprints=fingerprints)
             if existing is not None:
                 raise _refuse_duplicate(actor=actor, owner=owner, existing=existing)
             if expires_at is _UNSET:
@@ -433,7 +440,8 @@ def provider_key_rotate(
                 label=old.label,
                 base_url=old.base_url,
                 mask=key_mask(provider=old.provider, api_key=api_key),
-                fingerprint=fingerprint,
+                fingerprint=fingerprints[pepper_id],
+                fingerprint_pepper_id=pepper_id,
                 status=ProviderKey.Status.ACTIVE,
                 is_default=old.is_default,
                 expires_at=expires_at,
@@ -461,7 +469,7 @@ def provider_key_rotate(
                 validation=outcome.result if outcome else None,
             )
     except IntegrityError:
-        existing = _duplicate_of(owner=owner, fingerprint=fingerprint)
+        existing = _duplicate_of(owner=owner, fingerprints=fingerprints)
         if existing is not None:
             raise _refuse_duplicate(actor=actor, owner=owner, existing=existing) from None
         raise Conflict("The key changed while it was being rotated; try again.", code="rotation_conflict") from None
@@ -671,20 +679,27 @@ def provider_keys_rewrap(
     key_ids: list[int] | None = None,
     progress: Callable[[dict[str, int]], None] | None = None,
 ) -> dict[str, Any]:
-    """Re-wrap every data key not under the current master key, batch by batch.
+    """Move every stored secret to the current master key and the current fingerprint pepper, batch by batch.
 
-    Only data keys are touched (unwrap with the old master key, wrap with the current one); the
-    secrets themselves are never decrypted. Each batch commits on its own, so a crash loses at
-    most the batch in flight and a re-run picks up where it stopped; rows already on the current
-    version are never selected, so running it twice is harmless. Rows locked by a concurrent
-    rotation are skipped and counted as remaining.
+    Data keys not under the current master key are re-wrapped (unwrapped with the old master key,
+    wrapped with the current one; the secret itself is not decrypted). Fingerprints made with an
+    older pepper are re-made with the current one (crypto.sealed_fingerprint opens the secret inside
+    the crypto module; only the HMAC comes out). Each batch commits on its own together with its
+    audit event, so a crash or a killed worker loses at most the batch in flight, and the audit
+    trail shows every batch that did commit; a re-run picks up where it stopped, since rows already
+    current are never selected. Rows locked by a concurrent rotation are skipped and counted as
+    remaining.
     """
     current = crypto.current_master_key_version()
+    current_pepper = crypto.current_fingerprint_pepper_id()
     batch_size = batch_size or settings.VAULT_REWRAP_BATCH_SIZE
-    pending = ProviderKey.objects.exclude(master_key_version__in=["", current])
+    has_secret = ~Q(master_key_version="")
+    pending = ProviderKey.objects.filter(
+        has_secret & (~Q(master_key_version=current) | ~Q(fingerprint_pepper_id=current_pepper))
+    )
     if key_ids is not None:
         pending = pending.filter(pk__in=key_ids)
-    counts: dict[str, int] = {"rewrapped": 0, "failed": 0, "batches": 0}
+    counts: dict[str, int] = {"rewrapped": 0, "refingerprinted": 0, "failed": 0, "batches": 0}
     failed_ids: list[int] = []
     started = timezone.now()
     while True:
@@ -693,41 +708,84 @@ def provider_keys_rewrap(
                 pending.exclude(pk__in=failed_ids)
                 .order_by("pk")
                 .select_for_update(skip_locked=True)
-                .only("pk", "owner_id", "provider", *_SECRET_COLUMNS)[:batch_size]
+                .only("pk", "owner_id", "provider", "fingerprint", "fingerprint_pepper_id", *_SECRET_COLUMNS)[
+                    :batch_size
+                ]
             )
             if not rows:
                 break
-            changed = []
+            batch_failed: list[int] = []
+            rewrapped = refingerprinted = 0
             for row in rows:
+                changes: dict[str, Any] = {}
                 try:
-                    _store_sealed(row, crypto.rewrap(_sealed(row), aad=_aad(row)))
+                    if row.master_key_version != current:
+                        _store_sealed(row, crypto.rewrap(_sealed(row), aad=_aad(row)))
+                        changes.update(
+                            wrapped_data_key=row.wrapped_data_key,
+                            data_key_nonce=row.data_key_nonce,
+                            master_key_version=row.master_key_version,
+                        )
+                    if row.fingerprint_pepper_id != current_pepper:
+                        fingerprint = crypto.sealed_fingerprint(_sealed(row), aad=_aad(row))
+                        if (
+                            ProviderKey.objects.filter(owner_id=row.owner_id, fingerprint=fingerprint)
+                            .exclude(pk=row.pk)
+                            .exclude(status=ProviderKey.Status.SUPERSEDED)
+                            .exists()
+                        ):
+                            # The same secret stored twice under two peppers (only possible before ids existed).
+                            raise crypto.VaultError("another key of this owner has the same secret")
+                        changes.update(fingerprint=fingerprint, fingerprint_pepper_id=current_pepper)
                 except crypto.VaultError as exc:
-                    failed_ids.append(row.pk)
-                    logger.error("vault rewrap: provider key %s could not be re-wrapped: %s", row.pk, exc)
+                    batch_failed.append(row.pk)
+                    logger.error("vault rewrap: provider key %s could not be moved: %s", row.pk, exc)
                     continue
-                changed.append(row)
-            # One UPDATE per row: measured twice as fast on PostgreSQL as bulk_update's CASE expression.
-            for row in changed:
-                ProviderKey.objects.filter(pk=row.pk).update(
-                    wrapped_data_key=row.wrapped_data_key,
-                    data_key_nonce=row.data_key_nonce,
-                    master_key_version=row.master_key_version,
-                )
-        counts["rewrapped"] += len(changed)
+                # One UPDATE per row: measured twice as fast on PostgreSQL as bulk_update's CASE expression.
+                ProviderKey.objects.filter(pk=row.pk).update(**changes)
+                rewrapped += "master_key_version" in changes
+                refingerprinted += "fingerprint" in changes
+            counts["batches"] += 1
+            audit_event_record(
+                action="provider_key.rewrap_batch",
+                actor=actor,
+                outcome="success" if not batch_failed else "failure",
+                target_type="provider_key",
+                data={
+                    "batch": counts["batches"],
+                    "rewrapped": rewrapped,
+                    "refingerprinted": refingerprinted,
+                    "failed_ids": batch_failed,
+                    "first_id": rows[0].pk,
+                    "last_id": rows[-1].pk,
+                    "master_key_version": current,
+                    "fingerprint_pepper_id": current_pepper,
+                },
+            )
+        failed_ids += batch_failed
+        counts["rewrapped"] += rewrapped
+        counts["refingerprinted"] += refingerprinted
         counts["failed"] = len(failed_ids)
-        counts["batches"] += 1
         logger.info(
-            "vault rewrap: batch %d done, %d re-wrapped so far, %d failed, to master key %s",
+            "vault rewrap: batch %d done, %d re-wrapped and %d re-fingerprinted so far, %d failed, "
+            "to master key %s and pepper %s",
             counts["batches"],
             counts["rewrapped"],
+            counts["refingerprinted"],
             counts["failed"],
             current,
+            current_pepper,
         )
         if progress is not None:
             progress(dict(counts))
     remaining = pending.count()
-    result: dict[str, Any] = {**counts, "remaining": remaining, "master_key_version": current}
-    if counts["rewrapped"] or counts["failed"] or actor is not None:
+    result: dict[str, Any] = {
+        **counts,
+        "remaining": remaining,
+        "master_key_version": current,
+        "fingerprint_pepper_id": current_pepper,
+    }
+    if counts["rewrapped"] or counts["refingerprinted"] or counts["failed"] or actor is not None:
         audit_event_record(
             action="provider_key.rewrapped",
             actor=actor,

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import PersonalAccessToken, User
 from apps.core.errors import Forbidden, NotFound
+from apps.core.schema import error_responses
 from apps.mcp_tools.pipeline import tool_invoke
 from apps.mcp_tools.policies import policy_for
 from apps.mcp_tools.principal import Principal, principal_acting_for, principal_for_token, principal_for_user
@@ -56,7 +57,10 @@ class ToolInvokeView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=ToolInvokeSerializer, responses=ToolInvokeResultSerializer)
+    # 404: no such tool or user; 409: a provider key that cannot be used now; 422: the provider refused it.
+    @extend_schema(
+        request=ToolInvokeSerializer, responses={200: ToolInvokeResultSerializer, **error_responses(404, 409, 422)}
+    )
     def post(self, request: Request) -> Response:
         serializer = ToolInvokeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -10,8 +10,14 @@ from rest_framework.response import Response
 
 from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.pagination import PageNumberPagination
+from apps.core.schema import error_responses
 from apps.todos import selectors, services
-from apps.todos.serializers import TodoListQuerySerializer, TodoSerializer, TodoWriteSerializer
+from apps.todos.serializers import (
+    TodoListQuerySerializer,
+    TodoOverviewSerializer,
+    TodoSerializer,
+    TodoWriteSerializer,
+)
 
 PAGINATION_PARAMS = {"page", "page_size"}
 
@@ -33,6 +39,8 @@ class TodoViewSet(viewsets.ViewSet):
     # Personal access tokens need these scopes; a JWT or session carries every scope of the role.
     read_scope = TODOS_READ
     write_scope = TODOS_WRITE
+    # list() paginates with it; declared here so the schema shows {count, next, previous, results}.
+    pagination_class = PageNumberPagination
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
@@ -46,13 +54,16 @@ class TodoViewSet(viewsets.ViewSet):
     def _todo(self, request: Request, pk: str):
         return selectors.todo_get(owner=request.user, todo_id=pk)
 
-    @extend_schema(parameters=[TodoListQuerySerializer], responses=TodoSerializer(many=True))
+    # 404: a page past the last one.
+    @extend_schema(
+        parameters=[TodoListQuerySerializer], responses={200: TodoSerializer(many=True), **error_responses(404)}
+    )
     def list(self, request: Request) -> Response:
         filters = request.query_params.copy()
         for key in PAGINATION_PARAMS:
             filters.pop(key, None)
         queryset = selectors.todo_list(owner=request.user, filters=filters)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(TodoSerializer(page, many=True).data)
 
@@ -104,7 +115,7 @@ class TodoViewSet(viewsets.ViewSet):
     def reopen(self, request: Request, pk: str) -> Response:
         return Response(TodoSerializer(services.todo_reopen(todo=self._todo(request, pk))).data)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=TodoOverviewSerializer)
     @action(detail=False, methods=["get"])
     def overview(self, request: Request) -> Response:
         return Response(selectors.todo_overview(owner=request.user))

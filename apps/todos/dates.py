@@ -4,6 +4,12 @@ ISO 8601 is taken as is (a naive one is read in the user's zone); anything else 
 dateparser relative to "now" in the user's zone, preferring the future ("friday" is the coming one).
 A phrase or date with no time of day ("tomorrow", "next friday", "2026-12-01") means the end of
 that day, so a task due "tomorrow" is not overdue until tomorrow is over.
+
+Supported due dates run from DUE_MIN to DUE_MAX (years 1900 to 2999, in UTC), with UTC offsets of at
+most OFFSET_MAX: wide enough for any real plan, and far from the edges where an offset pushes a time
+past what Python (years 1..9999) or PostgreSQL (offsets up to 15:59) can hold. Every door checks it:
+tools through due_parse, REST through the serializer and the list filter, every service save through
+the model field's validator.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from dateparser.date import DateDataParser
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.core.errors import InvalidInput
@@ -21,12 +28,48 @@ START_OF_DAY = dt.time(0, 0)
 PHRASE_MAX_LENGTH = 100
 _DATE_PERIODS = {"day", "week", "month", "year"}
 
+DUE_MIN = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+DUE_MAX = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)  # exclusive: the last supported year is 2999
+# Real zones use offsets from -12:00 to +14:00; ISO 8601 allows up to ±23:59, PostgreSQL only ±15:59.
+OFFSET_MAX = dt.timedelta(hours=14)
+DUE_RANGE_MESSAGE = "Dates must be between 1900-01-01 and 2999-12-31 (UTC), with a UTC offset of at most ±14:00."
+
+
+def due_supported(value: dt.datetime) -> dt.datetime:
+    """The same instant in UTC if it is a supported due date; ValueError (DUE_RANGE_MESSAGE) otherwise.
+
+    UTC, so PostgreSQL never sees an offset it cannot parse, whatever offset the client wrote.
+    """
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("A due date needs a time zone.")
+    if abs(offset) > OFFSET_MAX:
+        raise ValueError(DUE_RANGE_MESSAGE)
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:
+        # Year 1 at +14:00 is year 0 in UTC, year 9999 at -14:00 is year 10000: neither exists here.
+        raise ValueError(DUE_RANGE_MESSAGE) from None
+    if not DUE_MIN <= utc < DUE_MAX:
+        raise ValueError(DUE_RANGE_MESSAGE)
+    return utc
+
 
 def _user_zone(tz_name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(tz_name or "UTC")
     except (ValueError, KeyError):
         return ZoneInfo("UTC")
+
+
+def validate_due_at(value: dt.datetime | None) -> None:
+    """The model field's validator: every save through a service (and the admin) checks the range."""
+    if value is None:
+        return
+    try:
+        due_supported(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="date_out_of_range") from None
 
 
 def _day_at(day: dt.date, tz: ZoneInfo, bound: str) -> dt.datetime:
@@ -53,7 +96,8 @@ def _iso(text: str, tz: ZoneInfo, bound: str) -> dt.datetime | None:
 
 
 def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None, bound: str = "due") -> dt.datetime:
-    """ISO 8601 or a natural phrase -> an aware datetime; InvalidInput (code invalid_date) otherwise.
+    """ISO 8601 or a natural phrase -> an aware datetime; InvalidInput (code invalid_date) otherwise,
+    also for a date outside the supported range.
 
     A day without a time of day becomes, by `bound`: "due" 23:59 that day (a due date), "start" its
     first instant (a lower bound: "due after today" includes all of today), "end" the next day's first
@@ -67,6 +111,19 @@ def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None,
     if len(text) > PHRASE_MAX_LENGTH:
         raise InvalidInput("That date is too long to be a date.", code="invalid_date")
     tz = _user_zone(tz_name)
+    try:
+        value = _parsed(text, tz, bound, now)
+    except OverflowError:
+        # A day at the very end of year 9999 has no next day to bound it.
+        raise InvalidInput(DUE_RANGE_MESSAGE, code="invalid_date") from None
+    try:
+        due_supported(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_date") from None
+    return value
+
+
+def _parsed(text: str, tz: ZoneInfo, bound: str, now: dt.datetime | None) -> dt.datetime:
     parsed = _iso(text, tz, bound)
     if parsed is not None:
         return parsed

@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from apps.todos.dates import validate_due_at
 from apps.todos.models import PRIORITY_RANK, Priority, Todo
 
 ORDERINGS = {
@@ -38,8 +39,9 @@ class TodoFilter(django_filters.FilterSet):
         choices=[("open", "open"), ("completed", "completed"), ("all", "all")], method="filter_status"
     )
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    # The supported range is checked here too: an offset PostgreSQL cannot parse must be a 400, not a 500.
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt", validators=[validate_due_at])
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte", validators=[validate_due_at])
     # A ChoiceFilter, not BooleanFilter: "overdue=maybe" must be an error, not silently ignored.
     overdue = django_filters.ChoiceFilter(choices=[(v, v) for v in BOOLEAN_VALUES], method="filter_overdue")
     tag = django_filters.CharFilter(method="filter_tag", max_length=40)

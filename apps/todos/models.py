@@ -5,6 +5,8 @@ from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from apps.todos.dates import validate_due_at
+
 TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10_000
 TAG_MAX_LENGTH = 40
@@ -46,7 +48,7 @@ class Todo(models.Model):
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
     description = models.TextField(blank=True, default="", validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)])
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
-    due_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, validators=[validate_due_at])
     tags = models.ManyToManyField(Tag, blank=True, related_name="todos")
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

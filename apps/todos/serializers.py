@@ -1,6 +1,11 @@
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core.serializers import StrictSerializerMixin
+from apps.todos.dates import validate_due_at
+from apps.todos.filters import ORDERINGS
 from apps.todos.models import (
     DESCRIPTION_MAX_LENGTH,
     TAG_MAX_LENGTH,
@@ -37,6 +42,17 @@ class TodoSerializer(serializers.ModelSerializer):
         return [tag.name for tag in obj.tags.all()]
 
 
+class DueAtField(serializers.DateTimeField):
+    """A due date in the supported range, judged on the offset the client wrote (DRF would convert it first)."""
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_aware(value):
+            validate_due_at(value)
+        value = super().enforce_timezone(value)
+        validate_due_at(value)
+        return value
+
+
 class TodoWriteSerializer(StrictSerializerMixin, serializers.Serializer):
     """Input for create (all required fields) and update (partial=True)."""
 
@@ -45,7 +61,7 @@ class TodoWriteSerializer(StrictSerializerMixin, serializers.Serializer):
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, trim_whitespace=False
     )
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    due_at = DueAtField(required=False, allow_null=True)
     tags = serializers.ListField(
         child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=TAGS_PER_TODO_MAX, required=False
     )
@@ -59,8 +75,22 @@ class TodoListQuerySerializer(serializers.Serializer):
     due_before = serializers.DateTimeField(required=False)
     due_after = serializers.DateTimeField(required=False)
     overdue = serializers.BooleanField(required=False)
-    tag = serializers.CharField(required=False)
-    search = serializers.CharField(required=False)
-    ordering = serializers.CharField(required=False)
-    page = serializers.IntegerField(required=False)
-    page_size = serializers.IntegerField(required=False)
+    tag = serializers.CharField(required=False, max_length=40)
+    search = serializers.CharField(required=False, max_length=200)
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class TodoOverviewSerializer(serializers.Serializer):
+    """Documents GET /api/todos/overview (selectors.todo_overview): counts in the user's own day."""
+
+    total = serializers.IntegerField()
+    open = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    due_today = serializers.IntegerField()
+    urgent_open = serializers.IntegerField()
+    high_open = serializers.IntegerField()
+    timezone = serializers.CharField()
+    today = serializers.DateField()
