@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Start the whole product in the foreground: database, migrate, demo account, worker+beat, web server.
+# Start the whole product in the foreground: database, migrate, demo account, worker, beat, web server.
 # TERM or Ctrl-C stops everything this script started and exits 0; if the web server or the worker
-# ends on its own, the other is stopped too and its exit status is ours.
+# ends on its own, the others are stopped too and its exit status is ours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export APP_ENV="${APP_ENV:-development}"
@@ -27,10 +27,11 @@ stop_children() {
 }
 trap 'stop_children; exit 0' INT TERM
 
-# One worker process with an embedded beat is enough on one machine; production runs them
-# as separate services (docker-compose.yml).
-celery -A config worker --beat --loglevel "${CELERY_LOG_LEVEL:-info}" --concurrency "${CELERY_CONCURRENCY:-2}" \
-  --scheduler django_celery_beat.schedulers:DatabaseScheduler &
+# Worker and beat as separate processes, as in production (docker-compose.yml). An embedded beat
+# (worker --beat) only notices a stop after its next 5-second sleep, doubling the time to stop.
+celery -A config worker --loglevel "${CELERY_LOG_LEVEL:-info}" --concurrency "${CELERY_CONCURRENCY:-2}" &
+pids+=("$!")
+celery -A config beat --loglevel "${CELERY_LOG_LEVEL:-info}" --scheduler django_celery_beat.schedulers:DatabaseScheduler &
 pids+=("$!")
 
 echo "Serving http://$HOST:$PORT/ (admin at /admin/, API docs at /api/docs/, MCP at /mcp)"
