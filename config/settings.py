@@ -463,8 +463,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=10
 # Streamable HTTP at /mcp (stateless, JSON responses) and stdio; see docs/mcp-transport.md.
 MCP_RESOURCE_URL = f"{PUBLIC_BASE_URL}/mcp"
 # RFC 9728 metadata names who issues tokens for /mcp. There is no OAuth server here: by default it
-# names this service, whose /api/auth/token issues the JWTs (personal access tokens come from the
-# settings pages). Point it at a real authorization server if one fronts the gateway.
+# names this service, whose /api/auth/token issues the JWTs (personal access tokens come from
+# POST /api/auth/tokens). Point it at a real authorization server if one fronts the gateway.
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS", [PUBLIC_BASE_URL])
 MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", default=True)
 MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE, minimum=1024)
