@@ -152,6 +152,11 @@ def test_the_compose_services_start_and_pass_their_own_health_checks(production_
     # Before worker and beat run, their checks must fail (a check that cannot fail proves nothing);
     # they run while the one-shot steps below do.
     premature = {name: healthcheck(name, env, port) for name in ("worker", "beat")}
+    # The image build step (Dockerfile: collectstatic), so web serves the hashed static files.
+    collectstatic = subprocess.Popen(
+        [sys.executable, "manage.py", "collectstatic", "--no-input"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
 
     migrate = run([str(part) for part in SERVICES["migrate"]["command"]], env)
     assert migrate.returncode == 0, migrate.stderr
@@ -172,6 +177,9 @@ def test_the_compose_services_start_and_pass_their_own_health_checks(production_
         check.communicate(timeout=60)
         assert check.returncode != 0, f"{name}'s health check passed with no {name} running"
 
+    collected, _ = collectstatic.communicate(timeout=120)
+    assert collectstatic.returncode == 0, collected
+
     processes = {name: start(name, env, port, tmp_path / f"{name}.log") for name in ("web", "worker", "beat")}
     try:
         for name, process in processes.items():
@@ -189,6 +197,17 @@ def test_the_compose_services_start_and_pass_their_own_health_checks(production_
         assert response.status_code == 200, response.text
         assert "access" in response.json()
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+        # The API docs work offline in production: every asset is a local, hashed static file.
+        public = {"Host": "gateway.example.com", "X-Forwarded-Proto": "https"}
+        docs = httpx.get(f"http://127.0.0.1:{port}/api/docs/", headers=public, timeout=10)
+        assert docs.status_code == 200
+        assets = [url.replace("&amp;", "&") for url in re.findall(r'(?:src|href)="([^"]+)"', docs.text)]
+        assert len(assets) >= 5
+        for url in assets:
+            assert url.startswith("/") and not url.startswith("//"), url
+            asset = httpx.get(f"http://127.0.0.1:{port}{url}", headers=public, timeout=10)
+            assert asset.status_code == 200 and asset.content, url
     finally:
         for process in processes.values():
             stop(process)
