@@ -16,10 +16,11 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-# Web (uvicorn: Django + MCP at /mcp), a Celery worker with beat, on SQLite/in-process by
-# default or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+# Web (uvicorn: Django + MCP at /mcp), a Celery worker and beat, on SQLite/in-process by
+# default or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set. exec: run.sh is make's own child,
+# so the TERM make passes on reaches it and it stops everything it started.
 run: install
-	APP_ENV=$${APP_ENV:-development} PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/run.sh
+	APP_ENV=$${APP_ENV:-development} PATH=$(CURDIR)/$(BIN):$$PATH exec ./scripts/run.sh
 
 test: install
 	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/test.sh

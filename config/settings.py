@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -74,6 +75,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's assets served by the product at the pinned version: /api/docs/ works offline.
+    "drf_spectacular_sidecar",
+    "csp",
     "django_celery_beat",
     "axes",
     "apps.core",
@@ -86,8 +90,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: container and load-balancer probes call http://127.0.0.1:8000 whatever the public host
+    # name is, so /healthz and /readyz answer before anything validates Host or redirects to HTTPS.
+    "apps.core.health.health_probe_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -172,6 +180,8 @@ else:
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        # Broadcast bindings (worker pidbox, ping); kombu would otherwise write ./control in the working directory.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = None
@@ -276,6 +286,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads Swagger UI from this service (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- MCP pipeline ------------------------------------------------------------------------------
@@ -458,15 +474,41 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# Behind a TLS proxy the service is HTTPS-only: plain http is redirected, and browsers are told (HSTS)
+# never to try http again. Health probes are answered before the redirect (see MIDDLEWARE).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading commits the whole registrable domain to HTTPS in browsers for months; an operator opts in.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# django-csp: same-origin scripts, styles, fetches and frames only; no inline script anywhere (the API
+# docs page loads its init script from a URL, SpectacularSwaggerSplitView). data: images are Swagger
+# UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 
 # --- MCP transport -------------------------------------------------------------------------------
 # Streamable HTTP at /mcp (stateless, JSON responses) and stdio; see docs/mcp-transport.md.
 MCP_RESOURCE_URL = f"{PUBLIC_BASE_URL}/mcp"
 # RFC 9728 metadata names who issues tokens for /mcp. There is no OAuth server here: by default it
-# names this service, whose /api/auth/token issues the JWTs (personal access tokens come from the
-# settings pages). Point it at a real authorization server if one fronts the gateway.
+# names this service, whose /api/auth/token issues the JWTs (personal access tokens come from
+# POST /api/auth/tokens). Point it at a real authorization server if one fronts the gateway.
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS", [PUBLIC_BASE_URL])
 MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", default=True)
 MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE, minimum=1024)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Start the whole product in the foreground: migrate, demo account, worker+beat, web server.
+# Start the whole product in the foreground: database, migrate, demo account, worker, beat, web server.
+# TERM or Ctrl-C stops everything this script started and exits 0; if the web server or the worker
+# ends on its own, the others are stopped too and its exit status is ours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export APP_ENV="${APP_ENV:-development}"
@@ -8,17 +10,36 @@ PORT="${PORT:-8000}"
 # Links the app prints (demo login, MCP metadata) must name the address actually served.
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"
 
+# Creates a missing PostgreSQL database when the role may; otherwise one line says what to do.
+python manage.py database_ensure
 python manage.py migrate --no-input
 if [ "$APP_ENV" = "development" ]; then
   python manage.py bootstrap_demo
 fi
 
-# One worker process with an embedded beat is enough on one machine; production runs them
-# as separate services (docker-compose.yml).
-celery -A config worker --beat --loglevel "${CELERY_LOG_LEVEL:-info}" --concurrency "${CELERY_CONCURRENCY:-2}" \
-  --scheduler django_celery_beat.schedulers:DatabaseScheduler &
-WORKER_PID=$!
-trap 'kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true' EXIT INT TERM
+pids=()
+stop_children() {
+  trap - INT TERM
+  if [ "${#pids[@]}" -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+}
+trap 'stop_children; exit 0' INT TERM
+
+# Worker and beat as separate processes, as in production (docker-compose.yml). An embedded beat
+# (worker --beat) only notices a stop after its next 5-second sleep, doubling the time to stop.
+celery -A config worker --loglevel "${CELERY_LOG_LEVEL:-info}" --concurrency "${CELERY_CONCURRENCY:-2}" &
+pids+=("$!")
+celery -A config beat --loglevel "${CELERY_LOG_LEVEL:-info}" --scheduler django_celery_beat.schedulers:DatabaseScheduler &
+pids+=("$!")
 
 echo "Serving http://$HOST:$PORT/ (admin at /admin/, API docs at /api/docs/, MCP at /mcp)"
-uvicorn config.asgi:application --host "$HOST" --port "$PORT" --proxy-headers --lifespan on
+uvicorn config.asgi:application --host "$HOST" --port "$PORT" --proxy-headers --lifespan on &
+pids+=("$!")
+
+# Background jobs, so this shell stays free to run the trap the moment a signal arrives.
+status=0
+wait -n "${pids[@]}" || status=$?
+stop_children
+exit "$status"

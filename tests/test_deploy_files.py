@@ -1,9 +1,13 @@
-"""No Docker engine runs here, so the compose file is checked by reading it."""
+"""No Docker engine runs here, so the compose file is checked by reading it (and, in
+tests/test_compose_runtime.py, by running what it declares)."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +22,50 @@ def test_the_production_services_are_all_there():
     assert {"web", "worker", "beat", "postgres", "redis", "migrate"} <= set(SERVICES)
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "postgres", "redis"])
+@pytest.mark.parametrize("name", ["web", "worker", "beat", "postgres", "redis"])
 def test_long_running_services_have_health_checks(name):
     assert SERVICES[name]["healthcheck"]["test"]
+
+
+def test_worker_and_beat_checks_ping_their_own_container_not_the_web_port():
+    worker = " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    beat = " ".join(SERVICES["beat"]["healthcheck"]["test"])
+    # $$ is compose's escape: the container's shell expands $HOSTNAME, not compose on the host.
+    assert "inspect ping --destination celery@$$HOSTNAME" in worker
+    assert "inspect ping --destination celerybeat@$$HOSTNAME" in beat
+    assert "--enable-remote-control" in SERVICES["beat"]["command"]
+    assert "8000" not in worker + beat
+    # The one-shot migrate job must not inherit the image's web check.
+    assert SERVICES["migrate"]["healthcheck"] == {"disable": True}
+
+
+def test_env_example_holds_no_secret_placeholders():
+    text = (ROOT / ".env.example").read_text()
+    names = {line.split("=", 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+    secrets = {"SECRET_KEY", "POSTGRES_PASSWORD", "VAULT_MASTER_KEYS", "VAULT_FINGERPRINT_PEPPER", "PAT_PEPPER"}
+    assert not names & secrets
+    assert "generate_secrets" in text
+
+
+def test_kombu_control_files_are_not_tracked_and_are_ignored():
+    tracked = subprocess.run(["git", "ls-files", "control"], cwd=ROOT, capture_output=True, text=True)
+    assert tracked.stdout == ""
+    assert "/control/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert "control" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+def test_the_filesystem_broker_keeps_its_control_folder_under_var(tmp_path):
+    # A broadcast (what `celery inspect ping` sends) makes kombu write its exchange bindings.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    code = "import django; django.setup(); from config.celery import app; app.control.ping(timeout=0.2)"
+    environment = {"PATH": os.environ["PATH"], "APP_ENV": "development", "VAR_DIR": str(tmp_path / "var"),
+                   "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "config.settings"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert list(cwd.iterdir()) == []
+    assert list((tmp_path / "var" / "celery" / "control").glob("*.exchange"))
 
 
 def test_data_lives_in_named_volumes():

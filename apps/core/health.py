@@ -11,10 +11,12 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.cache import caches
 from django.db import connections
 from django.db.utils import load_backend
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -82,3 +84,33 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failed:
         return JsonResponse({"status": "unavailable", "failed": failed, "checks": results}, status=503)
     return JsonResponse({"status": "ok", "checks": results})
+
+
+PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {"/healthz": healthz, "/readyz": readyz}
+
+
+@sync_and_async_middleware
+def health_probe_middleware(get_response: Callable) -> Callable:
+    """Answer /healthz and /readyz before any other middleware runs.
+
+    Probes (Docker, Kubernetes, a load balancer) call the container's own address, which is not in
+    ALLOWED_HOSTS, over plain http. Neither probe reads the Host header or builds a URL, so answering
+    them here is safe; every other path still goes through Host validation and the HTTPS redirect.
+    """
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
+            probe = PROBES.get(request.path_info)
+            if probe is not None:
+                return await sync_to_async(probe)(request)
+            return await get_response(request)
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return get_response(request)
+
+    return middleware

@@ -69,3 +69,25 @@ def test_readyz_never_prints_configuration(client, monkeypatch):
     body = client.get("/readyz").content.decode()
     assert "hunter2secret" not in body
     assert "127.0.0.1" not in body
+
+
+@override_settings(ALLOWED_HOSTS=["gateway.example.com"], SECURE_SSL_REDIRECT=True)
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_the_containers_own_address_whatever_the_public_host_is(path):
+    # Docker's healthcheck calls http://127.0.0.1:8000 while ALLOWED_HOSTS names the public host.
+    from django.test import Client
+
+    response = Client().get(path, HTTP_HOST="127.0.0.1:8000")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "ok"
+
+
+@override_settings(ALLOWED_HOSTS=["gateway.example.com"])
+def test_other_paths_still_refuse_a_host_that_is_not_allowed():
+    from django.test import Client
+
+    client = Client()
+    assert client.get("/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+    assert client.get("/api/todos/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+    assert client.get("/healthz/x", HTTP_HOST="127.0.0.1:8000").status_code == 400

@@ -110,6 +110,8 @@ def test_it_refuses_to_start_without_a_token(transactional_db):
 
     assert finished.returncode != 0
     assert "GATEWAY_TOKEN is not set" in finished.stderr
+    # It points at what exists: the token endpoint (there are no settings pages).
+    assert "POST /api/auth/tokens" in finished.stderr and "settings pages" not in finished.stderr
     assert finished.stdout == ""  # stdout is the protocol stream: nothing but MCP may appear there
 
 

@@ -1,8 +1,10 @@
-import re
+"""`manage.py vault_generate_key` is answered by manage.py before the settings load (a production
+container has no keyring yet); this class serves call_command and `manage.py help`, with the same rules."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.keys import crypto
+from config import secret_generators
 
 
 class Command(BaseCommand):
@@ -12,17 +14,11 @@ class Command(BaseCommand):
         parser.add_argument("--key-version", help="Version label, e.g. v3 (default: one above the current version).")
 
     def handle(self, *args, **options) -> None:
-        version = options["key_version"] or self._next_version()
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", version):
+        versions = [name for name, _ in crypto.keyring()]
+        version = options["key_version"] or secret_generators.next_master_key_version(versions)
+        if not secret_generators.MASTER_KEY_VERSION.fullmatch(version):
             raise CommandError("The version may only hold letters, digits, '-' and '_' (at most 16).")
-        if version in {name for name, _ in crypto.keyring()}:
+        if version in versions:
             raise CommandError(f"Version {version} is already in VAULT_MASTER_KEYS; pick another.")
-        self.stdout.write(crypto.master_key_generate(version))
-        self.stderr.write(
-            "Put this entry FIRST in VAULT_MASTER_KEYS (keep the old ones after it), restart, then run "
-            "`manage.py vault_rewrap`. Store it like any other production secret."
-        )
-
-    def _next_version(self) -> str:
-        numbers = [int(name[1:]) for name, _ in crypto.keyring() if re.fullmatch(r"v\d+", name)]
-        return f"v{max(numbers, default=0) + 1}"
+        self.stdout.write(secret_generators.master_key_entry(version))
+        self.stderr.write(secret_generators.MASTER_KEY_NEXT_STEPS)

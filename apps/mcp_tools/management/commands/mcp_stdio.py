@@ -29,8 +29,9 @@ class Command(BaseCommand):
         raw_token = os.environ.get(TOKEN_VARIABLE, "").strip()
         if not raw_token:
             raise CommandError(
-                f"{TOKEN_VARIABLE} is not set. Create a personal access token in the gateway's settings pages "
-                f"(or POST /api/auth/tokens) and put it in {TOKEN_VARIABLE} in the client's configuration."
+                f"{TOKEN_VARIABLE} is not set. Create a personal access token with POST /api/auth/tokens "
+                f"(signed in with a JWT from POST /api/auth/token; see the README's MCP section) and put it in "
+                f"{TOKEN_VARIABLE} in the client's configuration."
             )
         if not raw_token.startswith(PAT_PREFIX):
             # A JWT would stop working within minutes, in the middle of a desktop session.
