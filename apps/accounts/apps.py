@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
@@ -12,6 +12,14 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         task="accounts.flush_expired_tokens",
         crontab={"minute": "17", "hour": "3"},
     )
+
+
+def _on_user_saved(sender: type, instance: Any, **kwargs: Any) -> None:
+    if getattr(instance, "_was_deactivated", False):
+        from apps.accounts.services import user_credentials_revoke_on_deactivation
+
+        instance._was_deactivated = False
+        user_credentials_revoke_on_deactivation(user=instance)
 
 
 class AccountsConfig(AppConfig):
@@ -25,3 +33,5 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(roles.on_post_migrate, dispatch_uid="accounts.roles")
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="accounts.schedules")
+        # A deactivation revokes the user's tokens whichever door saved it (admin form, service, shell).
+        post_save.connect(_on_user_saved, sender=self.get_model("User"), dispatch_uid="accounts.deactivation")

@@ -23,7 +23,6 @@ from django.db import connections
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from rest_framework_simplejwt.tokens import AccessToken
 
 STARTUP_DEADLINE_SECONDS = 20
 
@@ -99,7 +98,9 @@ def pat_for(user, *, scopes: list[str] | None = None, name: str = "test client")
 
 
 def jwt_for(user, *, expired: bool = False) -> str:
-    token = AccessToken.for_user(user)
+    from apps.accounts.tokens import jwt_pair_issue
+
+    token = jwt_pair_issue(user=user).access
     if expired:
         token.set_exp(from_time=timezone.now() - dt.timedelta(hours=1))
     return str(token)
