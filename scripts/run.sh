@@ -21,4 +21,4 @@ WORKER_PID=$!
 trap 'kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true' EXIT INT TERM
 
 echo "Serving http://$HOST:$PORT/ (admin at /admin/, API docs at /api/docs/, MCP at /mcp)"
-uvicorn config.asgi:application --host "$HOST" --port "$PORT" --proxy-headers --lifespan on
+uvicorn config.asgi:application --host "$HOST" --port "$PORT" --no-proxy-headers --lifespan on

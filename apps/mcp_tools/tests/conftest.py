@@ -55,7 +55,8 @@ def asgi_server(transactional_db) -> Iterator[LiveServer]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False)
+    # As deployed (--no-proxy-headers): the app alone decides what X-Forwarded-For is worth.
+    config = uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-uvicorn", daemon=True)
     thread.start()
