@@ -42,14 +42,15 @@ def _bearer_identity(request: Request, raw: str):
         raise BearerThrottled(exc) from None
 
 
-class BearerThrottled(exceptions.Throttled):
+class BearerThrottled(exceptions.APIException):
     """429 for an address with too many failed tokens, in the error shape with Retry-After."""
 
+    status_code = 429
+    default_code = "rate_limited"
+
     def __init__(self, error: Any) -> None:
-        super().__init__(
-            wait=error.retry_after,
-            detail={"detail": error.message, "code": error.code, "retry_after": error.retry_after},
-        )
+        super().__init__(detail={"detail": error.message, "code": error.code, "retry_after": error.retry_after})
+        self.wait = error.retry_after  # DRF's handler turns `wait` into Retry-After
 
 
 class PersonalAccessTokenAuthentication(BaseAuthentication):
