@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -127,3 +128,9 @@ class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "gw_pat_<lookup>_<secret>",
             "description": "A personal access token from POST /api/auth/tokens, limited to its scopes.",
         }
+
+
+class AccessTokenScheme(SimpleJWTScheme):
+    """Documents our JWT class exactly as simplejwt's own (the same "jwtAuth" bearer scheme)."""
+
+    target_class = AccessTokenAuthentication
