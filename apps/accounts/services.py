@@ -13,11 +13,12 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
+from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, RefreshTokenFamily, User
 from apps.accounts.roles import ROLES, STAFF_ROLES, roles_sync
 from apps.accounts.scopes import scopes_for_user, scopes_normalise
 from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_sessions_revoke
@@ -189,8 +190,16 @@ def user_credentials_revoke_on_deactivation(*, user: User) -> None:
 
 
 def tokens_flush_expired() -> int:
-    """Delete refresh-token bookkeeping rows that have expired (their blacklist rows go with them)."""
-    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Delete refresh-token bookkeeping rows that have expired (their blacklist rows go with them).
+
+    A session family goes once its newest refresh token has expired: nothing it issued still works.
+    """
+    now = timezone.now()
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    cutoff = now - jwt_settings.REFRESH_TOKEN_LIFETIME
+    RefreshTokenFamily.objects.filter(
+        Q(rotated_at__lt=cutoff) | Q(rotated_at__isnull=True, created_at__lt=cutoff)
+    ).delete()
     return deleted
 
 

@@ -127,3 +127,20 @@ def test_no_usable_refresh_token_is_stored(alice):
     stored = list(OutstandingToken.objects.values_list("token", flat=True))
     assert len(stored) == 2
     assert all(tokens["refresh"] not in text and rotated["refresh"] not in text for text in stored)
+
+
+@pytest.mark.django_db
+def test_flushing_expired_tokens_removes_families_whose_last_token_expired(alice):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.accounts.services import tokens_flush_expired
+
+    old, live = _login(), _login()
+    old_family, live_family = RefreshTokenFamily.objects.order_by("created_at")
+    RefreshTokenFamily.objects.filter(pk=old_family.pk).update(created_at=timezone.now() - dt.timedelta(days=30))
+    tokens_flush_expired()
+    assert list(RefreshTokenFamily.objects.values_list("pk", flat=True)) == [live_family.pk]
+    assert _refresh(live["refresh"]).status_code == 200
+    assert _refresh(old["refresh"]).status_code == 401
