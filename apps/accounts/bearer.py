@@ -13,6 +13,7 @@ and a successful request costs no extra round trip.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,8 +23,10 @@ from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
 from apps.accounts.services import pat_authenticate, pat_mask
 from apps.accounts.tokens import access_token_authenticate
 from apps.audit.services import audit_event_record
-from apps.core.errors import RateLimited, Unauthenticated
+from apps.core.errors import RateLimited, ServiceUnavailable, Unauthenticated
 from apps.core.throttle import throttle_first_in_window, throttle_hit
+
+logger = logging.getLogger(__name__)
 
 # The counting key for callers with no network address (the stdio server, a management command).
 LOCAL_CALLER = "local"
@@ -80,6 +83,9 @@ def bearer_failure_record(*, client_address: str, raw_token: str, error: Unauthe
             message="Too many failed authentication attempts from this address; try again later.",
             code="too_many_failed_attempts",
         )
+    except ServiceUnavailable:
+        # The attempt is refused either way; without the counter it is refused with 401, not 503.
+        logger.warning("Bearer failure not counted: the rate-limit store is unavailable.")
     except RateLimited as limited:
         if throttle_first_in_window(window_seconds=window, key=("bearer-throttled-audit", client_address)):
             audit_event_record(

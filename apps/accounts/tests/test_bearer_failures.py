@@ -59,3 +59,10 @@ def test_hundreds_of_bad_tokens_write_a_bounded_number_of_audit_rows(alice):
     assert failed.data["address"] == "198.51.100.7"
     assert failed.data["aggregated_window_seconds"] > 0
     assert "guess" not in str(failed.data)
+
+
+def test_without_the_counter_store_a_bad_token_is_still_a_plain_401(alice, settings):
+    settings.MCP_RATE_LIMIT_STORAGE_URL = "redis://127.0.0.1:1/0"
+    response = _get(_bad_token(1))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_invalid"
