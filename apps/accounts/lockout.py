@@ -71,3 +71,17 @@ class GatewayAxesHandler(AxesDatabaseHandler):
             else:
                 failures = max(failures, count)
         return failures
+
+    def reset_user_attempts(self, request: Any, credentials: dict | None = None) -> int:
+        """On a successful login, forget the caller's own (username, address) failures only.
+
+        axes would also delete the username's failures from every other address, handing a
+        credential-stuffing run a fresh budget each time the real owner signs in.
+        """
+        parameters = get_lockout_parameters(request, credentials)
+        count = 0
+        for parameter, attempts in zip(parameters, self.filter_user_attempts(request, credentials), strict=True):
+            if parameter != "username":
+                deleted, _ = attempts.delete()
+                count += deleted
+        return count

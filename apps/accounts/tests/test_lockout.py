@@ -85,3 +85,14 @@ def test_behind_one_trusted_proxy_clients_are_told_apart_by_the_address_it_appen
     owner = _api_login("alice", PASSWORD, REMOTE_ADDR="198.51.100.10", HTTP_X_FORWARDED_FOR="203.0.113.99")
     assert attacker.status_code == 429
     assert owner.status_code == 200
+
+
+@override_settings(AXES_FAILURE_LIMIT=5, AXES_USERNAME_FAILURE_LIMIT=8)
+def test_the_owners_login_does_not_reset_failures_from_other_addresses(alice):
+    for address in range(2):
+        for guess in range(3):
+            _api_login("alice", f"wrong-{guess}", REMOTE_ADDR=f"198.51.100.{address}")
+    assert _api_login("alice", PASSWORD, REMOTE_ADDR="192.0.2.77").status_code == 200
+    for guess in range(2):
+        _api_login("alice", f"again-{guess}", REMOTE_ADDR="198.51.100.2")
+    assert _api_login("alice", PASSWORD, REMOTE_ADDR="192.0.2.77").status_code == 429
