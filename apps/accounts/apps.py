@@ -19,7 +19,9 @@ def _on_user_saved(sender: type, instance: Any, **kwargs: Any) -> None:
         from apps.accounts.services import user_credentials_revoke_on_deactivation
 
         instance._was_deactivated = False
-        user_credentials_revoke_on_deactivation(user=instance)
+        user_credentials_revoke_on_deactivation(
+            user=instance, actor=getattr(instance, "_credential_change_actor", None)
+        )
 
 
 class AccountsConfig(AppConfig):

@@ -172,7 +172,19 @@ def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
     )
 
 
-def user_credentials_revoke_on_deactivation(*, user: User) -> None:
+@transaction.atomic
+def user_set_active(*, user: User, is_active: bool, actor: User | None) -> User:
+    """Activate or deactivate an account; deactivating ends every session and token (see below)."""
+    if user.is_active != is_active:
+        user.is_active = is_active
+        user._credential_change_actor = actor  # read by the deactivation hook for its audit event
+        user.save(update_fields=["is_active"])
+        if is_active:
+            audit_event_record(action="user.activated", actor=actor, target_type="user", target_id=user.pk)
+    return user
+
+
+def user_credentials_revoke_on_deactivation(*, user: User, actor: User | None = None) -> None:
     """Called when an account is deactivated, whichever door did it (admin form, service, shell).
 
     The save that deactivated the user already moved its credential epoch (User.save). Revoking the
@@ -183,6 +195,7 @@ def user_credentials_revoke_on_deactivation(*, user: User) -> None:
         revoked = _pats_revoke_all(user=user)
         audit_event_record(
             action="user.deactivated",
+            actor=actor,
             target_type="user",
             target_id=user.pk,
             data={"sessions_ended": ended, "access_tokens_revoked": revoked},

@@ -189,3 +189,15 @@ def test_verifying_an_access_token_is_one_query(alice, django_assert_num_queries
     with django_assert_num_queries(1):
         user, _token = access_token_authenticate(raw_token=access)
     assert user.pk == alice.pk
+
+
+def test_the_deactivation_service_records_who_did_it(alice, olivia):
+    from apps.accounts.services import user_set_active
+
+    access, _refresh_token, pat = _sessions(alice)
+    user_set_active(user=alice, is_active=False, actor=olivia)
+    assert _me(access) == 401 and _me(pat) == 401
+    assert AuditEvent.objects.get(action="user.deactivated").actor == olivia
+    user_set_active(user=alice, is_active=True, actor=olivia)
+    assert AuditEvent.objects.get(action="user.activated").actor == olivia
+    assert _me(access) == 401 and _me(pat) == 401
