@@ -145,7 +145,7 @@ class RefreshTokenFamily(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="refresh_families")
-    current_jti = models.CharField(max_length=64, editable=False)
+    current_jti = models.CharField(max_length=64, editable=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -156,6 +156,10 @@ def refresh_token_rotate(*, raw_refresh: str) -> TokenPair:
             # The password changed (or the account was disabled) since this session began.
             _family_revoke(family=family, reason="credentials_changed")
             refusal = Unauthenticated("The refresh token was revoked.", code="token_not_valid")
+        elif BlacklistedToken.objects.filter(token__jti=family.current_jti).exists():
+            # Blacklisted directly (simplejwt's own admin or API): honour it for the whole session.
+            _family_revoke(family=family, reason="blacklisted")
+            refusal = Unauthenticated("The refresh token was revoked.", code="token_not_valid")
         else:
             user = family.user
             refresh = _refresh_new(user=user, family=family)
@@ -186,6 +190,28 @@ def refresh_token_revoke(*, raw_refresh: str) -> None:
             _family_revoke(family=family, reason="logout")
     if refusal is not None:
         raise refusal
+
+
+@transaction.atomic
+def jwt_session_revoke(*, jti: str, actor: User | None) -> bool:
+    """Revoke one session by its refresh token's id (what an operator sees), access tokens included.
+
+    Returns False when no live session has that token as its newest (already rotated or revoked);
+    the token itself is blacklisted either way.
+    """
+    family = RefreshTokenFamily.objects.select_for_update().filter(current_jti=jti, revoked_at__isnull=True).first()
+    _blacklist([jti])
+    if family is None:
+        return False
+    _family_revoke(family=family, reason="revoked")
+    audit_event_record(
+        action="refresh_token.revoked",
+        actor=actor,
+        target_type="refresh_family",
+        target_id=str(family.pk),
+        data={"owner_id": family.user_id},
+    )
+    return True
 
 
 def jwt_sessions_revoke(*, user: User, reason: str) -> int:

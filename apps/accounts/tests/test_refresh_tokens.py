@@ -144,3 +144,29 @@ def test_flushing_expired_tokens_removes_families_whose_last_token_expired(alice
     assert list(RefreshTokenFamily.objects.values_list("pk", flat=True)) == [live_family.pk]
     assert _refresh(live["refresh"]).status_code == 200
     assert _refresh(old["refresh"]).status_code == 401
+
+
+@pytest.mark.django_db
+def test_an_operator_revoking_a_refresh_token_ends_its_session_and_access_tokens(alice, olivia):
+    from apps.accounts.tokens import jwt_session_revoke
+
+    tokens = _login()
+    jti = RefreshToken(tokens["refresh"], verify=False)["jti"]
+
+    assert jwt_session_revoke(jti=jti, actor=olivia) is True
+
+    assert _refresh(tokens["refresh"]).status_code == 401
+    assert _me(tokens["access"]) == 401
+    assert AuditEvent.objects.get(action="refresh_token.revoked").actor == olivia
+    assert jwt_session_revoke(jti=jti, actor=olivia) is False
+
+
+@pytest.mark.django_db
+def test_a_refresh_token_blacklisted_directly_is_refused_with_its_session(alice):
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+
+    tokens = _login()
+    jti = RefreshToken(tokens["refresh"], verify=False)["jti"]
+    BlacklistedToken.objects.create(token=OutstandingToken.objects.get(jti=jti))
+    assert _refresh(tokens["refresh"]).status_code == 401
+    assert _me(tokens["access"]) == 401
