@@ -10,7 +10,6 @@ import os
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -54,8 +53,10 @@ def audrey(db):
 
 
 def client_for(user) -> APIClient:
+    from apps.accounts.tokens import jwt_pair_issue
+
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {jwt_pair_issue(user=user).access}")
     return client
 
 
@@ -83,11 +84,14 @@ def olivia_client(olivia) -> APIClient:
 def _clear_cache():
     from django.core.cache import cache
 
+    from apps.core.throttle import throttle_reset
     from apps.mcp_tools.ratelimit import rate_limit_reset
 
     # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests.
     cache.clear()
     rate_limit_reset()
+    throttle_reset()
     yield
     cache.clear()
     rate_limit_reset()
+    throttle_reset()

@@ -80,6 +80,20 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     return value
 
 
+def env_rate(name: str, default: str) -> str:
+    """A rate in the `limits` notation ("5/hour", "20 per 5 minutes"), checked at start-up."""
+    from limits import parse
+
+    value = env_str(name, default)
+    try:
+        parse(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as '5/hour' or '20 per 5 minutes', got {value!r}."
+        ) from None
+    return value
+
+
 def env_http_url(name: str, default: str) -> str:
     """An http(s) base URL without a trailing slash; the message never echoes it (it may hold credentials)."""
     url = env_str(name, default).rstrip("/")

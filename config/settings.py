@@ -27,6 +27,7 @@ from config.env import (
     env_http_url,
     env_int,
     env_list,
+    env_rate,
     env_str,
     is_set,
     read_or_create_secret,
@@ -234,16 +235,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=True)
+# Self sign-up: open on a development laptop, closed in production until an operator opens it.
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=DEVELOPMENT)
+REGISTRATION_RATE_PER_ADDRESS = env_rate("REGISTRATION_RATE_PER_ADDRESS", "5/hour")
+REGISTRATION_RATE_GLOBAL = env_rate("REGISTRATION_RATE_GLOBAL", "100/hour")
 
-# django-axes: lock a username+address pair after repeated failures, on the token endpoint and
-# the admin login alike.
+# How many proxies of ours stand in front of the app, each appending to X-Forwarded-For. 0: the
+# socket's peer is the client and the header is ignored (see apps.core.client_address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+
+# django-axes, on the token endpoint and the admin login alike: lock a username+address pair after
+# AXES_FAILURE_LIMIT failures, and a username after AXES_USERNAME_FAILURE_LIMIT failures from any
+# addresses (credential stuffing spreads its guesses over many), both for AXES_COOLOFF_MINUTES.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_USERNAME_FAILURE_LIMIT = env_int("AXES_USERNAME_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "apps.accounts.lockout.GatewayAxesHandler"
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
 AXES_VERBOSE = False
+
+# Bearer tokens that fail (REST and /mcp), per client address: past this many, failures answer 429.
+# Failures are audited once per address per window, not once each.
+BEARER_FAILURE_LIMIT = env_rate("BEARER_FAILURE_LIMIT", "20 per 5 minutes")
+BEARER_FAILURE_AUDIT_WINDOW_SECONDS = env_int("BEARER_FAILURE_AUDIT_WINDOW_SECONDS", 300, minimum=10, maximum=86_400)
+# Wrong current passwords on POST /api/auth/password, per user (a stolen access token must not
+# become a password oracle).
+PASSWORD_CHANGE_FAILURE_LIMIT = env_rate("PASSWORD_CHANGE_FAILURE_LIMIT", "5 per 15 minutes")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 5, minimum=1, maximum=60)),
@@ -260,7 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Before JWT: it claims only bearer tokens with our gw_pat_ prefix and leaves JWTs alone.
         "apps.accounts.authentication.PersonalAccessTokenAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.authentication.AccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Safe by default: a view that declares no read_scope/write_scope refuses personal access tokens.

@@ -35,7 +35,7 @@ celery -A config beat --loglevel "${CELERY_LOG_LEVEL:-info}" --scheduler django_
 pids+=("$!")
 
 echo "Serving http://$HOST:$PORT/ (admin at /admin/, API docs at /api/docs/, MCP at /mcp)"
-uvicorn config.asgi:application --host "$HOST" --port "$PORT" --proxy-headers --lifespan on &
+uvicorn config.asgi:application --host "$HOST" --port "$PORT" --no-proxy-headers --lifespan on &
 pids+=("$!")
 
 # Background jobs, so this shell stays free to run the trap the moment a signal arrives.

@@ -26,6 +26,7 @@ from apps.accounts.services import (
     refresh_token_revoke_by_id,
     user_password_reset_send,
     user_role_change,
+    user_sign_out_everywhere,
 )
 from apps.core.errors import DomainError
 
@@ -117,7 +118,7 @@ SUPERUSER_ADD_FIELDSETS = (
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "role", "is_active", "last_login"]
     list_filter = ["groups", "is_staff", "is_active"]
-    actions = ["send_password_reset"]
+    actions = ["send_password_reset", "sign_out_everywhere"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
@@ -179,6 +180,21 @@ class UserAdmin(BaseUserAdmin):
                 refused.append(f"Not sent to {user.username}: {exc.message}")
         if sent:
             self.message_user(request, f"Sent {sent} password reset link(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Sign out everywhere (end every session and token)", permissions=["change"])
+    def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        ended, refused = 0, []
+        for user in queryset:
+            # The same rule as every other change: operators act on ordinary accounts only.
+            if not user_manageable_by(actor=request.user, user=user):
+                refused.append(f"Not signed out: you may not change {user.username}.")
+                continue
+            user_sign_out_everywhere(user=user, actor=request.user)
+            ended += 1
+        if ended:
+            self.message_user(request, f"Signed out {ended} account(s) everywhere.", messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.ERROR)
 

@@ -2,17 +2,18 @@ import datetime as dt
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenObtainPairView
 
-from apps.accounts import selectors, services
+from apps.accounts import selectors, services, tokens
 from apps.accounts.scopes import PROFILE_READ
 from apps.accounts.serializers import (
     AccessTokenCreatedSerializer,
@@ -20,13 +21,17 @@ from apps.accounts.serializers import (
     AccessTokenSerializer,
     LogoutSerializer,
     MeSerializer,
+    PasswordChangedSerializer,
+    PasswordChangeSerializer,
     RegisterSerializer,
     TokenObtainSerializer,
     TokenPairSerializer,
     TokenRefreshInputSerializer,
 )
+from apps.core.client_address import client_address
 from apps.core.errors import Forbidden
 from apps.core.schema import error_responses
+from apps.core.throttle import throttle_hit
 
 
 class TokenObtainView(TokenObtainPairView):
@@ -45,11 +50,18 @@ class TokenObtainView(TokenObtainPairView):
             raise
 
 
-@extend_schema_view(post=extend_schema(responses={200: TokenPairSerializer, **error_responses(401)}))
-class TokenRefreshRotateView(TokenRefreshView):
-    """A refresh token buys a new pair once; the used one is blacklisted."""
+class TokenRefreshRotateView(APIView):
+    """A refresh token buys a new pair once. Reusing a rotated one revokes its whole session family."""
 
-    serializer_class = TokenRefreshInputSerializer
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=TokenRefreshInputSerializer, responses={200: TokenPairSerializer, **error_responses(401)})
+    def post(self, request: Request) -> Response:
+        serializer = TokenRefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = tokens.refresh_token_rotate(raw_refresh=serializer.validated_data["refresh"])
+        return Response(pair.as_dict(), headers={"Cache-Control": "no-store"})
 
 
 class LogoutView(APIView):
@@ -62,7 +74,7 @@ class LogoutView(APIView):
     def post(self, request: Request) -> Response:
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.refresh_token_revoke(refresh=serializer.validated_data["refresh"])
+        tokens.refresh_token_revoke(raw_refresh=serializer.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -75,6 +87,17 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         if not settings.REGISTRATION_OPEN:
             raise Forbidden("Self sign-up is turned off on this server.", code="registration_closed")
+        # Every attempt counts, valid or not (a 409 says which names exist): per address, then globally.
+        throttle_hit(
+            rate=settings.REGISTRATION_RATE_PER_ADDRESS,
+            key=("register", client_address(request)),
+            message="Too many sign-ups from this address; try again later.",
+        )
+        throttle_hit(
+            rate=settings.REGISTRATION_RATE_GLOBAL,
+            key=("register", "all"),
+            message="Too many sign-ups right now; try again later.",
+        )
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -85,6 +108,35 @@ class RegisterView(APIView):
             timezone_name=data["timezone"],
         )
         return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class PasswordChangeView(APIView):
+    """Change your own password (JWT or browser session; never a personal access token).
+
+    Every other session and JWT ends; the caller gets a fresh pair, and the list of personal access
+    tokens that are still active, to revoke any that should not be.
+    """
+
+    read_scope = None
+    write_scope = None
+
+    @extend_schema(request=PasswordChangeSerializer, responses={200: PasswordChangedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changed = services.user_password_change(
+            user=request.user,
+            old_password=serializer.validated_data["old_password"],
+            new_password=serializer.validated_data["new_password"],
+        )
+        if request.auth is None:
+            # A browser session: keep this one signed in, as Django's own password change view does.
+            update_session_auth_hash(request, request.user)
+        body = {
+            **changed.tokens.as_dict(),
+            "access_tokens": AccessTokenSerializer(changed.personal_tokens, many=True).data,
+        }
+        return Response(body, headers={"Cache-Control": "no-store"})
 
 
 class MeView(APIView):

@@ -14,6 +14,16 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
     )
 
 
+def _on_user_saved(sender: type, instance: Any, **kwargs: Any) -> None:
+    if getattr(instance, "_was_deactivated", False):
+        from apps.accounts.services import user_credentials_revoke_on_deactivation
+
+        instance._was_deactivated = False
+        user_credentials_revoke_on_deactivation(
+            user=instance, actor=getattr(instance, "_credential_change_actor", None)
+        )
+
+
 class AccountsConfig(AppConfig):
     """Users, roles and the ways they prove who they are."""
 
@@ -27,3 +37,5 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(roles.on_post_migrate, dispatch_uid="accounts.roles")
         post_save.connect(roles.user_default_role_assign, sender=self.get_model("User"), dispatch_uid="accounts.role")
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="accounts.schedules")
+        # A deactivation revokes the user's tokens whichever door saved it (admin form, service, shell).
+        post_save.connect(_on_user_saved, sender=self.get_model("User"), dispatch_uid="accounts.deactivation")

@@ -4,44 +4,84 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken
 from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
 from apps.accounts.scopes import scopes_for_user, user_roles
 
 
+def _bearer_token(request: Request) -> str | None:
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != b"bearer":
+        return None
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def _bearer_identity(request: Request, raw: str):
+    # Imported here: DRF loads these classes while apps.core.errors is still importing rest_framework.
+    from apps.accounts.bearer import bearer_authenticate
+    from apps.core.client_address import client_address
+    from apps.core.errors import RateLimited, Unauthenticated
+
+    try:
+        return bearer_authenticate(raw_token=raw, client_address=client_address(request))
+    except Unauthenticated as exc:
+        # JWT refusals keep simplejwt's REST code, token_not_valid; the message says why.
+        code = "token_not_valid" if not raw.startswith(PAT_PREFIX) else exc.code
+        raise exceptions.AuthenticationFailed({"detail": exc.message, "code": code}) from None
+    except RateLimited as exc:
+        raise BearerThrottled(exc) from None
+
+
+class BearerThrottled(exceptions.APIException):
+    """429 for an address with too many failed tokens, in the error shape with Retry-After."""
+
+    status_code = 429
+    default_code = "rate_limited"
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(detail={"detail": error.message, "code": error.code, "retry_after": error.retry_after})
+        self.wait = error.retry_after  # DRF's handler turns `wait` into Retry-After
+
+
 class PersonalAccessTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer gw_pat_...`; any other bearer token is left to the next class (JWT)."""
 
-    keyword = b"bearer"
-
     def authenticate(self, request: Request) -> tuple[Any, PersonalAccessToken] | None:
-        parts = get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].lower() != self.keyword:
+        raw = _bearer_token(request)
+        if raw is None or not raw.startswith(PAT_PREFIX):
             return None
-        try:
-            raw = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            return None
-        if not raw.startswith(PAT_PREFIX):
-            return None
-        # Imported here: DRF loads this class while apps.core.errors is still importing rest_framework.
-        from apps.accounts.services import pat_authenticate
-        from apps.core.errors import Unauthenticated
-
-        try:
-            token = pat_authenticate(raw_token=raw)
-        except Unauthenticated as exc:
-            raise exceptions.AuthenticationFailed({"detail": exc.message, "code": exc.code}) from None
-        return token.user, token
+        identity = _bearer_identity(request, raw)
+        return identity.user, identity.personal_token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class AccessTokenAuthentication(JWTAuthentication):
+    """JWT access tokens, checked against the user's credential stamp and session on every request.
+
+    simplejwt's own class checks only the signature, expiry and the user; ours goes through the
+    same `bearer_authenticate` as /mcp (see apps.accounts.tokens.access_token_authenticate).
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
+        raw = _bearer_token(request)
+        if raw is None or raw.startswith(PAT_PREFIX):
+            return None
+        identity = _bearer_identity(request, raw)
+        return identity.user, identity.jwt
 
 
 def request_scopes(request: Request) -> frozenset[str]:
@@ -93,3 +133,9 @@ class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "gw_pat_<lookup>_<secret>",
             "description": "A personal access token from POST /api/auth/tokens, limited to its scopes.",
         }
+
+
+class AccessTokenScheme(SimpleJWTScheme):
+    """Documents our JWT class exactly as simplejwt's own (the same "jwtAuth" bearer scheme)."""
+
+    target_class = AccessTokenAuthentication

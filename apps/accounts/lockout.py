@@ -1,4 +1,4 @@
-"""What a locked-out client sees, for the JWT endpoint and the admin login alike."""
+"""Login lockout for the JWT endpoint and the admin login alike: who is locked, and what they see."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from typing import Any
 
 from axes.conf import settings as axes_settings
 from axes.exceptions import AxesBackendPermissionDenied
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_failure_limit, get_lockout_parameters
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.response import Response
@@ -45,3 +48,40 @@ def lockout_error(exc: Exception, request: Any) -> Response | None:
         status=429,
         headers={"Retry-After": str(seconds)},
     )
+
+
+class GatewayAxesHandler(AxesDatabaseHandler):
+    """axes' database handler with a separate, higher limit for a username across all addresses.
+
+    axes compares the largest failure count of its lockout parameters with one limit. We lock the
+    (username, address) pair at AXES_FAILURE_LIMIT, as before, and the username alone at
+    AXES_USERNAME_FAILURE_LIMIT: credential stuffing spreads guesses over many addresses, while one
+    shared limit would let anyone lock a victim out with a handful of guesses.
+    """
+
+    def get_failures(self, request: Any, credentials: dict | None = None) -> int:
+        limit = get_failure_limit(request, credentials)
+        parameters = get_lockout_parameters(request, credentials)
+        failures = 0
+        for parameter, attempts in zip(parameters, self.get_user_attempts(request, credentials), strict=True):
+            count = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            if parameter == "username":
+                if count >= axes_settings.AXES_USERNAME_FAILURE_LIMIT:
+                    failures = max(failures, limit)
+            else:
+                failures = max(failures, count)
+        return failures
+
+    def reset_user_attempts(self, request: Any, credentials: dict | None = None) -> int:
+        """On a successful login, forget the caller's own (username, address) failures only.
+
+        axes would also delete the username's failures from every other address, handing a
+        credential-stuffing run a fresh budget each time the real owner signs in.
+        """
+        parameters = get_lockout_parameters(request, credentials)
+        count = 0
+        for parameter, attempts in zip(parameters, self.filter_user_attempts(request, credentials), strict=True):
+            if parameter != "username":
+                deleted, _ = attempts.delete()
+                count += deleted
+        return count

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 def validate_timezone(value: str) -> None:
@@ -22,9 +24,53 @@ class User(AbstractUser):
 
     email = models.EmailField("email address", blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # Moved by "sign out everywhere" and by deactivation; with the password hash it makes the
+    # credential stamp every JWT and session carries (see credential_stamp).
+    credential_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["username"]
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Remembered so save() can tell a deactivation from any other save.
+        instance._loaded_is_active = instance.__dict__.get("is_active")
+        return instance
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        self._was_deactivated = bool(
+            self.pk and getattr(self, "_loaded_is_active", None) is True and not self.is_active
+        ) and (update_fields is None or "is_active" in update_fields)
+        if self._was_deactivated:
+            # Tokens issued before a deactivation must not come back with a reactivation.
+            self.credential_epoch += 1
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "credential_epoch"}
+        super().save(*args, **kwargs)
+        self._loaded_is_active = self.is_active
+
+    def credential_stamp(self) -> str:
+        """What every JWT carries (claim "cv") and every request compares with the stored user.
+
+        Derived from the password hash, like Django's session hash, so it moves however the
+        password changes (API, admin, `changepassword`, `set_password` + `save()` in a shell, even a
+        queryset update), and from `credential_epoch`, which moves without a password change.
+        """
+        return salted_hmac(
+            "apps.accounts.User.credential_stamp", f"{self.password}:{self.credential_epoch}", algorithm="sha256"
+        ).hexdigest()[:32]
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's session hash covers only the password; adding the epoch lets "sign out
+        # everywhere" and deactivation end admin sessions too.
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            f"{self.password}:{self.credential_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def roles(self) -> list[str]:
@@ -87,3 +133,27 @@ class PersonalAccessToken(models.Model):
         if self.is_expired:
             return "expired"
         return "active"
+
+
+class RefreshTokenFamily(models.Model):
+    """Every refresh token descended from one login (claim "fam"), for rotation and theft detection.
+
+    Only the family's newest token (`current_jti`) may be redeemed. Presenting an older one means
+    two parties hold the same session, so the whole family is revoked, and with it the access
+    tokens it issued (they carry the same claim, checked on every request).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="refresh_families")
+    current_jti = models.CharField(max_length=64, editable=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_reason = models.CharField(max_length=40, blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="refresh_family_user_live")]
+
+    def __str__(self) -> str:
+        return f"session {str(self.id)[:8]} of user {self.user_id}"

@@ -1,5 +1,7 @@
+from django.contrib.auth.models import update_last_login
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainSerializer as TokenObtainBaseSerializer
 
 from apps.accounts.models import PersonalAccessToken, User
 from apps.accounts.roles import ROLES
@@ -11,11 +13,25 @@ SCOPE_NAMES = sorted(SCOPES)
 
 
 class TokenObtainSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
-    pass
+    def validate(self, attrs):
+        # simplejwt's base class authenticates (through axes); the tokens come from our service, which
+        # gives them a session family and the user's credential stamp.
+        from apps.accounts.tokens import jwt_pair_issue
+
+        TokenObtainBaseSerializer.validate(self, attrs)
+        pair = jwt_pair_issue(user=self.user)
+        update_last_login(None, self.user)
+        return pair.as_dict()
 
 
-class TokenRefreshInputSerializer(StrictSerializerMixin, TokenRefreshSerializer):
-    pass
+class TokenRefreshInputSerializer(StrictSerializerMixin, serializers.Serializer):
+    refresh = serializers.CharField(max_length=2048)
+    access = serializers.CharField(read_only=True)
+
+
+class PasswordChangeSerializer(StrictSerializerMixin, serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -79,3 +95,11 @@ class AccessTokenCreateSerializer(StrictSerializerMixin, serializers.Serializer)
         if attrs.get("expires_at") and attrs.get("expires_in_days"):
             raise serializers.ValidationError({"expires_in_days": ["Give expires_at or expires_in_days, not both."]})
         return attrs
+
+
+class PasswordChangedSerializer(serializers.Serializer):
+    """A new session for the caller, and the personal access tokens that survived the change."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    access_tokens = AccessTokenSerializer(many=True)

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -14,16 +15,18 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
+from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, RefreshTokenFamily, User
 from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sync, user_manageable_by
 from apps.accounts.scopes import scopes_for_user, scopes_normalise
+from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_session_revoke, jwt_sessions_revoke
 from apps.audit.services import audit_event_record
-from apps.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from apps.core.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthenticated
+from apps.core.throttle import throttle_hit, throttle_retry_after
 
 
 @transaction.atomic
@@ -142,35 +145,142 @@ def user_password_reset_send(*, user: User, actor: User) -> None:
     )
 
 
-@transaction.atomic
 def refresh_token_revoke_by_id(*, token: OutstandingToken, actor: User) -> bool:
-    """Blacklist an issued refresh token by its row (the admin never holds the token itself).
+    """Revoke the session an issued refresh token belongs to, by its row (the admin never holds the token).
 
-    Returns False when it was already revoked.
+    Returns False when it was already revoked or rotated.
     """
-    _, created = BlacklistedToken.objects.get_or_create(token=token)
-    if created:
-        audit_event_record(
-            action="refresh_token.revoked",
-            actor=actor,
-            target_type="refresh_token",
-            target_id=token.jti,
-            data={"owner_id": token.user_id, "expires_at": token.expires_at.isoformat() if token.expires_at else None},
+    return jwt_session_revoke(jti=token.jti, actor=actor)
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    """What a password change hands back: a new session for the caller, and the tokens that survived."""
+
+    tokens: TokenPair
+    personal_tokens: list[PersonalAccessToken]
+
+
+@transaction.atomic
+def user_password_change(*, user: User, old_password: str, new_password: str) -> PasswordChanged:
+    """Change the caller's own password and end every other JWT session and browser session.
+
+    The credential stamp moves with the password hash, so every access and refresh token issued
+    before stops working; the families are revoked too, for the record. Personal access tokens
+    survive (see README: they are separate, scoped, individually revocable credentials) and are
+    listed back so the user can revoke any they do not recognise.
+    """
+    # Wrong current passwords are counted per user, and once over the limit even the right one
+    # waits: a stolen access token must not become an oracle for the password.
+    failures_key = ("password-change-failed", str(user.pk))
+    retry_after = throttle_retry_after(rate=settings.PASSWORD_CHANGE_FAILURE_LIMIT, key=failures_key)
+    if retry_after is not None:
+        raise RateLimited(
+            "Too many wrong passwords; try again later.", retry_after=retry_after, details={"retry_after": retry_after}
         )
-    return created
-
-
-def refresh_token_revoke(*, refresh: str) -> None:
-    """Log out: the refresh token can no longer be used to obtain access tokens."""
+    if not user.check_password(old_password):
+        throttle_hit(
+            rate=settings.PASSWORD_CHANGE_FAILURE_LIMIT,
+            key=failures_key,
+            message="Too many wrong passwords; try again later.",
+        )
+        raise InvalidInput(
+            "The current password is wrong.",
+            code="invalid_password",
+            details={"old_password": ["The current password is wrong."]},
+        )
     try:
-        RefreshToken(refresh).blacklist()
-    except TokenError as exc:
-        raise InvalidInput("The refresh token is invalid or already revoked.", code="token_not_valid") from exc
+        password_validation.validate_password(new_password, user)
+    except ValidationError as exc:
+        raise InvalidInput("The new password is too weak.", details={"new_password": exc.messages}) from None
+    if old_password == new_password:
+        raise InvalidInput(
+            "The new password is the same as the current one.",
+            details={"new_password": ["Choose a password you have not been using."]},
+        )
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    ended = jwt_sessions_revoke(user=user, reason="password_changed")
+    personal_tokens = list(PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True))
+    personal_tokens = [token for token in personal_tokens if not token.is_expired]
+    audit_event_record(
+        action="user.password_changed",
+        actor=user,
+        target_type="user",
+        target_id=user.pk,
+        data={"sessions_ended": ended, "access_tokens_active": [token.prefix for token in personal_tokens]},
+    )
+    return PasswordChanged(tokens=jwt_pair_issue(user=user), personal_tokens=personal_tokens)
+
+
+def _pats_revoke_all(*, user: User) -> list[str]:
+    live = PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True)
+    prefixes = [token.prefix for token in live]
+    live.update(revoked_at=timezone.now())
+    return prefixes
+
+
+@transaction.atomic
+def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
+    """An operator's (or the user's) "sign out everywhere": every session and token of the user ends.
+
+    Moves the credential epoch (every JWT and browser session carries a stamp of it), revokes the
+    refresh-token families and the personal access tokens. The password stays as it is.
+    """
+    User.objects.filter(pk=user.pk).update(credential_epoch=F("credential_epoch") + 1)
+    user.refresh_from_db(fields=["credential_epoch"])
+    ended = jwt_sessions_revoke(user=user, reason="signed_out_everywhere")
+    revoked = _pats_revoke_all(user=user)
+    audit_event_record(
+        action="user.signed_out_everywhere",
+        actor=actor,
+        target_type="user",
+        target_id=user.pk,
+        data={"sessions_ended": ended, "access_tokens_revoked": revoked},
+    )
+
+
+@transaction.atomic
+def user_set_active(*, user: User, is_active: bool, actor: User | None) -> User:
+    """Activate or deactivate an account; deactivating ends every session and token (see below)."""
+    if user.is_active != is_active:
+        user.is_active = is_active
+        user._credential_change_actor = actor  # read by the deactivation hook for its audit event
+        user.save(update_fields=["is_active"])
+        if is_active:
+            audit_event_record(action="user.activated", actor=actor, target_type="user", target_id=user.pk)
+    return user
+
+
+def user_credentials_revoke_on_deactivation(*, user: User, actor: User | None = None) -> None:
+    """Called when an account is deactivated, whichever door did it (admin form, service, shell).
+
+    The save that deactivated the user already moved its credential epoch (User.save). Revoking the
+    personal access tokens and sessions outright means a later reactivation brings none of them back.
+    """
+    with transaction.atomic():
+        ended = jwt_sessions_revoke(user=user, reason="deactivated")
+        revoked = _pats_revoke_all(user=user)
+        audit_event_record(
+            action="user.deactivated",
+            actor=actor,
+            target_type="user",
+            target_id=user.pk,
+            data={"sessions_ended": ended, "access_tokens_revoked": revoked},
+        )
 
 
 def tokens_flush_expired() -> int:
-    """Delete refresh-token bookkeeping rows that have expired (their blacklist rows go with them)."""
-    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Delete refresh-token bookkeeping rows that have expired (their blacklist rows go with them).
+
+    A session family goes once its newest refresh token has expired: nothing it issued still works.
+    """
+    now = timezone.now()
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    cutoff = now - jwt_settings.REFRESH_TOKEN_LIFETIME
+    RefreshTokenFamily.objects.filter(
+        Q(rotated_at__lt=cutoff) | Q(rotated_at__isnull=True, created_at__lt=cutoff)
+    ).delete()
     return deleted
 
 
@@ -286,16 +396,26 @@ def pat_revoke(*, token: PersonalAccessToken, actor: User | None = None) -> Pers
     return token
 
 
-def _pat_refuse(*, code: str, message: str, raw_token: str, token: PersonalAccessToken | None = None) -> None:
-    audit_event_record(
-        action="access_token.authentication_failed",
-        actor=token.user if token is not None else None,
-        outcome="denied",
-        target_type="access_token",
-        target_id=token.pk if token is not None else "",
-        data={"reason": code, "presented": pat_mask(raw_token)},
+class TokenRefused(Unauthenticated):
+    """A presented token was refused; `owner` is the user it names, when it names one.
+
+    Not audited here: the bearer door (apps.accounts.bearer) counts failures per address and writes
+    one aggregated audit event per address and window, so guessing cannot flood the trail.
+    """
+
+    def __init__(self, message: str, *, code: str, owner: User | None = None, token_id: int | None = None) -> None:
+        super().__init__(message, code=code)
+        self.owner = owner
+        self.token_id = token_id
+
+
+def _pat_refuse(*, code: str, message: str, token: PersonalAccessToken | None = None) -> None:
+    raise TokenRefused(
+        message,
+        code=code,
+        owner=token.user if token is not None else None,
+        token_id=token.pk if token is not None else None,
     )
-    raise Unauthenticated(message, code=code)
 
 
 def pat_authenticate(*, raw_token: str) -> PersonalAccessToken:
@@ -305,22 +425,22 @@ def pat_authenticate(*, raw_token: str) -> PersonalAccessToken:
     """
     parts = _pat_split(raw_token)
     if parts is None:
-        _pat_refuse(code="token_invalid", message="The access token is invalid.", raw_token=raw_token)
+        _pat_refuse(code="token_invalid", message="The access token is invalid.")
     lookup_id, secret = parts
     token = PersonalAccessToken.objects.select_related("user").filter(lookup_id=lookup_id).first()
     pepper = _pat_pepper(token.pepper_id) if token is not None else None
     if token is None or pepper is None:
         # Spend the same HMAC work as a real check so timing does not reveal which lookups exist.
         _pat_digest(secret=secret, pepper=settings.PAT_PEPPER.encode())
-        _pat_refuse(code="token_invalid", message="The access token is invalid.", raw_token=raw_token)
+        _pat_refuse(code="token_invalid", message="The access token is invalid.")
     if not hmac.compare_digest(_pat_digest(secret=secret, pepper=pepper), token.digest):
-        _pat_refuse(code="token_invalid", message="The access token is invalid.", raw_token=raw_token, token=token)
+        _pat_refuse(code="token_invalid", message="The access token is invalid.", token=token)
     if token.revoked_at is not None:
-        _pat_refuse(code="token_revoked", message="The access token was revoked.", raw_token=raw_token, token=token)
+        _pat_refuse(code="token_revoked", message="The access token was revoked.", token=token)
     if token.is_expired:
-        _pat_refuse(code="token_expired", message="The access token has expired.", raw_token=raw_token, token=token)
+        _pat_refuse(code="token_expired", message="The access token has expired.", token=token)
     if not token.user.is_active:
-        _pat_refuse(code="token_invalid", message="The access token is invalid.", raw_token=raw_token, token=token)
+        _pat_refuse(code="token_invalid", message="The access token is invalid.", token=token)
     now = timezone.now()
     updates: dict[str, object] = {}
     if token.pepper_id != settings.PAT_PEPPER_ID:

@@ -5,14 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import get_user_model
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import AccessToken
-
-from apps.accounts.models import PAT_PREFIX
+from apps.accounts.bearer import bearer_authenticate
 from apps.accounts.scopes import scopes_for_user
-from apps.core.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -53,27 +47,14 @@ def principal_acting_for(*, operator: Principal, user: User) -> Principal:
     )
 
 
-def principal_from_bearer(raw_token: str) -> Principal:
-    """JWT access token or personal access token -> Principal.
+def principal_from_bearer(raw_token: str, *, client_address: str | None = None) -> Principal:
+    """JWT access token or personal access token -> Principal, judged as REST judges it.
 
-    Raises Unauthenticated (401; code token_expired, token_revoked or token_invalid) for anything else.
-    Sync (ORM); call via asgiref sync_to_async.
+    Raises Unauthenticated (401; code token_missing, token_expired, token_revoked or token_invalid)
+    for anything else, or RateLimited (429) once `client_address` has failed too often (see
+    apps.accounts.bearer). Sync (ORM); call via asgiref sync_to_async.
     """
-    raw_token = (raw_token or "").strip()
-    if not raw_token:
-        raise Unauthenticated("A bearer token is required.", code="token_missing")
-    if raw_token.startswith(PAT_PREFIX):
-        from apps.accounts.services import pat_authenticate
-
-        return principal_for_token(pat_authenticate(raw_token=raw_token))
-    try:
-        token = AccessToken(raw_token)
-    except ExpiredTokenError:
-        raise Unauthenticated("The access token has expired.", code="token_expired") from None
-    except TokenError:
-        raise Unauthenticated("The access token is invalid.", code="token_invalid") from None
-    user_id = token.get(jwt_settings.USER_ID_CLAIM)
-    user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
-    if user is None or not user.is_active:
-        raise Unauthenticated("The access token is invalid.", code="token_invalid")
-    return principal_for_user(user, auth_method="jwt")
+    identity = bearer_authenticate(raw_token=raw_token, client_address=client_address)
+    if identity.personal_token is not None:
+        return principal_for_token(identity.personal_token)
+    return principal_for_user(identity.user, auth_method="jwt")

@@ -41,7 +41,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from apps.core.errors import DomainError, Unauthenticated
+from apps.core.client_address import client_address_from_scope
+from apps.core.errors import DomainError, RateLimited, Unauthenticated, error_body
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
 from apps.mcp_tools.principal import Principal, principal_from_bearer
 from apps.mcp_tools.registry import ToolSpec, tool_get, tools_available
@@ -176,8 +177,8 @@ class GatewayTokenVerifier(TokenVerifier):
         except Unauthenticated:
             return None
 
-    async def verify_or_explain(self, token: str) -> PrincipalAccessToken:
-        principal = await sync_to_async(principal_from_bearer)(token)
+    async def verify_or_explain(self, token: str, client_address: str | None = None) -> PrincipalAccessToken:
+        principal = await sync_to_async(principal_from_bearer)(token, client_address=client_address)
         return PrincipalAccessToken(
             # The token itself is not kept: nothing downstream needs it, and it should not linger in scope.
             token="",
@@ -206,10 +207,22 @@ class GatewayBearerBackend(AuthenticationBackend):
         if scheme.lower() != "bearer" or not raw_token.strip():
             raise AuthenticationError("Use an Authorization: Bearer <token> header.")
         try:
-            access = await self.verifier.verify_or_explain(raw_token.strip())
+            access = await self.verifier.verify_or_explain(
+                raw_token.strip(), client_address=client_address_from_scope(conn.scope)
+            )
         except Unauthenticated as exc:
             raise AuthenticationError(exc.message) from None
+        except RateLimited as exc:
+            raise BearerThrottled(exc) from None
         return AuthCredentials(access.scopes), AuthenticatedUser(access)
+
+
+class BearerThrottled(AuthenticationError):
+    """Too many failed tokens from this address (apps.accounts.bearer): 429, not 401."""
+
+    def __init__(self, error: RateLimited) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def resource_metadata_url() -> str:
@@ -222,6 +235,13 @@ def _challenge(error: str, description: str) -> str:
 
 
 def _auth_error(conn: HTTPConnection, exc: Exception) -> Response:
+    if isinstance(exc, BearerThrottled):
+        error = exc.error
+        return JSONResponse(
+            error_body(error.code, error.message, error.details),
+            status_code=429,
+            headers={"Retry-After": str(error.retry_after)},
+        )
     return JSONResponse(
         {"error": "invalid_token", "error_description": str(exc)},
         status_code=401,

@@ -335,3 +335,20 @@ def test_superusers_add_accounts_with_a_password_and_any_role(sam):
     assert gina.roles == ["operator"] and gina.is_staff and gina.check_password("Gina-strong-pass-1")
     assert mail.outbox == []  # she has a password; no link needed
     assert AuditEvent.objects.filter(action="admin.added", target_id=str(gina.pk), actor=sam).exists()
+
+
+def test_an_operator_signs_an_ordinary_account_out_everywhere_but_not_a_superuser(olivia, alice, sam):
+    alice_api = client_for(alice)
+    sam_api = client_for(sam)
+    assert alice_api.get("/api/auth/me").status_code == 200
+
+    response = admin_client(olivia).post(
+        USERS, {"action": "sign_out_everywhere", "_selected_action": [alice.pk, sam.pk]}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "Signed out 1 account(s) everywhere." in page
+    assert "Not signed out: you may not change sam." in page
+    assert alice_api.get("/api/auth/me").status_code == 401
+    assert sam_api.get("/api/auth/me").status_code == 200
+    assert AuditEvent.objects.filter(action="user.signed_out_everywhere", target_id=str(alice.pk)).count() == 1

@@ -43,12 +43,13 @@ def test_refresh_rotates_and_a_used_refresh_token_is_rejected(alice, anon_client
     assert rotated.status_code == 200
     assert rotated.json()["refresh"] != first["refresh"]
 
+    again = anon_client.post("/api/auth/token/refresh", {"refresh": rotated.json()["refresh"]}, format="json")
+    assert again.status_code == 200
+
     reused = anon_client.post("/api/auth/token/refresh", {"refresh": first["refresh"]}, format="json")
     assert reused.status_code == 401
     assert reused.json()["error"]["code"] == "token_not_valid"
-
-    again = anon_client.post("/api/auth/token/refresh", {"refresh": rotated.json()["refresh"]}, format="json")
-    assert again.status_code == 200
+    # Reuse is a theft signal: the whole session family goes (see test_refresh_tokens.py).
 
 
 def test_logout_blacklists_the_refresh_token(alice, anon_client):
@@ -176,3 +177,52 @@ def test_me_updates_the_time_zone_and_refuses_read_only_fields(alice_client):
     refused = alice_client.patch("/api/auth/me", {"is_staff": True}, format="json")
     assert refused.status_code == 400
     assert refused.json()["error"]["details"] == {"is_staff": ["Unknown field."]}
+
+
+def _register(client: APIClient, username: str, address: str = "198.51.100.5"):
+    return client.post(
+        "/api/auth/register",
+        {"username": username, "password": "a-strong-passphrase-1"},
+        format="json",
+        REMOTE_ADDR=address,
+    )
+
+
+@override_settings(REGISTRATION_RATE_PER_ADDRESS="3/hour", REGISTRATION_RATE_GLOBAL="100/hour")
+def test_register_is_throttled_per_address(anon_client):
+    statuses = [_register(anon_client, f"user{number}").status_code for number in range(3)]
+    refused = _register(anon_client, "user9")
+    assert statuses == [201, 201, 201]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) > 0
+    # Forwarded-For is no way around it, and another address still may sign up.
+    assert (
+        anon_client.post(
+            "/api/auth/register",
+            {"username": "user10", "password": "a-strong-passphrase-1"},
+            format="json",
+            REMOTE_ADDR="198.51.100.5",
+            HTTP_X_FORWARDED_FOR="203.0.113.1",
+        ).status_code
+        == 429
+    )
+    assert _register(anon_client, "user11", address="203.0.113.2").status_code == 201
+
+
+@override_settings(REGISTRATION_RATE_PER_ADDRESS="100/hour", REGISTRATION_RATE_GLOBAL="4/hour")
+def test_register_is_throttled_globally(anon_client):
+    statuses = [
+        _register(anon_client, f"user{number}", address=f"203.0.113.{number}").status_code for number in range(4)
+    ]
+    assert statuses == [201] * 4
+    assert _register(anon_client, "user99", address="192.0.2.1").status_code == 429
+
+
+def test_registration_is_closed_by_default_in_production_and_open_in_development(tmp_path):
+    from tests.startup import start_settings
+
+    show = "import django; django.setup(); from django.conf import settings; print(settings.REGISTRATION_OPEN)"
+    assert start_settings(tmp_path, code=show).stdout.strip() == "False"
+    assert start_settings(tmp_path, code=show, REGISTRATION_OPEN="true").stdout.strip() == "True"
+    assert start_settings(tmp_path, code=show, production=False, APP_ENV="development").stdout.strip() == "True"

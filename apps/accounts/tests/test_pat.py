@@ -266,7 +266,8 @@ def test_a_view_that_declares_no_scope_refuses_tokens_but_not_jwts(alice):
     from rest_framework.response import Response
     from rest_framework.test import APIRequestFactory
     from rest_framework.views import APIView
-    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.accounts.tokens import jwt_pair_issue
 
     class Undeclared(APIView):
         def get(self, request):
@@ -277,5 +278,5 @@ def test_a_view_that_declares_no_scope_refuses_tokens_but_not_jwts(alice):
     with_token = Undeclared.as_view()(factory.get("/x", HTTP_AUTHORIZATION=f"Bearer {plaintext}"))
     assert with_token.status_code == 403
     assert with_token.data["error"]["code"] == "token_not_allowed"
-    with_jwt = Undeclared.as_view()(factory.get("/x", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(alice)}"))
+    with_jwt = Undeclared.as_view()(factory.get("/x", HTTP_AUTHORIZATION=f"Bearer {jwt_pair_issue(user=alice).access}"))
     assert with_jwt.status_code == 200

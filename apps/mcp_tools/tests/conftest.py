@@ -23,7 +23,6 @@ from django.db import connections
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from rest_framework_simplejwt.tokens import AccessToken
 
 STARTUP_DEADLINE_SECONDS = 20
 
@@ -56,7 +55,8 @@ def asgi_server(transactional_db) -> Iterator[LiveServer]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False)
+    # As deployed (--no-proxy-headers): the app alone decides what X-Forwarded-For is worth.
+    config = uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-uvicorn", daemon=True)
     thread.start()
@@ -99,7 +99,9 @@ def pat_for(user, *, scopes: list[str] | None = None, name: str = "test client")
 
 
 def jwt_for(user, *, expired: bool = False) -> str:
-    token = AccessToken.for_user(user)
+    from apps.accounts.tokens import jwt_pair_issue
+
+    token = jwt_pair_issue(user=user).access
     if expired:
         token.set_exp(from_time=timezone.now() - dt.timedelta(hours=1))
     return str(token)
