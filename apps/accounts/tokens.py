@@ -209,7 +209,7 @@ def jwt_session_revoke(*, jti: str, actor: User | None) -> bool:
         actor=actor,
         target_type="refresh_family",
         target_id=str(family.pk),
-        data={"owner_id": family.user_id},
+        data={"owner_id": family.user_id, "jti": jti},
     )
     return True
 

@@ -61,7 +61,13 @@ def test_the_revoke_action_ends_the_refresh_token_and_is_audited(olivia, alice, 
     refreshed = anon_client.post("/api/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert refreshed.status_code == 401
     event = AuditEvent.objects.get(action="refresh_token.revoked")
-    assert (event.actor_id, event.target_id, event.data["owner_id"]) == (olivia.pk, row.jti, alice.pk)
+    # The whole session (the token's family) ends; the event names the row the operator chose.
+    assert (event.actor_id, event.target_type, event.data["jti"], event.data["owner_id"]) == (
+        olivia.pk,
+        "refresh_family",
+        row.jti,
+        alice.pk,
+    )
     listing = admin_client(olivia).get(REFRESH_TOKENS, {"o": "5"}).content.decode()
     assert 'alt="True"' in listing  # the revoked column
 
