@@ -1,8 +1,8 @@
 """The ASGI edge: what every HTTP request passes before Django or /mcp sees it.
 
 - A request id, set for the code that serves the request and returned as X-Request-ID.
-- One body limit for every path (MAX_REQUEST_BYTES): refused from Content-Length at once, and by
-  counting bytes for a chunked body, with 413 in the error shape before any authentication or parsing.
+- One body limit for every path (MAX_REQUEST_BYTES): refused from Content-Length, and by counting
+  bytes for a chunked body, with 413 in the error shape before any authentication or parsing.
   Nothing is spooled to disk: the body is held in memory, and at most the limit of it.
 - A body deadline (REQUEST_BODY_TIMEOUT_SECONDS): a body that has not arrived in full by then is a 408.
   The app is called only with the whole body in hand, so no request can hold a database connection
@@ -39,10 +39,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
+# After an oversized body is refused, read and discard up to this many times the limit before
+# answering, so a client still sending gets the 413 rather than a connection reset (closing a socket
+# with unread data resets it). Beyond that (a 300 MB upload), answer at once and close.
+DRAIN_FACTOR = 4
+
+
 class _Refused(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any], *, close: bool = True) -> None:
         self.status = status
         self.body = body
+        self.close = close
 
 
 class _Disconnected(Exception):
@@ -60,20 +67,36 @@ def _content_length(scope: MutableMapping[str, Any]) -> int | None:
     return None
 
 
-async def _body_read(receive: Receive, *, limit: int, timeout: float) -> bytes:
+async def _body_read(receive: Receive, *, limit: int, timeout: float, declared: int | None) -> bytes:
+    """The whole body, or _Refused: 413 past `limit` (counted, whatever Content-Length said), 408 past `timeout`."""
+    drain_limit = limit * DRAIN_FACTOR
+    if declared is not None and declared > drain_limit:
+        raise _Refused(413, request_too_large_body())
+    too_large = declared is not None and declared > limit
     body = bytearray()
+    received = 0
     try:
         async with asyncio.timeout(timeout):
             while True:
                 message = await receive()
                 if message["type"] != "http.request":
                     raise _Disconnected
-                body += message.get("body", b"")
-                if len(body) > limit:
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > limit:
+                    too_large = True
+                if not too_large:
+                    body += chunk
+                elif received > drain_limit:
                     raise _Refused(413, request_too_large_body())
                 if not message.get("more_body", False):
+                    if too_large:
+                        # All of it was read, so the connection can stay open.
+                        raise _Refused(413, request_too_large_body(), close=False)
                     return bytes(body)
     except TimeoutError:
+        if too_large:
+            raise _Refused(413, request_too_large_body()) from None
         raise _Refused(
             408,
             error_body(
@@ -122,17 +145,19 @@ class Edge:
                 message = {**message, "headers": [*message.get("headers", []), id_header]}
             await send(message)
 
-        limit = settings.MAX_REQUEST_BODY_BYTES
         try:
-            declared = _content_length(scope)
-            if declared is not None and declared > limit:
-                raise _Refused(413, request_too_large_body())
-            body = await _body_read(receive, limit=limit, timeout=settings.REQUEST_BODY_TIMEOUT_SECONDS)
+            body = await _body_read(
+                receive,
+                limit=settings.MAX_REQUEST_BODY_BYTES,
+                timeout=settings.REQUEST_BODY_TIMEOUT_SECONDS,
+                declared=_content_length(scope),
+            )
         except _Disconnected:
             return
         except _Refused as refusal:
-            # The client may still be sending: close the connection rather than read the rest.
-            await _respond(send_with_id, refusal.status, refusal.body, headers=[(b"connection", b"close")])
+            # Unless the body was read to its end, the client may still be sending: close rather than read on.
+            headers = [(b"connection", b"close")] if refusal.close else []
+            await _respond(send_with_id, refusal.status, refusal.body, headers=headers)
             return
 
         replayed = False
