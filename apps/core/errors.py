@@ -7,6 +7,7 @@ The REST shape is {"error": {"code", "message", "details"}}.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -15,6 +16,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError as DjangoInterfaceError
 from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf as django_csrf
+from django.views import defaults as django_defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -256,18 +259,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             error_body("csrf_failed", "CSRF verification failed; send the CSRF token or use a bearer token."),
             status=403,
         )
-    from django.views.csrf import csrf_failure as django_csrf_failure
-
-    return django_csrf_failure(request, reason=reason)
+    return django_csrf.csrf_failure(request, reason=reason)
 
 
 def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """handler500. Django calls it inside its `except`, so the exception is at hand: a database that
     cannot serve is a 503 with Retry-After, anything else a generic 500 with the request id."""
-    import sys
-
-    from django.views import defaults
-
     exc = sys.exc_info()[1]
     if exc is not None and database_unavailable(exc):
         unavailable = database_unavailable_logged(exc)
@@ -284,4 +281,4 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
         return response
     if request.path.startswith("/api/"):
         return JsonResponse(server_error_body(), status=500)
-    return defaults.server_error(request)
+    return django_defaults.server_error(request)
