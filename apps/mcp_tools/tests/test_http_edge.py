@@ -491,6 +491,20 @@ async def test_an_unexpected_error_reaches_rest_clients_as_a_generic_message_wit
     assert error["details"] == {"request_id": response.headers["x-request-id"]}
 
 
+async def test_the_request_id_in_an_mcp_error_is_the_one_in_the_response_header(asgi_server, alice, broken_tool):
+    pat = await sync_to_async(pat_for)(alice)
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            asgi_server.mcp_url,
+            json=_rpc("tools/call", {"name": broken_tool, "arguments": {}}),
+            headers={**JSON_HEADERS, "Authorization": f"Bearer {pat}"},
+        )
+
+    text = response.json()["result"]["content"][0]["text"]
+    assert response.json()["result"]["isError"] is True and "secret_column" not in response.text
+    assert f"request id {response.headers['x-request-id']}" in text
+
+
 # --- 7.15: /mcp matches Host and Origin exactly -------------------------------------------------------
 
 
