@@ -18,6 +18,8 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
+from apps.core.edge import Edge  # noqa: E402 - needs Django set up
+
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
@@ -58,13 +60,21 @@ async def _lifespan(scope: Scope, receive: Callable, send: Callable) -> None:
             return
 
 
-async def application(scope: Scope, receive: Callable, send: Callable) -> None:
-    if scope["type"] == "lifespan":
-        await _lifespan(scope, receive, send)
-        return
+async def _routed(scope: Scope, receive: Callable, send: Callable) -> None:
     path = scope.get("path", "")
     for prefix, app, _lifetime in MOUNTS:
         if path == prefix or path.startswith(prefix + "/"):
             await app(scope, receive, send)
             return
     await django_application(scope, receive, send)
+
+
+# Every HTTP request passes the edge first: request id, body limit and deadline, last-resort error shape.
+_edge = Edge(_routed)
+
+
+async def application(scope: Scope, receive: Callable, send: Callable) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(scope, receive, send)
+        return
+    await _edge(scope, receive, send)

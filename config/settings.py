@@ -24,6 +24,7 @@ from config.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_float,
     env_http_url,
     env_int,
     env_list,
@@ -91,8 +92,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: container and load-balancer probes call http://127.0.0.1:8000 whatever the public host
-    # name is, so /healthz and /readyz answer before anything validates Host or redirects to HTTPS.
+    # First, so it runs last: the request's database connection goes back to the pool before the
+    # response is sent, not after a slow client has read it.
+    "apps.core.database.ConnectionReleaseMiddleware",
+    # Then, before anything validates Host or redirects to HTTPS: container and load-balancer probes
+    # call http://127.0.0.1:8000 whatever the public host
+    # name is, so /healthz and /readyz answer here.
     "apps.core.health.health_probe_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -148,7 +153,9 @@ else:
         _database["OPTIONS"]["pool"] = {
             "min_size": min(2, _pool_max),
             "max_size": _pool_max,
-            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+            # Seconds a request waits for a pooled connection. Short on purpose: when every connection
+            # is busy (or PostgreSQL is down) a quick 503 with Retry-After beats a queue of hung requests.
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 0.5, minimum=0.05, maximum=60),
         }
     else:
         _database["CONN_HEALTH_CHECKS"] = True
@@ -521,7 +528,14 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [csp_constants.NONE],
     }
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
+# One body limit for every path (Django and /mcp), enforced at the ASGI edge (apps.core.edge) from
+# Content-Length and by counting streamed bytes, before authentication or parsing. Django's own limit
+# is the same number, so RequestDataTooBig cannot fire first.
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# A body must have arrived in full this many seconds after the request started (408 otherwise).
+REQUEST_BODY_TIMEOUT_SECONDS = env_float("REQUEST_BODY_TIMEOUT_SECONDS", 30, minimum=0.1, maximum=3600)
+CSRF_FAILURE_VIEW = "apps.core.errors.csrf_failure"
 
 # --- MCP transport -------------------------------------------------------------------------------
 # Streamable HTTP at /mcp (stateless, JSON responses) and stdio; see docs/mcp-transport.md.
@@ -531,7 +545,10 @@ MCP_RESOURCE_URL = f"{PUBLIC_BASE_URL}/mcp"
 # POST /api/auth/tokens). Point it at a real authorization server if one fronts the gateway.
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS", [PUBLIC_BASE_URL])
 MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", default=True)
-MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE, minimum=1024)
+if is_set("MCP_MAX_REQUEST_BYTES"):
+    raise ImproperlyConfigured("MCP_MAX_REQUEST_BYTES is gone: MAX_REQUEST_BYTES limits every path, /mcp included.")
+# The SDK transport's own cap, kept equal to the edge's so it never answers first in another shape.
+MCP_MAX_REQUEST_BYTES = MAX_REQUEST_BODY_BYTES
 
 
 def _mcp_hosts_from_allowed_hosts(hosts: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core import health
-from apps.core.errors import api_not_found, json_or_html_error_view
+from apps.core.errors import api_not_found, json_or_html_error_view, server_error
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
@@ -38,4 +38,4 @@ urlpatterns.append(re_path(r"^api/", api_not_found))
 handler400 = json_or_html_error_view(400, "bad_request", "The request is malformed.", defaults.bad_request)
 handler403 = json_or_html_error_view(403, "permission_denied", "Permission denied.", defaults.permission_denied)
 handler404 = json_or_html_error_view(404, "not_found", "No such resource.", defaults.page_not_found)
-handler500 = json_or_html_error_view(500, "server_error", "The server failed.", defaults.server_error)
+handler500 = server_error

@@ -114,3 +114,24 @@ def test_bad_values_are_refused_at_start_up(tmp_path, name, value):
     result = load_settings(tmp_path, **{"APP_ENV": "development", name: value})
     assert result.returncode != 0
     assert name in result.stderr.splitlines()[-1]
+
+
+def test_the_pool_timeout_is_short_and_may_be_a_fraction_of_a_second(tmp_path):
+    url = "postgres://app:pw@db.internal:5432/gateway"
+    default = load_settings(tmp_path, APP_ENV="development", DATABASE_URL=url)
+    assert json.loads(default.stdout)["db_options"]["pool"]["timeout"] <= 1
+    fraction = load_settings(tmp_path, APP_ENV="development", DATABASE_URL=url, DATABASE_POOL_TIMEOUT="0.25")
+    assert json.loads(fraction.stdout)["db_options"]["pool"]["timeout"] == 0.25
+    bad = load_settings(tmp_path, APP_ENV="development", DATABASE_URL=url, DATABASE_POOL_TIMEOUT="soon")
+    assert bad.returncode != 0 and "DATABASE_POOL_TIMEOUT must be a number" in bad.stderr
+
+
+def test_one_body_limit_governs_every_path(tmp_path):
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.MAX_REQUEST_BODY_BYTES, s.DATA_UPLOAD_MAX_MEMORY_SIZE, s.MCP_MAX_REQUEST_BYTES)"
+    )
+    limited = start_settings(tmp_path, code=probe, production=False, APP_ENV="development", MAX_REQUEST_BYTES="4096")
+    assert limited.stdout.split() == ["4096", "4096", "4096"]
+    stale = start_settings(tmp_path, code=probe, production=False, APP_ENV="development", MCP_MAX_REQUEST_BYTES="9")
+    assert stale.returncode != 0 and "MAX_REQUEST_BYTES limits every path" in stale.stderr

@@ -7,16 +7,24 @@ The REST shape is {"error": {"code", "message", "details"}}.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import OperationalError as DjangoOperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf as django_csrf
+from django.views import defaults as django_defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
+
+from apps.core.request_id import request_id_current
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +98,50 @@ class ServiceUnavailable(DomainError):
         self.retry_after = None if retry_after is None else max(1, int(retry_after))
 
 
+# Seconds a client is asked to wait when the database cannot serve it (down, or every pooled connection busy).
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot serve requests right now, rather than a bug.
+
+    Operational errors: no connection (refused, terminated, pool timeout: psycopg_pool's PoolTimeout
+    is a psycopg OperationalError, which Django re-raises as its own), and the transient conditions
+    PostgreSQL reports the same way (serialization failures, cancelled statements), all retryable.
+    """
+    if isinstance(exc, DjangoOperationalError | DjangoInterfaceError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # SQLite-only installs
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def database_unavailable_error() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The service is temporarily unavailable; try again shortly.",
+        code="service_unavailable",
+        retry_after=DATABASE_RETRY_AFTER_SECONDS,
+    )
+
+
+def database_unavailable_logged(exc: BaseException) -> ServiceUnavailable:
+    # The kind and PostgreSQL's text (no credentials in it) for operators; the client gets the generic 503.
+    logger.warning("database unavailable (request %s): %s: %s", request_id_current(), type(exc).__name__, exc)
+    return database_unavailable_error()
+
+
+def server_error_body() -> dict[str, Any]:
+    """The generic answer to an unexpected error: no exception text, a request id to find the log line."""
+    request_id = request_id_current()
+    return error_body(
+        "server_error",
+        f"The server failed to handle this request (request id {request_id}).",
+        {"request_id": request_id},
+    )
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
 
@@ -130,6 +182,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
+    if database_unavailable(exc):
+        unavailable = database_unavailable_logged(exc)
+        return Response(
+            error_body(unavailable.code, unavailable.message),
+            status=unavailable.status_code,
+            headers={"Retry-After": str(unavailable.retry_after)},
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # The ASGI edge refuses bodies over the same limit first; this covers any other way in.
+        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         exc = drf_exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -146,11 +208,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     response = drf_default_handler(exc, context)
     if response is None:
-        logger.exception("Unhandled error in API view", exc_info=exc)
-        return Response(
-            error_body("server_error", "The server failed to handle this request."),
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        )
+        logger.error("Unhandled error in API view (request %s)", request_id_current(), exc_info=exc)
+        return Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, drf_exceptions.ValidationError):
         code = "validation_error"
         message = "The request is invalid."
@@ -179,8 +238,47 @@ def json_or_html_error_view(status_code: int, code: str, message: str, html_view
     return view
 
 
-# CSRF-exempt: it changes nothing, and a write to an unknown /api/ path must get this JSON 404, not
-# the CSRF middleware's HTML 403 (a request carrying a session cookie would otherwise).
+def request_too_large_body() -> dict[str, Any]:
+    from django.conf import settings
+
+    limit = settings.MAX_REQUEST_BODY_BYTES
+    return error_body("request_too_large", f"The request body is larger than {limit} bytes.", {"limit_bytes": limit})
+
+
+# Exempt: CSRF protection guards views that act, and this one only says there is nothing here. Without
+# it a write to an unknown /api/ path would get Django's HTML CSRF page instead of the JSON 404.
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: API paths answer in the API's shape; pages keep Django's explanation."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("csrf_failed", "CSRF verification failed; send the CSRF token or use a bearer token."),
+            status=403,
+        )
+    return django_csrf.csrf_failure(request, reason=reason)
+
+
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """handler500. Django calls it inside its `except`, so the exception is at hand: a database that
+    cannot serve is a 503 with Retry-After, anything else a generic 500 with the request id."""
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        unavailable = database_unavailable_logged(exc)
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(
+                error_body(unavailable.code, unavailable.message), status=unavailable.status_code
+            )
+        else:
+            response = HttpResponse(
+                "<h1>Service unavailable</h1><p>Please try again in a moment.</p>",
+                status=unavailable.status_code,
+            )
+        response["Retry-After"] = str(unavailable.retry_after)
+        return response
+    if request.path.startswith("/api/"):
+        return JsonResponse(server_error_body(), status=500)
+    return django_defaults.server_error(request)

@@ -1,7 +1,8 @@
 """Liveness and readiness probes.
 
 /healthz only says the process answers. /readyz opens fresh connections to the database, the
-cache and the broker, and names the one that failed. Neither prints configuration: a URL can
+cache and the broker, and names the one that failed; with a connection pool it also takes one from
+the pool, so a process whose pool is exhausted reports "pool_exhausted" (503). Neither prints configuration: a URL can
 carry a password.
 """
 
@@ -25,6 +26,10 @@ logger = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 2
 
 
+class PoolExhausted(Exception):
+    """PostgreSQL answers, but this process's pool had no connection to give within its timeout."""
+
+
 def check_database() -> None:
     # A fresh connection, not the request's: readiness must prove a new connection can be made.
     settings_dict = dict(connections["default"].settings_dict)
@@ -37,6 +42,22 @@ def check_database() -> None:
             cursor.fetchone()
     finally:
         wrapper.close()
+    check_database_pool()
+
+
+def check_database_pool() -> None:
+    """With a pool, one of its connections must be free within the pool timeout: requests need one."""
+    pool = getattr(connections["default"], "pool", None)
+    if pool is None:
+        return
+    from psycopg_pool import PoolTimeout
+
+    pool.open()
+    try:
+        connection = pool.getconn()
+    except PoolTimeout:
+        raise PoolExhausted from None
+    pool.putconn(connection)
 
 
 def check_cache() -> None:
@@ -75,6 +96,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     for name, check in CHECKS.items():
         try:
             check()
+        except PoolExhausted:
+            logger.warning("readiness check %s failed: every pooled connection is busy", name)
+            results[name] = "pool_exhausted"
         except Exception as exc:  # any failure means "not ready"; the kind is enough to act on
             logger.warning("readiness check %s failed: %s", name, type(exc).__name__)
             results[name] = "unavailable"

@@ -16,12 +16,13 @@ GATEWAY_TOKEN is verified again on every request, so revoking it stops a running
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import mcp_types as types
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core import signals
 from django.db import close_old_connections
@@ -32,20 +33,33 @@ from mcp.server.auth.routes import create_protected_resource_routes
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from pydantic import Field
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
+from starlette.datastructures import Headers
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apps.core.client_address import client_address_from_scope
-from apps.core.errors import DomainError, RateLimited, Unauthenticated, error_body
+from apps.core.database import database_work
+from apps.core.errors import (
+    DomainError,
+    RateLimited,
+    Unauthenticated,
+    database_unavailable,
+    database_unavailable_logged,
+    error_body,
+)
+from apps.core.request_id import request_id_current
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
 from apps.mcp_tools.principal import Principal, principal_from_bearer
+from apps.mcp_tools.rebinding import host_allowed, origin_allowed
 from apps.mcp_tools.registry import ToolSpec, tool_get, tools_available
+
+logger = logging.getLogger(__name__)
 
 SERVER_NAME = "todo-mcp-gateway"
 SERVER_TITLE = "Todo MCP Gateway"
@@ -57,6 +71,8 @@ INSTRUCTIONS = (
 MCP_PATH = "/mcp"
 # JSON-RPC error code for a stdio request whose token stopped being valid mid-session.
 UNAUTHENTICATED_ERROR = -32001
+# JSON-RPC "internal error": an unexpected failure, answered without its detail.
+INTERNAL_ERROR = -32603
 
 PrincipalSource = Callable[[ServerRequestContext[Any, Any]], Awaitable[Principal]]
 
@@ -115,6 +131,25 @@ def call_result_from_invocation(outcome: InvocationResult) -> types.CallToolResu
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True, meta=meta)
 
 
+def _failure_text(exc: Exception) -> tuple[str, dict[str, Any]]:
+    """An unexpected exception -> (text, details) for the client: a database that cannot serve says
+    so with a retry hint; anything else is a generic message with the request id. The exception's own
+    text goes to the log only (it can quote SQL, values, internals)."""
+    if database_unavailable(exc):
+        unavailable = database_unavailable_logged(exc)
+        return f"{unavailable.code}: {unavailable.message}", {"retry_after": unavailable.retry_after}
+    request_id = request_id_current()
+    logger.error("MCP request failed (request %s)", request_id, exc_info=exc)
+    return f"server_error: The server failed to handle this request (request id {request_id}).", {
+        "request_id": request_id
+    }
+
+
+def _protocol_error(exc: Exception) -> MCPError:
+    text, details = _failure_text(exc)
+    return MCPError(code=INTERNAL_ERROR, message=text, data=details)
+
+
 # --- The server ------------------------------------------------------------------------------------
 
 
@@ -125,7 +160,10 @@ def server_build(*, principal_source: PrincipalSource, transport: str) -> Server
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         principal = await principal_source(ctx)
-        specs = await sync_to_async(tools_available)(principal=principal)
+        try:
+            specs = await database_work(tools_available, principal=principal)
+        except Exception as exc:
+            raise _protocol_error(exc) from None
         # Private and never fresh: the list depends on the caller and on policies an operator can change.
         return types.ListToolsResult(tools=[tool_from_spec(spec) for spec in specs], ttl_ms=0, cache_scope="private")
 
@@ -133,12 +171,20 @@ def server_build(*, principal_source: PrincipalSource, transport: str) -> Server
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         principal = await principal_source(ctx)
-        outcome = await sync_to_async(tool_invoke)(
-            principal=principal,
-            tool_name=params.name,
-            arguments=params.arguments if params.arguments is not None else {},
-            transport=transport,
-        )
+        try:
+            outcome = await database_work(
+                tool_invoke,
+                principal=principal,
+                tool_name=params.name,
+                arguments=params.arguments if params.arguments is not None else {},
+                transport=transport,
+            )
+        except Exception as exc:
+            # The pipeline raises only on bugs and outages (it logged and recorded what it could).
+            text, details = _failure_text(exc)
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=f"{text} {_json(details)}")], is_error=True
+            )
         return call_result_from_invocation(outcome)
 
     def input_schema(name: str) -> dict | None:
@@ -178,7 +224,8 @@ class GatewayTokenVerifier(TokenVerifier):
             return None
 
     async def verify_or_explain(self, token: str, client_address: str | None = None) -> PrincipalAccessToken:
-        principal = await sync_to_async(principal_from_bearer)(token, client_address=client_address)
+        # The connection goes back to the pool at once: the request may still wait on the network.
+        principal = await database_work(principal_from_bearer, token, client_address=client_address)
         return PrincipalAccessToken(
             # The token itself is not kept: nothing downstream needs it, and it should not linger in scope.
             token="",
@@ -260,20 +307,39 @@ def transport_security_settings() -> TransportSecuritySettings:
 class RebindingGuard:
     """Host and Origin checks before anything else, so a rebinding page costs no token lookup.
 
-    The SDK's transport runs the same checks again with the same settings; they sit behind
-    authentication there, which would answer a foreign page 401 instead of 403.
+    Exact matching (apps.mcp_tools.rebinding): the SDK's own checker, which the transport runs again
+    behind authentication, lets `name:*` match `name:8000.evil`. Ours runs first and is stricter.
     """
 
     def __init__(self, app: ASGIApp, security: TransportSecuritySettings) -> None:
         self.app = app
-        self.checker = TransportSecurityMiddleware(security)
+        self.security = security
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refusal = await self.checker.validate_request(Request(scope, receive), is_post=False)
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            headers = Headers(scope=scope)
+            if not host_allowed(headers.get("host"), self.security.allowed_hosts):
+                await Response("Invalid Host header", status_code=421)(scope, receive, send)
                 return
+            if not origin_allowed(headers.get("origin"), self.security.allowed_origins):
+                await Response("Invalid Origin header", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class PostOnly:
+    """Stateless Streamable HTTP has nothing to stream on GET and no session to DELETE: 405 with
+    `Allow: POST`, as the transport spec permits, before authentication. (The SDK would hold a GET
+    open as an event stream for as long as the client liked.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] != "POST":
+            body = error_body("method_not_allowed", f"{scope['method']} is not served here; send JSON-RPC with POST.")
+            await JSONResponse(body, status_code=405, headers={"Allow": "POST"})(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -398,6 +464,7 @@ def http_app() -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]
     app = AuthContextMiddleware(app)
     app = AuthenticationMiddleware(app, backend=GatewayBearerBackend(GatewayTokenVerifier()), on_error=_auth_error)
     app = DjangoRequestLifecycle(app)
+    app = PostOnly(app)
     app = RebindingGuard(app, security)
     app = ExactPath(app, MCP_PATH)
     return app, slot.lifetime
@@ -415,9 +482,11 @@ def stdio_principal_source(raw_token: str) -> PrincipalSource:
 
     async def source(ctx: ServerRequestContext[Any, Any]) -> Principal:
         try:
-            return await sync_to_async(verify)()
+            return await database_work(verify)
         except Unauthenticated as exc:
             raise MCPError(code=UNAUTHENTICATED_ERROR, message=f"{exc.code}: {exc.message}") from None
+        except Exception as exc:
+            raise _protocol_error(exc) from None
 
     return source
 

@@ -136,3 +136,45 @@ def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(trans
     assert finished.returncode != 0
     assert "must be a personal access token" in finished.stderr
     assert finished.stdout == ""
+
+
+@pytest.fixture
+def fixture_backend_pid(transactional_db) -> int:
+    """The backend of the connection sync fixtures and the teardown use; it must survive the kill."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL kills the connections")
+async def test_a_database_outage_reaches_a_stdio_client_as_unavailable_never_as_its_error_text(
+    transactional_db, alice, fixture_backend_pid
+):
+    token = await sync_to_async(pat_for)(alice)
+
+    def kill_the_server_connections() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND pid <> %s",
+                [fixture_backend_pid],
+            )
+
+    async with Client(_stdio_server(token), read_timeout_seconds=STARTUP_TIMEOUT_SECONDS) as client:
+        assert (await client.list_tools()).tools
+        await sync_to_async(kill_the_server_connections)()
+        with pytest.raises(MCPError) as refused:
+            await client.list_tools()
+        # Each refusal discards one dead pooled connection; the server comes back by itself.
+        for _attempt in range(20):
+            try:
+                assert (await client.list_tools()).tools
+                break
+            except MCPError as exc:
+                assert exc.error.message.startswith("service_unavailable: ")
+        else:
+            raise AssertionError("the stdio server did not recover")
+
+    assert refused.value.error.message.startswith("service_unavailable: ")
+    assert "terminating" not in refused.value.error.message
+    assert refused.value.error.data == {"retry_after": 2}
