@@ -63,6 +63,12 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "mcp_tools.view_toolpolicy",
         "mcp_tools.change_toolpolicy",
         "mcp_tools.view_toolcall",
+        "quotas.view_roleratelimit",
+        "quotas.change_roleratelimit",
+        "quotas.view_userratelimit",
+        "quotas.add_userratelimit",
+        "quotas.change_userratelimit",
+        "quotas.delete_userratelimit",
     },
     ROLE_AUDITOR: {
         "accounts.view_user",

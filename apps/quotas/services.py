@@ -1,0 +1,165 @@
+"""The rate-limit checks every door calls: one call per request, every applicable limit in it.
+
+REST resource views: the caller's own limit across all doors (or the address's, when anonymous).
+Tool calls (REST invoke, MCP over HTTP or stdio): the caller's limit and the tool's, from the
+pipeline only, so REST invoke is checked once, not twice. Provider calls: the user's per-provider
+limit, for the provider call path to call.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from apps.core.errors import RateLimited
+from apps.quotas.limiter import Decision, Limit, LimitState, limits_hit, rate_split
+from apps.quotas.selectors import user_rate_effective
+
+ENFORCING = "QUOTA_RATE_LIMITS"
+
+
+def user_limit(user) -> Limit:
+    effective = user_rate_effective(user)
+    amount, period = rate_split(effective.rate)
+    return Limit(
+        family="user",
+        name="user",
+        key=f"user:{user.pk}",
+        amount=amount,
+        period_seconds=period,
+        burst=effective.burst,
+        source=effective.source,
+    )
+
+
+def address_limit(address: str) -> Limit:
+    amount, period = rate_split(settings.QUOTA_ANON_RATE)
+    return Limit(
+        family="anonymous",
+        name="address",
+        key=f"address:{address}",
+        amount=amount,
+        period_seconds=period,
+        burst=settings.QUOTA_ANON_BURST,
+        source="setting QUOTA_ANON_RATE",
+    )
+
+
+def tool_limit(*, user_id: int, tool_name: str, policy_rate: str | None) -> Limit:
+    # A tool's rate is a plain "N per period": its burst is N, as the policy's help text promises.
+    rate = policy_rate or settings.MCP_RATE_LIMIT_DEFAULT
+    amount, period = rate_split(rate)
+    return Limit(
+        family="tool",
+        name=f"tool {tool_name}",
+        key=f"tool:{user_id}:{tool_name}",
+        amount=amount,
+        period_seconds=period,
+        burst=amount,
+        source="tool policy" if policy_rate else "setting MCP_RATE_LIMIT_DEFAULT",
+    )
+
+
+def provider_limit(*, user_id: int, provider: str) -> Limit:
+    amount, period = rate_split(settings.QUOTA_PROVIDER_RATE)
+    return Limit(
+        family="provider",
+        name=f"provider {provider}",
+        key=f"provider:{user_id}:{provider}",
+        amount=amount,
+        period_seconds=period,
+        burst=settings.QUOTA_PROVIDER_BURST,
+        source="setting QUOTA_PROVIDER_RATE",
+    )
+
+
+def _enforced(limits: list[Limit]) -> Decision:
+    if not settings.QUOTA_RATE_LIMITS:
+        return Decision(states=())
+    decision = limits_hit(limits)
+    if not decision.admitted:
+        raise rate_limited_error(decision)
+    return decision
+
+
+def quota_request_check(*, user, address: str) -> Decision:
+    """A REST request: the signed-in caller's rate across all doors, or the address's when anonymous."""
+    if user is not None and user.is_authenticated:
+        return _enforced([user_limit(user)])
+    return _enforced([address_limit(address)])
+
+
+def quota_tool_call_check(*, caller, user_id: int, tool_name: str, policy_rate: str | None) -> Decision:
+    """A tool call: the caller's rate across all doors and the per-user tool rate, in one round trip.
+
+    `caller` is who sends the request (an operator acting for a user is counted as the operator);
+    the tool's counter is the subject user's.
+    """
+    return _enforced([user_limit(caller), tool_limit(user_id=user_id, tool_name=tool_name, policy_rate=policy_rate)])
+
+
+def quota_provider_call_check(*, user, provider: str) -> Decision:
+    """A provider call made for `user`: the per-user, per-provider rate (QUOTA_PROVIDER_RATE)."""
+    return _enforced([provider_limit(user_id=user.pk, provider=provider)])
+
+
+class QuotaRateLimited(RateLimited):
+    """A refusal that knows which limits applied, so every door can report them the same way."""
+
+    def __init__(self, message: str, *, retry_after: int, details: dict, decision: Decision) -> None:
+        super().__init__(message, retry_after=retry_after, details=details)
+        self.decision = decision
+
+
+def rate_limited_error(decision: Decision) -> QuotaRateLimited:
+    state = decision.binding
+    assert state is not None and not state.admitted
+    limit = state.limit
+    message = (
+        f"Too many requests: the {limit.name} limit is {limit.amount} per {_period_text(limit.period_seconds)}"
+        f" (burst {limit.burst}); retry in {state.retry_after_seconds} s."
+    )
+    return QuotaRateLimited(
+        message,
+        retry_after=state.retry_after_seconds,
+        details=state_details(state),
+        decision=decision,
+    )
+
+
+def state_details(state: LimitState) -> dict:
+    limit = state.limit
+    details = {
+        "limit": limit.name,
+        "rate": f"{limit.amount}/{_period_text(limit.period_seconds)}",
+        "burst": limit.burst,
+        "remaining": state.remaining,
+        "reset": state.reset_seconds,
+    }
+    if not state.admitted:
+        details["retry_after"] = state.retry_after_seconds
+    return details
+
+
+def _period_text(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds} seconds"
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """RateLimit-Limit / -Remaining / -Reset for the binding limit, and RateLimit-Policy naming every limit."""
+    state = decision.binding
+    if state is None:
+        return {}
+    policies = ", ".join(
+        f'{s.limit.amount};w={s.limit.period_seconds};burst={s.limit.burst};name="{s.limit.name}"'
+        for s in decision.states
+    )
+    return {
+        "RateLimit-Limit": str(state.limit.burst),
+        "RateLimit-Remaining": str(state.remaining),
+        "RateLimit-Reset": str(state.reset_seconds),
+        "RateLimit-Policy": policies,
+    }
