@@ -50,7 +50,8 @@ def _user_rate_from_db(user) -> EffectiveRate:
     override = UserRateLimit.objects.filter(user_id=user.pk).first()
     if override is not None:
         return EffectiveRate(rate=override.rate, burst=override.burst, source="override")
-    defaults = list(RoleRateLimit.objects.filter(role__in=user.roles))
+    # Roles are group names: one query with a subquery, not one for the groups and one for the rates.
+    defaults = list(RoleRateLimit.objects.filter(role__in=user.groups.values("name")))
     if defaults:
         # Several roles: the most generous sustained rate wins.
         best = max(defaults, key=lambda row: (_per_second(row.rate), row.burst))

@@ -163,3 +163,17 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
         "RateLimit-Reset": str(state.reset_seconds),
         "RateLimit-Policy": policies,
     }
+
+
+def rate_limit_meta(decision: Decision) -> dict:
+    """The RateLimit header figures as an MCP result's `_meta` entry, with every limit named."""
+    state = decision.binding
+    assert state is not None
+    return {
+        "limit": state.limit.burst,
+        "remaining": state.remaining,
+        "reset": state.reset_seconds,
+        "name": state.limit.name,
+        "retry_after": state.retry_after_seconds or None,
+        "policies": [state_details(each) for each in decision.states],
+    }
