@@ -53,7 +53,8 @@ def two_servers(transactional_db) -> Iterator[list[str]]:
         port = _free_port()
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--log-level", "warning"],
+                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)]
+                + ["--log-level", "warning"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
