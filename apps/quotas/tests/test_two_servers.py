@@ -23,6 +23,7 @@ from apps.quotas.models import UserRateLimit
 
 ROOT = Path(__file__).resolve().parents[3]
 STARTUP_DEADLINE_SECONDS = 40
+SERVER_COMMAND = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--log-level", "warning"]
 
 
 def _free_port() -> int:
@@ -53,8 +54,7 @@ def two_servers(transactional_db) -> Iterator[list[str]]:
         port = _free_port()
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)]
-                + ["--log-level", "warning"],
+                [*SERVER_COMMAND, "--port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -113,8 +113,11 @@ def test_two_processes_admit_exactly_the_tools_rate_and_count_the_user_once(two_
     statuses = [response.status_code for response in responses]
     assert statuses.count(200) == 4
     assert statuses.count(429) == 16
-    assert all(response.json()["error"]["details"]["limit"] == "tool current_time" for response in responses
-               if response.status_code == 429)
+    assert all(
+        response.json()["error"]["details"]["limit"] == "tool current_time"
+        for response in responses
+        if response.status_code == 429
+    )
     # 4 admitted invokes used 4 of the user's 6; refused ones used none; this request the fifth.
     after = httpx.get(f"{two_servers[0]}/api/todos/", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert after.status_code == 200
