@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/", include("apps.todos.urls")),
     path("api/mcp/", include("apps.mcp_tools.urls")),
     path("api/", include("apps.keys.urls")),
+    path("api/quotas/", include("apps.quotas.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from a URL (no inline script) for the Content-Security-Policy.
     path(

@@ -75,3 +75,32 @@ def rates_forget() -> None:
 @receiver([post_save, post_delete], sender=RoleRateLimit)
 def _rate_changed(sender, **kwargs) -> None:
     rates_forget()
+
+
+def limits_effective(*, principal) -> list[dict]:
+    """Every limit that applies to `principal`: its own rate, each tool it may call, its provider calls."""
+    from apps.mcp_tools.policies import policy_for
+    from apps.mcp_tools.registry import tools_available
+    from apps.quotas.limiter import failure_mode
+    from apps.quotas.services import provider_limit, tool_limit, user_limit
+
+    def row(limit, applies_to: str) -> dict:
+        return {
+            "name": limit.name,
+            "family": limit.family,
+            "rate": f"{limit.amount}/{limit.period_seconds}s",
+            "burst": limit.burst,
+            "source": limit.source,
+            "applies_to": applies_to,
+            "when_redis_down": failure_mode(limit.family),
+        }
+
+    user = principal.user
+    rows = [row(user_limit(user), "every request by this account, through every door")]
+    for spec in tools_available(principal=principal):
+        policy = policy_for(spec)
+        limit = tool_limit(user_id=user.pk, tool_name=spec.name, policy_rate=policy.rate_limit or None)
+        rows.append(row(limit, f"calls to the tool {spec.name}"))
+    provider = provider_limit(user_id=user.pk, provider="<each provider>")
+    rows.append({**row(provider, "calls to each LLM provider, per provider"), "name": "provider"})
+    return rows

@@ -72,3 +72,23 @@ def test_anonymous_endpoints_are_limited_per_address(alice, anon_client):
         "/api/auth/token", {"username": "alice", "password": PASSWORD}, format="json", REMOTE_ADDR="10.0.0.9"
     )
     assert other.status_code == 200
+
+
+def test_the_limits_endpoint_names_each_limit_and_its_source(alice, alice_client, bob_client, tight):
+    UserRateLimit.objects.create(user=alice, rate="600/hour", burst=9)
+    response = alice_client.get("/api/quotas/limits")
+    assert response.status_code == 200
+    limits = {row["name"]: row for row in response.json()["limits"]}
+    assert limits["user"]["rate"] == "600/3600s"
+    assert limits["user"]["burst"] == 9
+    assert limits["user"]["source"] == "override"
+    assert limits["tool current_time"]["source"] == "setting MCP_RATE_LIMIT_DEFAULT"
+    assert limits["provider"]["family"] == "provider"
+    assert limits["user"]["when_redis_down"] == "local"
+    assert {row["name"]: row for row in bob_client.get("/api/quotas/limits").json()["limits"]}["user"][
+        "source"
+    ] == "setting QUOTA_USER_RATE"
+
+
+def test_the_limits_endpoint_needs_a_signed_in_caller(anon_client):
+    assert anon_client.get("/api/quotas/limits").status_code == 401

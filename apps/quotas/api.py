@@ -1,0 +1,24 @@
+"""The caller's own limits: GET /api/quotas/limits."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.scopes import PROFILE_READ
+from apps.quotas.selectors import limits_effective
+from apps.quotas.serializers import LimitsSerializer
+
+
+class LimitsView(APIView):
+    """The rate limits that apply to the caller now, and where each comes from."""
+
+    read_scope = PROFILE_READ
+
+    @extend_schema(responses=LimitsSerializer)
+    def get(self, request: Request) -> Response:
+        from apps.mcp_tools.api import principal_from_request
+
+        return Response({"limits": limits_effective(principal=principal_from_request(request))})

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from apps.quotas import api
+
+urlpatterns = [
+    path("limits", api.LimitsView.as_view(), name="quotas-limits"),
+]
