@@ -4,11 +4,9 @@ from rest_framework import serializers
 class EffectiveLimitSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="What refusals call this limit: 'user', 'tool <name>', 'provider'.")
     family = serializers.ChoiceField(choices=["user", "tool", "anonymous", "provider"])
-    rate = serializers.CharField(help_text="Sustained rate, e.g. '120/minute'.")
+    rate = serializers.CharField(help_text="Sustained rate as requests/seconds, e.g. '120/60s'.")
     burst = serializers.IntegerField(help_text="Requests that may come at once before the rate applies.")
-    source = serializers.CharField(
-        help_text="Where the value comes from: override, role default, tool policy, setting."
-    )
+    source = serializers.CharField(help_text="Where it comes from: override, role, tool policy, setting.")
     applies_to = serializers.CharField()
     when_redis_down = serializers.ChoiceField(choices=["closed", "local"])
 
