@@ -71,6 +71,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "quotas.add_userratelimit",
         "quotas.change_userratelimit",
         "quotas.delete_userratelimit",
+        "quotas.view_modelprice",
+        "quotas.add_modelprice",
+        "quotas.change_modelprice",
+        "quotas.view_usagerecord",
     },
     ROLE_AUDITOR: {
         "accounts.view_user",

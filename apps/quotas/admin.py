@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.quotas.models import RoleRateLimit, UserRateLimit
+from apps.quotas.models import ModelPrice, RoleRateLimit, UsageRecord, UserRateLimit
 
 
 @admin.register(RoleRateLimit)
@@ -13,3 +13,30 @@ class UserRateLimitAdmin(admin.ModelAdmin):
     list_display = ("user", "rate", "burst", "reason", "updated_at")
     search_fields = ("user__username",)
     raw_id_fields = ("user",)
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ("provider", "model", "input_per_million", "output_per_million", "effective_from", "note")
+    list_filter = ("provider",)
+    search_fields = ("model",)
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    """Read-only: the ledger is written by the provider call path, never edited."""
+
+    list_display = ("created_at", "user", "door", "provider", "model", "input_tokens", "output_tokens", "cost")
+    list_display += ("cached", "outcome")
+    list_filter = ("provider", "door", "cached", "outcome")
+    search_fields = ("user__username", "model")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

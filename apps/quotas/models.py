@@ -56,3 +56,58 @@ class UserRateLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.rate} (burst {self.burst})"
+
+
+class ModelPrice(models.Model):
+    """What a provider charges for a model, in US dollars per million tokens.
+
+    A row applies from `effective_from` until a later row for the same provider and model takes over,
+    so a price change is a new row and past calls keep the cost they were charged.
+    """
+
+    provider = models.CharField(max_length=40)
+    model = models.CharField(max_length=120)
+    input_per_million = models.DecimalField(max_digits=12, decimal_places=6, validators=[MinValueValidator(0)])
+    output_per_million = models.DecimalField(max_digits=12, decimal_places=6, validators=[MinValueValidator(0)])
+    effective_from = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True, help_text="Where the price comes from.")
+
+    class Meta:
+        ordering = ["provider", "model", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model", "effective_from"], name="model_price_unique_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} from {self.effective_from:%Y-%m-%d}"
+
+
+class UsageRecord(models.Model):
+    """One provider call in the usage ledger: who, by which door, which model, tokens, cost and outcome.
+
+    The cost is computed from the price table when the call is recorded and stored, so later price
+    changes do not rewrite history. A cached answer costs nothing. `price` is empty when no price was
+    known for the model at the time (the cost is then 0 and the row says so).
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    token_id = models.BigIntegerField(null=True, blank=True, help_text="The personal access token, if one was used.")
+    door = models.CharField(max_length=20, help_text="rest, mcp, stdio, chat, ...")
+    tool_name = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(max_length=40)
+    model = models.CharField(max_length=120)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    price = models.ForeignKey(ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    latency_ms = models.FloatField(default=0)
+    cached = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=50, help_text="ok, or the error code.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"]), models.Index(fields=["provider", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.provider}/{self.model} {self.outcome}"
