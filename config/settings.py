@@ -392,6 +392,10 @@ QUOTA_WHEN_REDIS_DOWN = {
     "anonymous": env_choice("QUOTA_ANON_WHEN_REDIS_DOWN", "local", {"closed", "local"}),
     "provider": env_choice("QUOTA_PROVIDER_WHEN_REDIS_DOWN", "closed", {"closed", "local"}),
 }
+# Budget warnings: percentages of a budget at which the account is told, each once per period.
+QUOTA_WARNING_THRESHOLDS = sorted({int(value) for value in env_list("QUOTA_WARNING_THRESHOLDS", ["50", "80", "95"])})
+if not all(0 < value < 100 for value in QUOTA_WARNING_THRESHOLDS):
+    raise ImproperlyConfigured("QUOTA_WARNING_THRESHOLDS must be percentages between 1 and 99, e.g. '50,80,95'.")
 
 # --- Key vault ------------------------------------------------------------------------------------
 # VAULT_MASTER_KEYS="v2:<base64 32 bytes>,v1:<base64>": the first wraps new data keys, the others

@@ -75,6 +75,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "quotas.add_modelprice",
         "quotas.change_modelprice",
         "quotas.view_usagerecord",
+        "quotas.view_budget",
+        "quotas.add_budget",
+        "quotas.change_budget",
+        "quotas.delete_budget",
     },
     ROLE_AUDITOR: {
         "accounts.view_user",

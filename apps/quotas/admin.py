@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.quotas.models import ModelPrice, RoleRateLimit, UsageRecord, UserRateLimit
+from apps.quotas.models import Budget, ModelPrice, Notification, RoleRateLimit, UsageRecord, UserRateLimit
 
 
 @admin.register(RoleRateLimit)
@@ -39,4 +39,25 @@ class UsageRecordAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ("role", "user", "provider", "period", "measure", "amount", "hard")
+    list_filter = ("role", "period", "measure", "hard")
+    search_fields = ("user__username", "provider")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "message", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("user__username",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.scopes import PROFILE_READ
+from apps.quotas.models import Notification
 from apps.quotas.selectors import limits_effective
-from apps.quotas.serializers import LimitsSerializer
+from apps.quotas.serializers import LimitsSerializer, NotificationSerializer
 
 
 class LimitsView(APIView):
@@ -22,3 +24,13 @@ class LimitsView(APIView):
         from apps.mcp_tools.api import principal_from_request
 
         return Response({"limits": limits_effective(principal=principal_from_request(request))})
+
+
+class NotificationListView(ListAPIView):
+    """The caller's notifications (budget warnings), newest first, paginated."""
+
+    read_scope = PROFILE_READ
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        return Notification.objects.filter(user=self.request.user)

@@ -111,3 +111,86 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.provider}/{self.model} {self.outcome}"
+
+
+class Budget(models.Model):
+    """A token or cost budget per day or month, for every account with a role (a default) or one account.
+
+    An account's own budget replaces its role's for the same provider, period and measure. An empty
+    provider means all providers together. Hard budgets refuse calls past the amount; soft ones warn.
+    Periods are calendar days and months in UTC.
+    """
+
+    PERIODS = [("day", "day"), ("month", "month")]
+    MEASURES = [("tokens", "tokens"), ("cost", "cost (USD)")]
+
+    role = models.CharField(max_length=30, blank=True, choices=[(role, role) for role in ROLES])
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    provider = models.CharField(max_length=40, blank=True, help_text="Empty: all providers together.")
+    period = models.CharField(max_length=10, choices=PERIODS)
+    measure = models.CharField(max_length=10, choices=MEASURES)
+    amount = models.DecimalField(max_digits=16, decimal_places=4, validators=[MinValueValidator(0)])
+    hard = models.BooleanField(default=True, help_text="Hard: refuse past the amount. Soft: warn only.")
+
+    class Meta:
+        ordering = ["role", "user_id", "provider", "period", "measure"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(role="") & models.Q(user__isnull=False))
+                | (~models.Q(role="") & models.Q(user__isnull=True)),
+                name="budget_for_a_role_or_a_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        whom = self.role or str(self.user)
+        return f"{whom}: {self.amount} {self.measure}/{self.period} {self.provider or 'all providers'}"
+
+
+class BudgetSpend(models.Model):
+    """What one account has spent (and reserved) in one period, overall or for one provider.
+
+    The row budget_reserve locks, so parallel calls are checked one after another and cannot overspend.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=40, blank=True)
+    period = models.CharField(max_length=10)
+    period_start = models.DateField()
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "provider", "period", "period_start"], name="budget_spend_one_row_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.provider or 'all'} {self.period} {self.period_start}: {self.tokens} tokens"
+
+
+class Notification(models.Model):
+    """A message for one account, shown in the settings pages and by GET /api/notifications.
+
+    `dedup_key` makes "once per period, user and limit" hold across restarts and processes: a second
+    warning with the same key is never stored (nor emailed).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    dedup_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "dedup_key"], name="notification_once_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind}"

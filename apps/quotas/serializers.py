@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from apps.quotas.models import Notification
+
 
 class EffectiveLimitSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="What refusals call this limit: 'user', 'tool <name>', 'provider'.")
@@ -13,3 +15,10 @@ class EffectiveLimitSerializer(serializers.Serializer):
 
 class LimitsSerializer(serializers.Serializer):
     limits = EffectiveLimitSerializer(many=True)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "message", "data", "created_at", "read_at"]
+        read_only_fields = fields
