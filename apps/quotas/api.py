@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from apps.accounts.scopes import PROFILE_READ
 from apps.quotas.models import Notification
-from apps.quotas.selectors import limits_effective
-from apps.quotas.serializers import LimitsSerializer, NotificationSerializer
+from apps.quotas.selectors import limits_effective, usage_summary
+from apps.quotas.serializers import LimitsSerializer, NotificationSerializer, UsageSerializer
 
 
 class LimitsView(APIView):
@@ -24,6 +24,16 @@ class LimitsView(APIView):
         from apps.mcp_tools.api import principal_from_request
 
         return Response({"limits": limits_effective(principal=principal_from_request(request))})
+
+
+class UsageView(APIView):
+    """The caller's use this day and month per provider, model and tool, and each budget's standing."""
+
+    read_scope = PROFILE_READ
+
+    @extend_schema(responses=UsageSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(usage_summary(user=request.user))
 
 
 class NotificationListView(ListAPIView):

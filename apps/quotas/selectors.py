@@ -6,6 +6,7 @@ in this process forgets it at once (other processes see admin changes within tha
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from dataclasses import dataclass
@@ -104,3 +105,60 @@ def limits_effective(*, principal) -> list[dict]:
     provider = provider_limit(user_id=user.pk, provider="<each provider>")
     rows.append({**row(provider, "calls to each LLM provider, per provider"), "name": "provider"})
     return rows
+
+
+def usage_summary(*, user, now=None) -> dict:
+    """The account's use in the current day and month: per provider, model and tool, and per budget."""
+    from django.db.models import Count, Sum
+    from django.utils import timezone
+
+    from apps.mcp_tools.models import ToolCall
+    from apps.quotas.budgets import budgets_effective, period_reset, period_start
+    from apps.quotas.models import BudgetSpend, UsageRecord
+
+    now = now or timezone.now()
+    periods = {}
+    providers, models_, tools = [], [], []
+    for period in ("day", "month"):
+        start = period_start(period, now)
+        start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+        reset = period_reset(period, now)
+        periods[period] = {"start": start_at.isoformat(), "reset_at": reset.isoformat()}
+        records = UsageRecord.objects.filter(user=user, created_at__gte=start_at)
+        totals = {"calls": Count("id"), "input_tokens": Sum("input_tokens"), "output_tokens": Sum("output_tokens")}
+        for row in records.values("provider").annotate(**totals, cost=Sum("cost")).order_by("provider"):
+            providers.append({**_usage_row(row), "provider": row["provider"], "period": period})
+        for row in records.values("provider", "model").annotate(**totals, cost=Sum("cost")).order_by("provider"):
+            models_.append({**_usage_row(row), "provider": row["provider"], "model": row["model"], "period": period})
+        calls = ToolCall.objects.filter(user=user, created_at__gte=start_at).values("tool_name")
+        for row in calls.annotate(calls=Count("id")).order_by("tool_name"):
+            tools.append({"tool": row["tool_name"], "period": period, "calls": row["calls"]})
+    budgets = []
+    for budget in budgets_effective(user):
+        spend = BudgetSpend.objects.filter(
+            user=user, provider=budget.provider, period=budget.period, period_start=period_start(budget.period, now)
+        ).first()
+        used = 0 if spend is None else (spend.tokens if budget.measure == "tokens" else spend.cost)
+        budgets.append(
+            {
+                "provider": budget.provider or None,
+                "period": budget.period,
+                "measure": budget.measure,
+                "limit": str(budget.amount),
+                "used": str(used),
+                "remaining": str(max(budget.amount - used, 0)),
+                "reset_at": period_reset(budget.period, now).isoformat(),
+                "hard": budget.hard,
+                "source": "override" if budget.user_id else f"role {budget.role}",
+            }
+        )
+    return {"periods": periods, "providers": providers, "models": models_, "tools": tools, "budgets": budgets}
+
+
+def _usage_row(row: dict) -> dict:
+    return {
+        "calls": row["calls"],
+        "input_tokens": row["input_tokens"] or 0,
+        "output_tokens": row["output_tokens"] or 0,
+        "cost": str(row["cost"] or 0),
+    }

@@ -22,3 +22,13 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = ["id", "kind", "message", "data", "created_at", "read_at"]
         read_only_fields = fields
+
+
+class UsageSerializer(serializers.Serializer):
+    periods = serializers.DictField(help_text="day and month: start and reset_at (UTC).")
+    providers = serializers.ListField(child=serializers.DictField(), help_text="calls, tokens, cost per provider.")
+    models = serializers.ListField(child=serializers.DictField(), help_text="calls, tokens, cost per model.")
+    tools = serializers.ListField(child=serializers.DictField(), help_text="tool calls per tool.")
+    budgets = serializers.ListField(
+        child=serializers.DictField(), help_text="limit, used, remaining, reset_at and source per budget."
+    )
