@@ -1,4 +1,8 @@
+import datetime as dt
+
 from django.contrib import admin
+from django.db.models import Count, F, Sum
+from django.utils import timezone
 
 from apps.quotas.models import Budget, ModelPrice, Notification, RoleRateLimit, UsageRecord, UserRateLimit
 
@@ -40,6 +44,35 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        """Above the ledger: this month's top users by cost and by refused calls."""
+        return super().changelist_view(request, extra_context={**(extra_context or {}), **top_users()})
+
+
+REFUSAL_CODES = ("rate_limited", "budget_exceeded")
+TOP_USERS = 10
+
+
+def top_users() -> dict:
+    from apps.mcp_tools.models import ToolCall
+    from apps.quotas.budgets import period_start
+
+    start = period_start("month", timezone.now())
+    since = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    by_cost = (
+        UsageRecord.objects.filter(created_at__gte=since)
+        .values("user__username")
+        .annotate(calls=Count("id"), tokens=Sum(F("input_tokens") + F("output_tokens")), total_cost=Sum("cost"))
+        .order_by("-total_cost")[:TOP_USERS]
+    )
+    refused = (
+        ToolCall.objects.filter(created_at__gte=since, error_code__in=REFUSAL_CODES, user__isnull=False)
+        .values("user__username")
+        .annotate(refusals=Count("id"))
+        .order_by("-refusals")[:TOP_USERS]
+    )
+    return {"top_by_cost": list(by_cost), "top_refused": list(refused)}
 
 
 @admin.register(Budget)

@@ -41,3 +41,30 @@ def test_an_operator_sets_a_role_default_and_a_bad_rate_is_refused(olivia):
 
 def test_ordinary_users_cannot_reach_the_rate_limit_admin(alice):
     assert _admin(alice).get("/admin/quotas/userratelimit/").status_code == 302
+
+
+def test_the_ledger_page_shows_top_users_by_cost_and_refusals(olivia, alice, bob, alice_client, settings):
+    from apps.quotas.services import usage_record_provider_call
+
+    for user, tokens in ((alice, 1_000_000), (bob, 3_000_000)):
+        usage_record_provider_call(
+            user=user,
+            provider="openai",
+            model="gpt-4o-mini",
+            input_tokens=tokens,
+            output_tokens=0,
+            latency_ms=1,
+            cached=False,
+            outcome="ok",
+            door="rest",
+        )
+    settings.MCP_RATE_LIMIT_DEFAULT = "1/hour"
+    for _ in range(3):
+        alice_client.post("/api/mcp/tools/invoke", {"tool_name": "current_time", "parameters": {}}, format="json")
+    page = _admin(olivia).get("/admin/quotas/usagerecord/")
+    assert page.status_code == 200
+    top_by_cost = page.context["top_by_cost"]
+    assert [row["user__username"] for row in top_by_cost] == ["bob", "alice"]
+    assert str(top_by_cost[0]["total_cost"]) == "0.45000000"
+    assert list(page.context["top_refused"]) == [{"user__username": "alice", "refusals": 2}]
+    assert b"top users by cost" in page.content
