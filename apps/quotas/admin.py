@@ -30,8 +30,7 @@ class ModelPriceAdmin(admin.ModelAdmin):
 class UsageRecordAdmin(admin.ModelAdmin):
     """Read-only: the ledger is written by the provider call path, never edited."""
 
-    list_display = ("created_at", "user", "door", "provider", "model", "input_tokens", "output_tokens", "cost")
-    list_display += ("cached", "outcome")
+    list_display = ("created_at", "user", "provider", "model", "cost", "cached", "outcome")
     list_filter = ("provider", "door", "cached", "outcome")
     search_fields = ("user__username", "model")
     date_hierarchy = "created_at"

@@ -136,16 +136,25 @@ def budget_settle(*, reservation: Reservation, input_tokens: int, output_tokens:
         spend.save(update_fields=["tokens", "cost"])
 
 
+PERIOD_ADJECTIVES = {"day": "daily", "month": "monthly"}
+
+
+def number_text(value: Decimal | int) -> str:
+    """1000.0000 -> '1000', 0.45000000 -> '0.45': amounts as people write them."""
+    text = f"{Decimal(value):.8f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 def _describe(budget: Budget, used: Decimal, now: dt.datetime) -> dict:
     scope = f"for {budget.provider}" if budget.provider else "across all providers"
     unit = "tokens" if budget.measure == "tokens" else "USD"
-    amount = f"{budget.amount:f}".rstrip("0").rstrip(".")
-    used_text = f"{used:.4f}".rstrip("0").rstrip(".") or "0"
+    amount = number_text(budget.amount)
+    used_text = number_text(used)
     reset = period_reset(budget.period, now)
     kind = "hard" if budget.hard else "soft"
     return {
         "message": (
-            f"The {kind} {budget.period}ly budget of {amount} {unit} {scope} is used up "
+            f"The {kind} {PERIOD_ADJECTIVES[budget.period]} budget of {amount} {unit} {scope} is used up "
             f"({used_text} {unit} used); it resets at {reset:%Y-%m-%d %H:%M} UTC."
         ),
         "details": {
@@ -197,8 +206,8 @@ def budget_warnings_send(*, user, budget: Budget, spend: BudgetSpend, now: dt.da
         scope = budget.provider or "all providers"
         unit = "tokens" if budget.measure == "tokens" else "USD"
         message = (
-            f"You have used {threshold} % of your {budget.period}ly {unit} budget for {scope} "
-            f"({description['details']['used']} of {budget.amount}); it resets at "
+            f"You have used {threshold} % of your {PERIOD_ADJECTIVES[budget.period]} {unit} budget for {scope} "
+            f"({number_text(used)} of {number_text(budget.amount)}); it resets at "
             f"{period_reset(budget.period, now):%Y-%m-%d %H:%M} UTC."
         )
         with transaction.atomic():

@@ -26,7 +26,7 @@ def test_a_hard_token_budget_refuses_with_limit_used_reset_and_an_alternative(al
     reservation = budget_reserve(user=alice, input_tokens=300, max_output_tokens=300, **MINI)
     budget_settle(reservation=reservation, input_tokens=300, output_tokens=100, cached=False)
     with pytest.raises(BudgetExceeded) as refused:
-        budget_reserve(user=alice, input_tokens=300, max_output_tokens=300, **MINI)
+        budget_reserve(user=alice, input_tokens=300, max_output_tokens=301, **MINI)
     error = refused.value
     assert error.status_code == 429 and error.code == "budget_exceeded"
     assert "daily budget of 1000 tokens across all providers is used up (400 tokens used)" in error.message
