@@ -50,9 +50,9 @@ def bare_app(tool_name: str, user_id: int):
     from mcp.server.transport_security import TransportSecuritySettings
 
     from apps.accounts.models import User
-    from apps.mcp_tools.principal import principal_for_user
-    from apps.mcp_tools.registry import tool_get
-    from apps.mcp_tools.server import DjangoRequestLifecycle
+    from apps.accounts.principal import principal_for_user
+    from apps.mcp_tools.pipeline.registry import tool_get
+    from apps.mcp_tools.transport.http import DjangoRequestLifecycle
 
     spec = tool_get(tool_name)
     principal = principal_for_user(User.objects.get(pk=user_id), auth_method="jwt")
@@ -103,7 +103,7 @@ def prepare(tool_name: str, todos: int) -> tuple[int, str]:
     from apps.accounts.scopes import scopes_for_user
     from apps.accounts.services import pat_create, pat_revoke, user_create
     from apps.mcp_tools.models import ToolPolicy
-    from apps.mcp_tools.policies import policies_ensure, policies_invalidate
+    from apps.mcp_tools.pipeline.policies import policies_ensure, policies_invalidate
     from apps.todos.models import Todo
 
     call_command("migrate", verbosity=0)

@@ -26,7 +26,7 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 def _mounts() -> list[tuple[str, ASGIApp, Callable[[], Any] | None]]:
     # Imported after get_asgi_application(): the MCP app uses models, so Django must be set up.
-    from apps.mcp_tools.server import MCP_PATH, http_app, protected_resource_metadata_app
+    from apps.mcp_tools.transport.http import MCP_PATH, http_app, protected_resource_metadata_app
 
     mcp_app, mcp_lifetime = http_app()
     return [

@@ -11,8 +11,8 @@ from apps.accounts.scopes import SCOPES
 from apps.audit.masking import mask_text
 from apps.core.errors import InvalidInput
 from apps.mcp_tools.models import ToolCall, ToolPolicy
-from apps.mcp_tools.policies import POLICY_FIELDS, policies_ensure, tool_policy_update
-from apps.mcp_tools.registry import tool_get, tools_registered
+from apps.mcp_tools.pipeline.policies import POLICY_FIELDS, policies_ensure, tool_policy_update
+from apps.mcp_tools.pipeline.registry import tool_get, tools_registered
 
 
 class ToolPolicyForm(forms.ModelForm):

@@ -10,12 +10,12 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import PersonalAccessToken, User
+from apps.accounts.principal import Principal, principal_acting_for, principal_for_token, principal_for_user
 from apps.core.errors import Forbidden, NotFound
 from apps.core.schema import error_responses
 from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.policies import policy_for
-from apps.mcp_tools.principal import Principal, principal_acting_for, principal_for_token, principal_for_user
-from apps.mcp_tools.registry import ToolSpec, tools_available
+from apps.mcp_tools.pipeline.policies import policy_for
+from apps.mcp_tools.pipeline.registry import ToolSpec, tools_available
 from apps.mcp_tools.serializers import ToolInvokeResultSerializer, ToolInvokeSerializer, ToolSerializer
 from apps.quotas.throttle import decision_attach
 

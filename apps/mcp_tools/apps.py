@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_policies(sender: AppConfig, **kwargs: Any) -> None:
-    from apps.mcp_tools.policies import policies_ensure
+    from apps.mcp_tools.pipeline.policies import policies_ensure
 
     policies_ensure()
 
@@ -18,7 +18,7 @@ class McpToolsConfig(AppConfig):
     verbose_name = "MCP tools"
 
     def ready(self) -> None:
-        from apps.mcp_tools import cache as _cache  # noqa: F401 - connects the todo invalidation signals
         from apps.mcp_tools import tools  # noqa: F401 - registers every tool
+        from apps.mcp_tools.pipeline import cache as _cache  # noqa: F401 - connects the todo invalidation signals
 
         post_migrate.connect(_ensure_policies, sender=self, dispatch_uid="mcp_tools.policies")

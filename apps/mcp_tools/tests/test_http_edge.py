@@ -430,7 +430,7 @@ async def test_a_body_that_stops_arriving_times_out_with_408(asgi_server, path, 
 
 @pytest.fixture
 def broken_tool(monkeypatch):
-    from apps.mcp_tools import registry
+    from apps.mcp_tools.pipeline import registry
 
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 

@@ -338,7 +338,7 @@ async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_s
     connection request_finished closes; not the process-wide sync thread, where it would never be."""
     import threading
 
-    from apps.mcp_tools import server
+    from apps.mcp_tools.transport import auth, server
 
     threads: list[tuple[str, str]] = []
 
@@ -349,7 +349,7 @@ async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_s
 
         return spy
 
-    monkeypatch.setattr(server, "principal_from_bearer", spying("auth", server.principal_from_bearer))
+    monkeypatch.setattr(auth, "principal_from_bearer", spying("auth", auth.principal_from_bearer))
     monkeypatch.setattr(server, "tool_invoke", spying("tool", server.tool_invoke))
     body = _rpc("tools/call", {"name": "todo_overview", "arguments": {}})
     for _ in range(3):
@@ -364,7 +364,7 @@ async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_s
 @sync_to_async
 def _limit_tool_to_one_call_a_minute(tool_name: str, operator) -> None:
     from apps.mcp_tools.models import ToolPolicy
-    from apps.mcp_tools.policies import policies_ensure, tool_policy_update
+    from apps.mcp_tools.pipeline.policies import policies_ensure, tool_policy_update
     from apps.quotas.limiter import limits_reset as rate_limit_reset
 
     rate_limit_reset()

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from apps.accounts.principal import principal_for_user
 from apps.audit.models import AuditEvent
 from apps.core.errors import RateLimited
 from apps.mcp_tools.models import ToolCall, ToolPolicy
 from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.principal import principal_for_user
 from apps.mcp_tools.tests.pipeline_helpers import invoke, result_of
 from apps.todos.services import todo_create
 
@@ -200,7 +200,7 @@ def test_write_tools_and_uncacheable_policies_never_hit_the_cache(result_cache, 
         assert invoke(alice_client, "set_priority", {"id": todo.pk, "priority": "high"}).json()["cached"] is False
     # Even if an operator marks a write tool cacheable, only read-only tools are cached.
     ToolPolicy.objects.filter(tool_name="set_priority").update(cacheable=True)
-    from apps.mcp_tools.policies import policies_invalidate
+    from apps.mcp_tools.pipeline.policies import policies_invalidate
 
     policies_invalidate()
     for _ in range(2):
@@ -332,7 +332,7 @@ def _post_policy(olivia, tool_name: str, **overrides) -> None:
 
 
 def test_every_registered_tool_has_a_policy_row(db):
-    from apps.mcp_tools.registry import tools_registered
+    from apps.mcp_tools.pipeline.registry import tools_registered
 
     assert set(ToolPolicy.objects.values_list("tool_name", flat=True)) == {s.name for s in tools_registered()}
 

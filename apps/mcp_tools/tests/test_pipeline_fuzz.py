@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apps.accounts.principal import principal_for_user
 from apps.core.errors import DomainError, InvalidInput
 from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.principal import principal_for_user
-from apps.mcp_tools.registry import tools_registered
+from apps.mcp_tools.pipeline.registry import tools_registered
 from apps.todos.dates import due_parse
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from jsonschema.exceptions import SchemaError
 
-from apps.mcp_tools import registry
 from apps.mcp_tools.models import ToolCall, ToolPolicy
-from apps.mcp_tools.registry import ToolSpec, tool, tool_register
+from apps.mcp_tools.pipeline import registry
+from apps.mcp_tools.pipeline.registry import ToolSpec, tool, tool_register
 from apps.mcp_tools.tests.pipeline_helpers import invoke, pat_client
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.mcp_tools.rebinding import host_allowed, origin_allowed
+from apps.mcp_tools.transport.rebinding import host_allowed, origin_allowed
 
 HOSTS = ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*", "gateway.example.com:8443"]
 ORIGINS = ["https://gateway.example.com", "http://localhost:*", "http://127.0.0.1:*"]

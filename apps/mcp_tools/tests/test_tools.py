@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.services import user_update_profile
-from apps.mcp_tools.registry import tools_registered
+from apps.mcp_tools.pipeline.registry import tools_registered
 from apps.mcp_tools.tests.pipeline_helpers import invoke, result_of
 from apps.todos.models import Todo
 from apps.todos.services import todo_create

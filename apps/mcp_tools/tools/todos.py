@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apps.accounts.principal import Principal
 from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.errors import InvalidInput, NotFound
-from apps.mcp_tools.cache import TODOS_GROUP
-from apps.mcp_tools.principal import Principal
-from apps.mcp_tools.registry import tool
+from apps.mcp_tools.pipeline.cache import TODOS_GROUP
+from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import (
     BATCH_MAX,
     DATE_BOUND,

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from apps.accounts.principal import Principal
 from apps.accounts.scopes import PROFILE_READ, user_roles
-from apps.mcp_tools.principal import Principal
-from apps.mcp_tools.registry import tool
+from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import obj
 
 ALL_ROLES = frozenset({"user", "operator", "auditor"})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from apps.accounts.principal import principal_for_user
 from apps.core.errors import RateLimited
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.principal import principal_for_user
-from apps.mcp_tools.server import call_result_from_invocation
+from apps.mcp_tools.transport.server import call_result_from_invocation
 from apps.quotas.models import UserRateLimit
 
 
@@ -63,7 +63,7 @@ def test_an_mcp_refusal_carries_the_limit_in_its_message_and_meta(alice, setting
 
 
 def test_an_operator_acting_for_a_user_is_counted_as_the_operator(alice, olivia, settings):
-    from apps.mcp_tools.principal import principal_acting_for
+    from apps.accounts.principal import principal_acting_for
 
     UserRateLimit.objects.create(user=olivia, rate="1/hour", burst=1)
     acting = principal_acting_for(operator=principal_for_user(olivia, auth_method="jwt"), user=alice)

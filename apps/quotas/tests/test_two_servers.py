@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.mcp_tools.models import ToolPolicy
-from apps.mcp_tools.policies import tool_policy_update
+from apps.mcp_tools.pipeline.policies import tool_policy_update
 from apps.mcp_tools.tests.conftest import pat_for
 from apps.quotas.models import UserRateLimit
 

@@ -9,10 +9,10 @@ import datetime as dt
 
 import pytest
 
+from apps.accounts.principal import principal_for_user
 from apps.accounts.services import user_update_profile
 from apps.core.errors import InvalidInput
 from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.principal import principal_for_user
 from apps.mcp_tools.tests.pipeline_helpers import invoke
 from apps.todos.dates import DUE_RANGE_MESSAGE, due_parse
 from apps.todos.models import Todo

@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from apps.accounts.models import PAT_PREFIX
+from apps.accounts.principal import principal_from_bearer
 from apps.core.errors import Unauthenticated
-from apps.mcp_tools.principal import principal_from_bearer
-from apps.mcp_tools.server import stdio_serve
+from apps.mcp_tools.transport.stdio import stdio_serve
 
 TOKEN_VARIABLE = "GATEWAY_TOKEN"  # noqa: S105 - the variable's name, not a secret
 

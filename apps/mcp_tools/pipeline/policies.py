@@ -22,12 +22,12 @@ from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
 from apps.accounts.scopes import user_roles
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, Forbidden, InvalidInput
-from apps.mcp_tools.cache import CACHE_ERRORS
 from apps.mcp_tools.models import ToolPolicy
-from apps.mcp_tools.registry import ToolSpec, tools_registered
+from apps.mcp_tools.pipeline.cache import CACHE_ERRORS
+from apps.mcp_tools.pipeline.registry import ToolSpec, tools_registered
 
 if TYPE_CHECKING:
-    from apps.mcp_tools.principal import Principal
+    from apps.accounts.principal import Principal
 
 logger = logging.getLogger(__name__)
 

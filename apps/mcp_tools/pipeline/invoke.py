@@ -7,7 +7,6 @@ Principal and translate the InvocationResult into their own wire format.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -19,22 +18,20 @@ from django.db import transaction
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
+from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_record
-from apps.core.errors import DomainError, InvalidInput, NotFound
-from apps.mcp_tools.cache import result_get, result_key_or_none, result_set
+from apps.core.errors import DomainError, NotFound
 from apps.mcp_tools.models import ToolCall
-from apps.mcp_tools.policies import PolicySnapshot, policy_allows, policy_for
-from apps.mcp_tools.principal import Principal
-from apps.mcp_tools.registry import ToolSpec, tool_get
+from apps.mcp_tools.pipeline.arguments import arguments_checked
+from apps.mcp_tools.pipeline.cache import result_get, result_key_or_none, result_set
+from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_for
+from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
 from apps.quotas.limiter import Decision
 from apps.quotas.services import QuotaRateLimited, quota_tool_call_check
 
 logger = logging.getLogger(__name__)
 
-MAX_SCHEMA_ERRORS = 20
-MAX_ERROR_MESSAGE = 300
 MAX_AUDITED_KEYS = 50
-MAX_ARGUMENT_DEPTH = 32
 # Refusals before the tool ran are "tool.denied"; everything after is "tool.invoked".
 DENIAL_CODES = {
     "unknown_tool",
@@ -72,80 +69,6 @@ class InvocationResult:
             "invocation_id": self.invocation_id,
             "error": error,
         }
-
-
-def _arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
-    if arguments is None:
-        arguments = {}
-    if not isinstance(arguments, dict):
-        raise InvalidInput(
-            "Tool arguments must be a JSON object.",
-            code="invalid_arguments",
-            details={"errors": [{"path": "", "message": "Expected an object."}]},
-        )
-    # Shape first, without recursion: a deeply nested payload must not blow the stack of json or jsonschema.
-    depth, has_nul = _shape(arguments)
-    if depth > MAX_ARGUMENT_DEPTH:
-        raise InvalidInput(
-            f"Tool arguments are nested too deeply (more than {MAX_ARGUMENT_DEPTH} levels).",
-            code="invalid_arguments",
-            details={"errors": [{"path": "", "message": f"Nesting deeper than {MAX_ARGUMENT_DEPTH} levels."}]},
-        )
-    try:
-        size = len(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")).encode())
-    except (TypeError, ValueError):
-        raise InvalidInput("Tool arguments must be plain JSON.", code="invalid_arguments") from None
-    if size > settings.MCP_MAX_ARGUMENT_BYTES:
-        raise InvalidInput(
-            f"Tool arguments are too large ({size} bytes; the limit is {settings.MCP_MAX_ARGUMENT_BYTES}).",
-            code="arguments_too_large",
-            details={"size": size, "limit": settings.MCP_MAX_ARGUMENT_BYTES},
-        )
-    if has_nul:
-        # PostgreSQL cannot store NUL in text; refusing here beats a database error deep in a service.
-        raise InvalidInput(
-            "Tool arguments may not contain NUL characters.",
-            code="invalid_arguments",
-            details={"errors": [{"path": "", "message": "NUL (\\u0000) is not allowed in text."}]},
-        )
-    errors = sorted(spec.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path))
-    if errors:
-        raise InvalidInput(
-            f"The arguments do not match the input schema of {spec.name!r}.",
-            code="invalid_arguments",
-            details={
-                "errors": [
-                    {
-                        "path": "/".join(str(part) for part in error.absolute_path),
-                        "message": error.message[:MAX_ERROR_MESSAGE],
-                        "validator": str(error.validator),
-                    }
-                    for error in errors[:MAX_SCHEMA_ERRORS]
-                ]
-            },
-        )
-    return arguments
-
-
-def _shape(value: object) -> tuple[int, bool]:
-    """(nesting depth, whether any key or string holds NUL), walked with an explicit stack."""
-    depth, has_nul = 0, False
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if level > MAX_ARGUMENT_DEPTH + 1:
-            return level, has_nul
-        if isinstance(item, str):
-            has_nul = has_nul or "\x00" in item
-        elif isinstance(item, dict):
-            depth = max(depth, level)
-            for key, child in item.items():
-                has_nul = has_nul or (isinstance(key, str) and "\x00" in key)
-                stack.append((child, level + 1))
-        elif isinstance(item, list):
-            depth = max(depth, level)
-            stack.extend((child, level + 1) for child in item)
-    return depth, has_nul
 
 
 def _label(value: str, limit: int) -> str:
@@ -191,7 +114,7 @@ def _run(
     denial = policy_allows(spec=spec, principal=principal, policy=policy)
     if denial is not None:
         raise denial
-    checked = _arguments_checked(spec, arguments)
+    checked = arguments_checked(spec, arguments)
     # The caller's rate across all doors (an operator acting for a user is counted as the operator)
     # and the subject's per-tool rate, in one round trip; REST invoke is not counted again by DRF.
     decision = quota_tool_call_check(

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from apps.accounts.roles import ROLE_OPERATOR, ROLE_USER
 
 if TYPE_CHECKING:
-    from apps.mcp_tools.principal import Principal
+    from apps.accounts.principal import Principal
 
 DEFAULT_ROLES = frozenset({ROLE_USER, ROLE_OPERATOR})
 ANNOTATION_KEYS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
@@ -128,7 +128,7 @@ def tools_registered() -> list[ToolSpec]:
 
 def tools_available(*, principal: Principal) -> list[ToolSpec]:
     """Only what this caller may call now, with the admin's policies applied."""
-    from apps.mcp_tools.policies import policies_current, policy_allows
+    from apps.mcp_tools.pipeline.policies import policies_current, policy_allows
 
     policies = policies_current()
     return [

@@ -1,0 +1,197 @@
+"""The Streamable HTTP app at /mcp: path, Host/Origin guard, POST only, per-request Django lifecycle,
+bearer auth (auth.py), then the SDK transport serving the server from server.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from asgiref.sync import ThreadSensitiveContext
+from django.conf import settings
+from django.core import signals
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
+from mcp.server.auth.routes import create_protected_resource_routes
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from apps.core.errors import error_body
+from apps.mcp_tools.transport.auth import (
+    GatewayBearerBackend,
+    GatewayTokenVerifier,
+    auth_error,
+    principal_from_mcp_request,
+    resource_metadata_url,
+)
+from apps.mcp_tools.transport.rebinding import host_allowed, origin_allowed
+from apps.mcp_tools.transport.server import SERVER_TITLE, server_build
+
+MCP_PATH = "/mcp"
+
+
+def transport_security_settings() -> TransportSecuritySettings:
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(settings.MCP_ALLOWED_HOSTS),
+        allowed_origins=list(settings.MCP_ALLOWED_ORIGINS),
+    )
+
+
+class RebindingGuard:
+    """Host and Origin checks before anything else, so a rebinding page costs no token lookup.
+
+    Exact matching (apps.mcp_tools.transport.rebinding): the SDK's own checker, which the transport runs again
+    behind authentication, lets `name:*` match `name:8000.evil`. Ours runs first and is stricter.
+    """
+
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings) -> None:
+        self.app = app
+        self.security = security
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            if not host_allowed(headers.get("host"), self.security.allowed_hosts):
+                await Response("Invalid Host header", status_code=421)(scope, receive, send)
+                return
+            if not origin_allowed(headers.get("origin"), self.security.allowed_origins):
+                await Response("Invalid Origin header", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class PostOnly:
+    """Stateless Streamable HTTP has nothing to stream on GET and no session to DELETE: 405 with
+    `Allow: POST`, as the transport spec permits, before authentication. (The SDK would hold a GET
+    open as an event stream for as long as the client liked.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] != "POST":
+            body = error_body("method_not_allowed", f"{scope['method']} is not served here; send JSON-RPC with POST.")
+            await JSONResponse(body, status_code=405, headers={"Allow": "POST"})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class ExactPath:
+    """/mcp is one endpoint: the SDK transport would serve any path under the mount (/mcp/anything)."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.paths = {path, path + "/"}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.paths:
+            await Response("Not Found", status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class DjangoRequestLifecycle:
+    """Give each /mcp request what Django's own ASGI handler gives a view.
+
+    One thread-sensitive context per request, so its ORM work runs on one thread of its own (not
+    the process-wide sync thread every request would otherwise queue on), and the request_started /
+    request_finished signals, so database connections are opened and closed per request as
+    CONN_MAX_AGE says instead of leaking with the thread.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with ThreadSensitiveContext():
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await signals.request_finished.asend(sender=self.__class__)
+
+
+def protected_resource_routes() -> list:
+    from apps.accounts.scopes import SCOPES
+
+    return create_protected_resource_routes(
+        resource_url=settings.MCP_RESOURCE_URL,
+        authorization_servers=list(settings.MCP_AUTHORIZATION_SERVERS),
+        scopes_supported=sorted(SCOPES),
+        resource_name=SERVER_TITLE,
+    )
+
+
+def protected_resource_metadata_app() -> ASGIApp:
+    """RFC 9728 metadata at /.well-known/oauth-protected-resource and at .../mcp (RFC 9728 §3.1 form)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    routes = protected_resource_routes()
+    suffixed = routes[0]
+    root = Route(
+        "/.well-known/oauth-protected-resource",
+        endpoint=suffixed.endpoint,
+        methods=["GET", "OPTIONS"],
+    )
+    return Starlette(routes=[root, *routes])
+
+
+class SessionManagerSlot:
+    """The SDK session manager behind /mcp, created afresh for each ASGI lifespan.
+
+    A StreamableHTTPSessionManager runs once per instance; an ASGI server may start the same
+    application more than once in a process (tests, reloads), so each lifespan gets a new one.
+    """
+
+    def __init__(self, factory: Callable[[], StreamableHTTPSessionManager]) -> None:
+        self.factory = factory
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def lifetime(self) -> AsyncIterator[None]:
+        manager = self.factory()
+        async with manager.run():
+            self.manager = manager
+            try:
+                yield
+            finally:
+                self.manager = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.manager is None:
+            # The ASGI server did not run the lifespan protocol (e.g. uvicorn --lifespan off).
+            await Response("The MCP endpoint is not started.", status_code=503)(scope, receive, send)
+            return
+        await self.manager.handle_request(scope, receive, send)
+
+
+def http_app() -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The /mcp ASGI app and the lifetime (the session manager's task group) the ASGI lifespan runs."""
+    security = transport_security_settings()
+    server = server_build(principal_source=principal_from_mcp_request, transport="mcp-http")
+    slot = SessionManagerSlot(
+        lambda: StreamableHTTPSessionManager(
+            app=server,
+            # Stateless: any replica serves any request, no session to route or reap.
+            stateless=True,
+            json_response=settings.MCP_JSON_RESPONSE,
+            security_settings=security,
+            max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
+        )
+    )
+    app: ASGIApp = RequireAuthMiddleware(slot, required_scopes=[], resource_metadata_url=resource_metadata_url())
+    app = AuthContextMiddleware(app)
+    app = AuthenticationMiddleware(app, backend=GatewayBearerBackend(GatewayTokenVerifier()), on_error=auth_error)
+    app = DjangoRequestLifecycle(app)
+    app = PostOnly(app)
+    app = RebindingGuard(app, security)
+    app = ExactPath(app, MCP_PATH)
+    return app, slot.lifetime
