@@ -41,6 +41,7 @@ class NotificationListView(ListAPIView):
 
     read_scope = PROFILE_READ
     serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()  # the schema generator reads the model from here
 
     def get_queryset(self):
         return Notification.objects.filter(user=self.request.user)

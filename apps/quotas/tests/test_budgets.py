@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from apps.quotas.budgets import BudgetExceeded, budget_reserve, budget_settle
-from apps.quotas.models import Budget, BudgetSpend, Notification
+from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification
 
 # gpt-4o-mini: 0.15 in, 0.60 out per million tokens (seeded).
 MINI = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -84,7 +86,16 @@ def test_a_cached_answer_is_not_charged_against_the_budget(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_calls_cannot_pass_a_hard_budget(alice):
-    # 0.30 USD each (2M input tokens at 0.15): 1.00 USD admits exactly 3 of 12 parallel calls.
+    # 0.30 USD each (2M input tokens at 0.15): 1.00 USD admits exactly 3 of 12 parallel calls. A price
+    # of its own: a transactional test may run after another one's flush removed the seeded prices.
+    ModelPrice.objects.create(
+        provider="openai",
+        model="parallel-test-model",
+        input_per_million=Decimal("0.15"),
+        output_per_million=Decimal("0.60"),
+        effective_from=timezone.now() - dt.timedelta(days=1),
+    )
+    model = {"provider": "openai", "model": "parallel-test-model"}
     Budget.objects.create(role="user", period="day", measure="cost", amount=Decimal("1.00"))
     callers = 12
     barrier = threading.Barrier(callers)
@@ -95,7 +106,7 @@ def test_parallel_calls_cannot_pass_a_hard_budget(alice):
         try:
             barrier.wait(timeout=20)
             try:
-                budget_reserve(user=alice, input_tokens=2_000_000, max_output_tokens=0, **MINI)
+                budget_reserve(user=alice, input_tokens=2_000_000, max_output_tokens=0, **model)
                 outcome = "ok"
             except BudgetExceeded:
                 outcome = "refused"
