@@ -300,7 +300,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.GatewayAutoSchema",
-    "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "apps.core.http_errors.api_exception_handler",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -535,7 +535,7 @@ MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # A body must have arrived in full this many seconds after the request started (408 otherwise).
 REQUEST_BODY_TIMEOUT_SECONDS = env_float("REQUEST_BODY_TIMEOUT_SECONDS", 30, minimum=0.1, maximum=3600)
-CSRF_FAILURE_VIEW = "apps.core.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "apps.core.http_errors.csrf_failure"
 
 # --- MCP transport -------------------------------------------------------------------------------
 # Streamable HTTP at /mcp (stateless, JSON responses) and stdio; see docs/mcp-transport.md.

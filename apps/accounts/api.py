@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from apps.accounts import selectors, services, tokens
+from apps.accounts.lockout import lockout_error
 from apps.accounts.scopes import PROFILE_READ
 from apps.accounts.serializers import (
     AccessTokenCreatedSerializer,
@@ -43,10 +44,12 @@ class TokenObtainView(TokenObtainPairView):
     def post(self, request: Request, *args, **kwargs) -> Response:
         try:
             return super().post(request, *args, **kwargs)
+        except AxesBackendPermissionDenied:
+            raise lockout_error() from None
         except AuthenticationFailed:
             # The failure that crosses the limit is already a lockout: say so now, not on the next try.
             if getattr(request, "axes_locked_out", False):
-                raise AxesBackendPermissionDenied("Locked out.") from None
+                raise lockout_error() from None
             raise
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from apps.accounts.roles import ROLE_OPERATOR, ROLE_USER
-
-if TYPE_CHECKING:
-    from apps.accounts.principal import Principal
 
 DEFAULT_ROLES = frozenset({ROLE_USER, ROLE_OPERATOR})
 ANNOTATION_KEYS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
@@ -124,15 +121,3 @@ def tool_get(name: Any) -> ToolSpec | None:
 
 def tools_registered() -> list[ToolSpec]:
     return sorted(_REGISTRY.values(), key=lambda spec: spec.name)
-
-
-def tools_available(*, principal: Principal) -> list[ToolSpec]:
-    """Only what this caller may call now, with the admin's policies applied."""
-    from apps.mcp_tools.pipeline.policies import policies_current, policy_allows
-
-    policies = policies_current()
-    return [
-        spec
-        for spec in tools_registered()
-        if policy_allows(spec=spec, principal=principal, policy=policies.get(spec.name)) is None
-    ]
