@@ -81,7 +81,8 @@ def test_apps_import_only_apps_below_them():
         app = parts[1]
         for name in _imports(path):
             target = name.split(".")
-            if target[:1] == ["apps"] and len(target) > 1 and target[1] != app and _layer_of(target[1]) >= _layer_of(app):
+            other = target[1] if target[0] == "apps" and len(target) > 1 else app
+            if other != app and _layer_of(other) >= _layer_of(app):
                 uphill.append(f"{path.relative_to(ROOT)} imports {name}")
     assert uphill == []
 
