@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.timezones import zone_or_utc
 from apps.todos.filters import TodoFilter, with_priority_rank
 from apps.todos.models import Todo
 
@@ -48,7 +48,7 @@ def todo_list(*, owner: User, filters: Mapping[str, Any] | None = None) -> Query
 
 def todo_overview(*, owner: User) -> dict[str, Any]:
     """Counts a model can use to summarise a user's day, in the user's own time zone."""
-    tz = ZoneInfo(owner.timezone or "UTC")
+    tz = zone_or_utc(owner.timezone)
     now = timezone.now()
     local_today = now.astimezone(tz).date()
     start_of_day = dt.datetime.combine(local_today, dt.time.min, tzinfo=tz)

@@ -8,7 +8,7 @@ rate limiting, caching, usage records and audit. AI provider tools will be one `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -34,8 +34,9 @@ class ToolSpec:
     # Defaults for the ToolPolicy row created on first sight; the admin owns the values afterwards.
     default_cacheable: bool = False
     default_cache_ttl: int | None = None
-    # Cache groups whose entries for the caller go stale when this tool succeeds (e.g. "todos").
-    invalidates: frozenset[str] = field(default_factory=frozenset)
+    # The cache group whose per-user version is part of this tool's result keys (e.g. "todos"). Entries
+    # go stale through the model signals in cache.py, whichever door changed the data; tools do not
+    # name what they invalidate.
     cache_group: str = ""
 
     @property

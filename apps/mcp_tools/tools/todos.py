@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.timezones import zone_or_utc
 from apps.mcp_tools.pipeline.cache import TODOS_GROUP
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import (
@@ -32,15 +33,12 @@ from apps.todos.dates import due_parse
 from apps.todos.models import Todo
 
 READ = {"required_scope": TODOS_READ, "cache_group": TODOS_GROUP}
-WRITE = {"required_scope": TODOS_WRITE, "cache_group": TODOS_GROUP, "invalidates": frozenset({TODOS_GROUP})}
+WRITE = {"required_scope": TODOS_WRITE, "cache_group": TODOS_GROUP}
 CACHED = {"default_cacheable": True}
 
 
 def _zone(principal: Principal) -> ZoneInfo:
-    try:
-        return ZoneInfo(principal.user.timezone or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
+    return zone_or_utc(principal.user.timezone)
 
 
 def _when(value: dt.datetime | None, tz: ZoneInfo) -> str | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import PROFILE_READ, user_roles
+from apps.core.timezones import UTC_ZONE, zone_or_utc
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import obj
 
@@ -40,16 +40,13 @@ ALL_ROLES = frozenset({"user", "operator", "auditor"})
     default_roles=ALL_ROLES,
 )
 def current_time(principal: Principal) -> dict[str, Any]:
-    try:
-        tz = ZoneInfo(principal.user.timezone or "UTC")
-    except (ValueError, KeyError):
-        tz = ZoneInfo("UTC")
+    tz = zone_or_utc(principal.user.timezone)
     now = timezone.now()
     local = now.astimezone(tz)
     return {
         "timezone": str(tz),
         "local": local.isoformat(timespec="seconds"),
-        "utc": now.astimezone(ZoneInfo("UTC")).isoformat(timespec="seconds"),
+        "utc": now.astimezone(UTC_ZONE).isoformat(timespec="seconds"),
         "date": local.date().isoformat(),
         "time": local.strftime("%H:%M"),
         "weekday": local.strftime("%A"),
