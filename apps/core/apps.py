@@ -1,3 +1,4 @@
+import contextlib
 from pathlib import Path
 
 from django.apps import AppConfig
@@ -16,6 +17,18 @@ def broker_folders_ensure() -> None:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
 
 
+def settings_folders_ensure() -> None:
+    """The folders settings point at, made at start-up rather than while settings are read."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and str(database["NAME"]) != ":memory:":
+        Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # WhiteNoise warns on every start when the folder is missing before the first collectstatic.
+    with contextlib.suppress(OSError):
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 class CoreConfig(AppConfig):
     """Cross-cutting pieces every app uses: the error contract, health checks, pagination."""
 
@@ -25,3 +38,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         broker_folders_ensure()
+        settings_folders_ensure()

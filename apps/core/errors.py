@@ -45,8 +45,10 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
+    # The one code for bad input at every door (REST serializers use it too); a more precise code
+    # (e.g. arguments_too_large, invalid_date) only where a client can act on the difference.
     kind = INVALID
-    code = "invalid"
+    code = "validation_error"
 
 
 class Unauthenticated(DomainError):
