@@ -20,6 +20,11 @@ def todo_base_queryset(*, owner: User) -> QuerySet[Todo]:
     return with_priority_rank(Todo.objects.filter(owner=owner)).prefetch_related("tags")
 
 
+def todo_map_by_ids(*, owner: User, ids: list[int]) -> dict[int, Todo]:
+    """The owner's todos among `ids`, by id (others' and missing ids are simply absent)."""
+    return {todo.pk: todo for todo in todo_base_queryset(owner=owner).filter(pk__in=ids)}
+
+
 def todo_get(*, owner: User, todo_id: Any) -> Todo:
     try:
         todo_id = int(todo_id)

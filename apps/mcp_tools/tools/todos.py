@@ -77,7 +77,7 @@ def _fresh(principal: Principal, todo_id: int) -> dict[str, Any]:
 
 def _owned(principal: Principal, ids: list[int]) -> list[Todo]:
     """All of these ids must be the caller's; otherwise nothing happens and the missing ids are named."""
-    todos = {todo.pk: todo for todo in selectors.todo_base_queryset(owner=principal.user).filter(pk__in=ids)}
+    todos = selectors.todo_map_by_ids(owner=principal.user, ids=ids)
     missing = [todo_id for todo_id in ids if todo_id not in todos]
     if missing:
         raise NotFound("Some of these todos do not exist.", details={"missing_ids": missing})
@@ -86,7 +86,7 @@ def _owned(principal: Principal, ids: list[int]) -> list[Todo]:
 
 def _many(principal: Principal, ids: list[int]) -> list[dict[str, Any]]:
     tz = _zone(principal)
-    todos = {todo.pk: todo for todo in selectors.todo_base_queryset(owner=principal.user).filter(pk__in=ids)}
+    todos = selectors.todo_map_by_ids(owner=principal.user, ids=ids)
     return [todo_as_dict(todos[todo_id], tz) for todo_id in ids if todo_id in todos]
 
 

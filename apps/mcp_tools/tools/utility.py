@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import PROFILE_READ, user_roles
 from apps.core.timezones import UTC_ZONE, zone_or_utc
+from apps.keys.selectors import provider_key_list
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import obj
 
@@ -67,12 +68,8 @@ PROVIDER = obj(
 )
 
 
-def _providers(user: Any) -> list[dict[str, Any]] | None:
-    """The user's stored provider keys, masked; None while the vault app is not installed."""
-    try:
-        from apps.keys.selectors import provider_key_list
-    except ImportError:
-        return None
+def _providers(user: Any) -> list[dict[str, Any]]:
+    """The user's stored provider keys, masked."""
     return [
         {
             "id": key.pk,
