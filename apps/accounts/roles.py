@@ -128,7 +128,26 @@ def roles_sync() -> None:
         group.permissions.set(permissions)
 
 
+def roles_backfill() -> int:
+    """Give the default role to accounts that have none (made before every new account got one).
+
+    Without a role every request is refused; an account an operator has not yet looked at should
+    behave like one made today. Returns how many accounts were given the role.
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    default = Group.objects.get(name=DEFAULT_ROLE)
+    roleless = get_user_model().objects.exclude(groups__name__in=list(ROLES)).distinct()
+    count = 0
+    for user in roleless.iterator():
+        user.groups.add(default)
+        count += 1
+    return count
+
+
 def on_post_migrate(sender: Any, **kwargs: Any) -> None:
     # Runs once per migrated app; only the last pass (after every app's permissions exist) matters,
     # and syncing is idempotent, so running it each time is simplest.
     roles_sync()
+    roles_backfill()

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -34,17 +35,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
-# After an oversized body is refused, read and discard up to this many times the limit before
-# answering, so a client still sending gets the 413 rather than a connection reset (closing a socket
-# with unread data resets it). Beyond that (a 300 MB upload), answer at once and close.
-DRAIN_FACTOR = 4
+# After refusing a body the client is still sending, keep reading (and discarding) for up to this
+# long before the connection closes: closing a socket with unread data resets it, and a reset can
+# destroy the 413 before the client reads it. (nginx calls this a lingering close.)
+LINGER_SECONDS = 2.0
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, body: dict[str, Any], *, close: bool = True) -> None:
+    def __init__(self, status: int, body: dict[str, Any], *, linger: bool = False) -> None:
         self.status = status
         self.body = body
-        self.close = close
+        self.linger = linger
 
 
 class _Disconnected(Exception):
@@ -63,35 +64,22 @@ def _content_length(scope: MutableMapping[str, Any]) -> int | None:
 
 
 async def _body_read(receive: Receive, *, limit: int, timeout: float, declared: int | None) -> bytes:
-    """The whole body, or _Refused: 413 past `limit` (counted, whatever Content-Length said), 408 past `timeout`."""
-    drain_limit = limit * DRAIN_FACTOR
-    if declared is not None and declared > drain_limit:
-        raise _Refused(413, request_too_large_body())
-    too_large = declared is not None and declared > limit
+    """The whole body, or _Refused: 413 past `limit` (declared or counted), 408 past `timeout`."""
+    if declared is not None and declared > limit:
+        raise _Refused(413, request_too_large_body(), linger=True)
     body = bytearray()
-    received = 0
     try:
         async with asyncio.timeout(timeout):
             while True:
                 message = await receive()
                 if message["type"] != "http.request":
                     raise _Disconnected
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                if received > limit:
-                    too_large = True
-                if not too_large:
-                    body += chunk
-                elif received > drain_limit:
-                    raise _Refused(413, request_too_large_body())
+                body += message.get("body", b"")
+                if len(body) > limit:
+                    raise _Refused(413, request_too_large_body(), linger=message.get("more_body", False))
                 if not message.get("more_body", False):
-                    if too_large:
-                        # All of it was read, so the connection can stay open.
-                        raise _Refused(413, request_too_large_body(), close=False)
                     return bytes(body)
     except TimeoutError:
-        if too_large:
-            raise _Refused(413, request_too_large_body()) from None
         raise _Refused(
             408,
             error_body(
@@ -100,6 +88,38 @@ async def _body_read(receive: Receive, *, limit: int, timeout: float, declared: 
                 {"timeout_seconds": timeout},
             ),
         ) from None
+
+
+async def _linger(receive: Receive) -> None:
+    """Discard what the client is still sending, until it stops, goes away, or LINGER_SECONDS pass."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+
+
+async def _refuse(send: Send, receive: Receive, refusal: _Refused) -> None:
+    """The refusal with `Connection: close`; when the client is still sending, answer first, then linger."""
+    payload = json.dumps(refusal.body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    # The whole answer goes out, but the response stays open while we linger: the ASGI server stops
+    # passing the body on once a response is complete.
+    await send({"type": "http.response.body", "body": payload, "more_body": refusal.linger})
+    if refusal.linger:
+        await _linger(receive)
+        await send({"type": "http.response.body", "body": b""})
 
 
 async def _respond(send: Send, status: int, body: dict[str, Any], *, headers: list[tuple[bytes, bytes]]) -> None:
@@ -150,9 +170,7 @@ class Edge:
         except _Disconnected:
             return
         except _Refused as refusal:
-            # Unless the body was read to its end, the client may still be sending: close rather than read on.
-            headers = [(b"connection", b"close")] if refusal.close else []
-            await _respond(send_with_id, refusal.status, refusal.body, headers=headers)
+            await _refuse(send_with_id, receive, refusal)
             return
 
         replayed = False

@@ -352,3 +352,14 @@ def test_an_operator_signs_an_ordinary_account_out_everywhere_but_not_a_superuse
     assert alice_api.get("/api/auth/me").status_code == 401
     assert sam_api.get("/api/auth/me").status_code == 200
     assert AuditEvent.objects.filter(action="user.signed_out_everywhere", target_id=str(alice.pk)).count() == 1
+
+
+def test_accounts_left_without_a_role_get_the_default_role_on_the_next_migrate(alice, olivia):
+    alice.groups.clear()  # as accounts made before every new account got a role
+    assert client_for(alice).get("/api/todos/").status_code == 403
+
+    call_command("migrate", verbosity=0)
+
+    assert User.objects.get(pk=alice.pk).roles == ["user"]
+    assert User.objects.get(pk=olivia.pk).roles == ["operator"]  # a role already held is kept
+    assert client_for(alice).get("/api/todos/").status_code == 200

@@ -138,31 +138,28 @@ def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(trans
     assert finished.stdout == ""
 
 
-@pytest.fixture
-def fixture_backend_pid(transactional_db) -> int:
-    """The backend of the connection sync fixtures and the teardown use; it must survive the kill."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+STDIO_APPLICATION_NAME = "gw-stdio-outage-test"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL kills the connections")
-async def test_a_database_outage_reaches_a_stdio_client_as_unavailable_never_as_its_error_text(
-    transactional_db, alice, fixture_backend_pid
-):
+async def test_a_database_outage_reaches_a_stdio_client_as_unavailable_never_as_its_error_text(transactional_db, alice):
     token = await sync_to_async(pat_for)(alice)
+    env = _environment(token)
+    # Named, so only the stdio server's connections are killed, not those of the test process.
+    env["DATABASE_URL"] += f"?application_name={STDIO_APPLICATION_NAME}"
+    server = StdioServerParameters(command=sys.executable, args=["manage.py", "mcp_stdio"], env=env, cwd=BASE_DIR)
 
-    def kill_the_server_connections() -> None:
+    def kill_the_server_connections() -> int:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND pid <> %s",
-                [fixture_backend_pid],
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                [STDIO_APPLICATION_NAME],
             )
+            return cursor.fetchone()[0]
 
-    async with Client(_stdio_server(token), read_timeout_seconds=STARTUP_TIMEOUT_SECONDS) as client:
+    async with Client(server, read_timeout_seconds=STARTUP_TIMEOUT_SECONDS) as client:
         assert (await client.list_tools()).tools
-        await sync_to_async(kill_the_server_connections)()
+        assert await sync_to_async(kill_the_server_connections)() >= 1
         with pytest.raises(MCPError) as refused:
             await client.list_tools()
         # Each refusal discards one dead pooled connection; the server comes back by itself.
