@@ -8,14 +8,19 @@ start-up instead of surfacing at first use. Any variable can also be given as NA
 from __future__ import annotations
 
 import base64
-import binascii
+import logging
 import os
 import re
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Parsed where the vault lives (plain Python, no app loading); re-exported for settings and the generators.
+from apps.keys.keyring import VAULT_KEY_BYTES, vault_keyring  # noqa: F401
 
 _env = environ.FileAwareEnv()
 
@@ -29,6 +34,20 @@ def is_set(name: str) -> bool:
     return bool(os.environ.get(name) or os.environ.get(f"{name}_FILE"))
 
 
+def _raw(name: str) -> str | None:
+    """NAME's value, or the contents of the file NAME_FILE names (container secrets); None if neither."""
+    value = os.environ.get(name)
+    if value is not None and value != "":
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE could not be read: {exc.strerror}.") from None
+    return value
+
+
 def env_str(name: str, default: str | None = None) -> str:
     try:
         value = _env.str(name, default=default) if default is not None else _env.str(name)
@@ -40,7 +59,7 @@ def env_str(name: str, default: str | None = None) -> str:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw == "":
         return default
     lowered = raw.strip().lower()
@@ -52,7 +71,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw == "":
         return default
     try:
@@ -67,7 +86,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
 
 
 def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw == "":
         return default
     try:
@@ -84,14 +103,15 @@ def env_float(name: str, default: float, *, minimum: float | None = None, maximu
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 def env_choice(name: str, default: str, choices: set[str]) -> str:
-    value = os.environ.get(name, default).strip().lower()
+    raw = _raw(name)
+    value = (default if raw is None else raw).strip().lower()
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, got {value!r}.")
     return value
@@ -154,6 +174,82 @@ def redis_url(name: str, url: str) -> str:
     return url
 
 
+def env_secret(
+    name: str,
+    *,
+    development: bool,
+    dev_file: Path | None,
+    generate: Callable[[], str] | None = None,
+    min_length: int = 0,
+    hint: str = "",
+    announce: tuple[str, str] | None = None,
+) -> str:
+    """A secret from NAME (or NAME_FILE); in development, else a value generated once into `dev_file`.
+
+    Production without it stops start-up. `announce` = (what, consequence) prints a loud warning
+    when a development file is first generated (for secrets whose loss loses data).
+    """
+    if is_set(name):
+        value = env_str(name)
+    elif development and dev_file is not None:
+        created = not dev_file.exists()
+        value = read_or_create_secret(dev_file, generate or (lambda: secrets.token_urlsafe(48)))
+        if created and announce is not None:
+            # Logging is not configured yet at import; WARNING still reaches stderr via the last-resort handler.
+            logging.getLogger("apps.keys.vault").warning(
+                "!!! Generated a DEVELOPMENT %s in %s. %s; never use it in production. !!!",
+                announce[0],
+                dev_file,
+                announce[1],
+            )
+    else:
+        raise ImproperlyConfigured(f"{name} must be set in production (or {name}_FILE){hint}.")
+    if len(value) < min_length:
+        raise ImproperlyConfigured(f"{name} must be at least {min_length} characters long.")
+    return value
+
+
+def env_id_secret_pairs(
+    name: str, *, current_id: str, id_pattern: str, message: str, distinct: bool = True
+) -> dict[str, str]:
+    """ "id:secret,id:secret" (previous peppers, kept to verify old digests) -> {id: secret}: every
+    secret at least 32 characters, ids distinct, matching `id_pattern` and not `current_id`."""
+    pairs: dict[str, str] = {}
+    for entry in env_list(name, []):
+        pair_id, sep, secret = entry.partition(":")
+        taken = {current_id, *pairs} if distinct else {current_id}
+        if not sep or not re.fullmatch(id_pattern, pair_id) or len(secret) < 32 or pair_id in taken:
+            raise ImproperlyConfigured(message)
+        pairs[pair_id] = secret
+    return pairs
+
+
+def mcp_hosts_from_allowed_hosts(hosts: list[str]) -> list[str]:
+    """Django's ALLOWED_HOSTS -> the MCP SDK's Host patterns ("name" and "name:*" for any port)."""
+    patterns: list[str] = []
+    for host in hosts:
+        if host == "*":
+            raise ImproperlyConfigured(
+                "ALLOWED_HOSTS='*' gives /mcp no DNS-rebinding protection; set MCP_ALLOWED_HOSTS explicitly."
+            )
+        name = host.lstrip(".")  # Django's ".example.com" also allows subdomains; list those in MCP_ALLOWED_HOSTS.
+        patterns += [name, f"{name}:*"]
+    return patterns
+
+
+def mcp_origin(url: str) -> str:
+    """An allowed Origin for /mcp: scheme://host[:port] only (port `*` for any)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/") or "*" in parts.netloc[:-2]:
+        raise ImproperlyConfigured(f"MCP origins must look like https://host[:port] or http://host:*, got {url!r}.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def new_master_key() -> str:
+    """A development vault master keyring of one fresh key."""
+    return "v1:" + base64.b64encode(secrets.token_bytes(VAULT_KEY_BYTES)).decode()
+
+
 def read_or_create_secret(path: Path, generate) -> str:
     """Development only: keep a generated secret in a git-ignored file so restarts reuse it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,38 +259,3 @@ def read_or_create_secret(path: Path, generate) -> str:
     path.write_text(value + "\n")
     path.chmod(0o600)
     return value
-
-
-_KEY_VERSION = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-VAULT_KEY_BYTES = 32
-
-
-def vault_keyring(name: str, raw: str) -> list[tuple[str, bytes]]:
-    """Parse "v2:<base64 32 bytes>,v1:<base64>" into [(version, key), ...], current first.
-
-    Messages name the entry by position and version, never its key material.
-    """
-    entries: list[tuple[str, bytes]] = []
-    for position, item in enumerate((part.strip() for part in raw.split(",") if part.strip()), start=1):
-        version, sep, encoded = item.partition(":")
-        version = version.strip()
-        if not sep or not _KEY_VERSION.match(version):
-            raise ImproperlyConfigured(
-                f"{name} entry {position} must look like v1:<base64 key> (a version of letters, digits, '-', '_')."
-            )
-        # Standard or URL-safe alphabet, padding optional: people paste keys from different tools.
-        text = encoded.strip().replace("-", "+").replace("_", "/")
-        try:
-            material = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise ImproperlyConfigured(f"{name} entry {position} ({version}) is not valid base64.") from None
-        if len(material) != VAULT_KEY_BYTES:
-            raise ImproperlyConfigured(
-                f"{name} entry {position} ({version}) must decode to {VAULT_KEY_BYTES} bytes, got {len(material)}."
-            )
-        if any(existing == version for existing, _ in entries):
-            raise ImproperlyConfigured(f"{name} lists version {version} twice.")
-        entries.append((version, material))
-    if not entries:
-        raise ImproperlyConfigured(f"{name} holds no keys; generate one with `manage.py vault_generate_key`.")
-    return entries

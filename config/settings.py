@@ -8,14 +8,10 @@ embedded defaults (SQLite file, in-process cache, filesystem task queue) to Post
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import logging
 import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
@@ -26,12 +22,16 @@ from config.env import (
     env_choice,
     env_float,
     env_http_url,
+    env_id_secret_pairs,
     env_int,
     env_list,
     env_rate,
+    env_secret,
     env_str,
     is_set,
-    read_or_create_secret,
+    mcp_hosts_from_allowed_hosts,
+    mcp_origin,
+    new_master_key,
     redis_url,
     vault_keyring,
 )
@@ -44,14 +44,13 @@ DEVELOPMENT = APP_ENV == "development"
 
 DEBUG = env_bool("DEBUG", default=DEVELOPMENT)
 
-if is_set("SECRET_KEY"):
-    SECRET_KEY = env_str("SECRET_KEY")
-elif DEVELOPMENT:
-    SECRET_KEY = read_or_create_secret(VAR_DIR / "dev-secret-key", lambda: secrets.token_urlsafe(50))
-else:
-    raise ImproperlyConfigured("SECRET_KEY must be set in production (or SECRET_KEY_FILE).")
-if len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
+SECRET_KEY = env_secret(
+    "SECRET_KEY",
+    development=DEVELOPMENT,
+    dev_file=VAR_DIR / "dev-secret-key",
+    generate=lambda: secrets.token_urlsafe(50),
+    min_length=32,
+)
 
 if is_set("ALLOWED_HOSTS") or not DEVELOPMENT:
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
@@ -138,7 +137,7 @@ TEMPLATES = [
 if is_set("DATABASE_URL"):
     _database = database_from_url("DATABASE_URL", env_str("DATABASE_URL"))
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Its folder is made by apps.core at start-up (settings write no files).
     _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker write while the web server reads; the timeout absorbs short write locks.
@@ -305,7 +304,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apps.quotas.throttle.QuotaThrottle"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.GatewayAutoSchema",
-    "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "apps.core.http_errors.api_exception_handler",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -330,37 +329,21 @@ SPECTACULAR_SETTINGS = {
 # Personal access tokens are stored as HMAC-SHA256(pepper, secret). PAT_PEPPER_ID names the current
 # pepper; PAT_PEPPERS_PREVIOUS ("id:pepper,id:pepper") keeps old ones verifiable until every token
 # has been re-digested on use.
-if is_set("PAT_PEPPER"):
-    PAT_PEPPER = env_str("PAT_PEPPER")
-elif DEVELOPMENT:
-    PAT_PEPPER = read_or_create_secret(VAR_DIR / "dev-pat-pepper", lambda: secrets.token_urlsafe(48))
-else:
-    raise ImproperlyConfigured("PAT_PEPPER must be set in production (or PAT_PEPPER_FILE).")
-if len(PAT_PEPPER) < 32:
-    raise ImproperlyConfigured("PAT_PEPPER must be at least 32 characters long.")
+PAT_PEPPER = env_secret("PAT_PEPPER", development=DEVELOPMENT, dev_file=VAR_DIR / "dev-pat-pepper", min_length=32)
 PAT_PEPPER_ID = env_str("PAT_PEPPER_ID", "1")
-PAT_PEPPERS_PREVIOUS: dict[str, str] = {}
-for _entry in env_list("PAT_PEPPERS_PREVIOUS", []):
-    _pepper_id, _sep, _pepper = _entry.partition(":")
-    if not _sep or not _pepper_id or len(_pepper) < 32 or _pepper_id == PAT_PEPPER_ID:
-        raise ImproperlyConfigured(
-            "PAT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, id not the current one)."
-        )
-    PAT_PEPPERS_PREVIOUS[_pepper_id] = _pepper
+PAT_PEPPERS_PREVIOUS = env_id_secret_pairs(
+    "PAT_PEPPERS_PREVIOUS",
+    current_id=PAT_PEPPER_ID,
+    id_pattern=r".+",
+    message="PAT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, id not the current one).",
+    distinct=False,
+)
 PAT_MAX_PER_USER = env_int("PAT_MAX_PER_USER", 50, minimum=1)
 PAT_LAST_USED_RESOLUTION_SECONDS = env_int("PAT_LAST_USED_RESOLUTION_SECONDS", 60, minimum=0)
 
 MCP_MAX_ARGUMENT_BYTES = env_int("MCP_MAX_ARGUMENT_BYTES", 65_536, minimum=256)
 # Per user per tool, moving window, in the `limits` notation ("60/minute", "1000 per hour").
-MCP_RATE_LIMIT_DEFAULT = env_str("MCP_RATE_LIMIT_DEFAULT", "120/minute")
-try:
-    from limits import parse as _parse_rate_limit
-
-    _parse_rate_limit(MCP_RATE_LIMIT_DEFAULT)
-except ValueError:
-    raise ImproperlyConfigured(
-        f"MCP_RATE_LIMIT_DEFAULT must look like '60/minute', got {MCP_RATE_LIMIT_DEFAULT!r}."
-    ) from None
+MCP_RATE_LIMIT_DEFAULT = env_rate("MCP_RATE_LIMIT_DEFAULT", "120/minute")
 # Shared counters across processes when Redis is there; per-process memory otherwise.
 MCP_RATE_LIMIT_STORAGE_URL = env_str("MCP_RATE_LIMIT_STORAGE_URL", REDIS_URL or "memory://")
 # Result and policy caching need a cache every process shares (Redis): with the in-process cache, a
@@ -401,79 +384,40 @@ if not all(0 < value < 100 for value in QUOTA_WARNING_THRESHOLDS):
 # VAULT_MASTER_KEYS="v2:<base64 32 bytes>,v1:<base64>": the first wraps new data keys, the others
 # only unwrap until `manage.py vault_rewrap` has moved everything to the first. Parsed here so a
 # malformed keyring stops start-up; apps.keys.crypto re-reads the setting at call time.
-_vault_log = logging.getLogger("apps.keys.vault")
-
-
-def _dev_vault_secret(path: Path, generate, what: str, consequence: str) -> str:
-    created = not path.exists()
-    value = read_or_create_secret(path, generate)
-    if created:
-        # Logging is not configured yet at import; WARNING still reaches stderr via the last-resort handler.
-        _vault_log.warning(
-            "!!! Generated a DEVELOPMENT %s in %s. %s; never use it in production. !!!",
-            what,
-            path,
-            consequence,
-        )
-    return value
-
-
-def _new_master_key() -> str:
-    return "v1:" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-if is_set("VAULT_MASTER_KEYS"):
-    VAULT_MASTER_KEYS = env_str("VAULT_MASTER_KEYS")
-elif DEVELOPMENT:
-    VAULT_MASTER_KEYS = _dev_vault_secret(
-        VAR_DIR / "vault-master-keys",
-        _new_master_key,
-        "vault master key",
-        "Keys stored under it are unreadable without that file",
-    )
-else:
-    raise ImproperlyConfigured(
-        "VAULT_MASTER_KEYS must be set in production (or VAULT_MASTER_KEYS_FILE); "
-        "create one with `manage.py vault_generate_key`."
-    )
+VAULT_MASTER_KEYS = env_secret(
+    "VAULT_MASTER_KEYS",
+    development=DEVELOPMENT,
+    dev_file=VAR_DIR / "vault-master-keys",
+    generate=new_master_key,
+    hint="; create one with `manage.py vault_generate_key`",
+    announce=("vault master key", "Keys stored under it are unreadable without that file"),
+)
 vault_keyring("VAULT_MASTER_KEYS", VAULT_MASTER_KEYS)
-
 # The environment variable is VAULT_FINGERPRINT_PEPPER; the setting's name contains SECRET so
 # Django's debug pages and error reports hide it (they hide names matching KEY/SECRET/TOKEN/...).
-if is_set("VAULT_FINGERPRINT_PEPPER"):
-    VAULT_FINGERPRINT_SECRET = env_str("VAULT_FINGERPRINT_PEPPER")
-elif DEVELOPMENT:
-    VAULT_FINGERPRINT_SECRET = _dev_vault_secret(
-        VAR_DIR / "vault-fingerprint-pepper",
-        lambda: secrets.token_urlsafe(48),
+VAULT_FINGERPRINT_SECRET = env_secret(
+    "VAULT_FINGERPRINT_PEPPER",
+    development=DEVELOPMENT,
+    dev_file=VAR_DIR / "vault-fingerprint-pepper",
+    min_length=32,
+    announce=(
         "vault fingerprint pepper",
         "Without that file, duplicate detection cannot recognise keys stored before",
-    )
-else:
-    raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be set in production (or VAULT_FINGERPRINT_PEPPER_FILE).")
-if len(VAULT_FINGERPRINT_SECRET) < 32:
-    raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER must be at least 32 characters long.")
+    ),
+)
 # Every fingerprint is stored with the id of the pepper that made it, so the pepper can rotate:
 # VAULT_FINGERPRINT_PEPPER_ID names the current one, VAULT_FINGERPRINT_PEPPERS_PREVIOUS ("id:pepper,...")
 # keeps old ones for duplicate checks until `manage.py vault_rewrap` has re-fingerprinted every key.
 VAULT_FINGERPRINT_PEPPER_ID = env_str("VAULT_FINGERPRINT_PEPPER_ID", "1")
 if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", VAULT_FINGERPRINT_PEPPER_ID):
     raise ImproperlyConfigured("VAULT_FINGERPRINT_PEPPER_ID must be 1-32 letters, digits, '.', '_' or '-'.")
-VAULT_FINGERPRINT_SECRETS_PREVIOUS: dict[str, str] = {}
-for _entry in env_list("VAULT_FINGERPRINT_PEPPERS_PREVIOUS", []):
-    _pepper_id, _sep, _pepper = _entry.partition(":")
-    if (
-        not _sep
-        or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", _pepper_id)
-        or len(_pepper) < 32
-        or _pepper_id == VAULT_FINGERPRINT_PEPPER_ID
-        or _pepper_id in VAULT_FINGERPRINT_SECRETS_PREVIOUS
-    ):
-        raise ImproperlyConfigured(
-            "VAULT_FINGERPRINT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, "
-            "ids distinct and not the current VAULT_FINGERPRINT_PEPPER_ID)."
-        )
-    VAULT_FINGERPRINT_SECRETS_PREVIOUS[_pepper_id] = _pepper
+VAULT_FINGERPRINT_SECRETS_PREVIOUS = env_id_secret_pairs(
+    "VAULT_FINGERPRINT_PEPPERS_PREVIOUS",
+    current_id=VAULT_FINGERPRINT_PEPPER_ID,
+    id_pattern=r"[A-Za-z0-9_.-]{1,32}",
+    message="VAULT_FINGERPRINT_PEPPERS_PREVIOUS must be 'id:pepper' pairs (pepper at least 32 characters, "
+    "ids distinct and not the current VAULT_FINGERPRINT_PEPPER_ID).",
+)
 
 KEY_EXPIRY_WARNING_DAYS = env_int("KEY_EXPIRY_WARNING_DAYS", 7, minimum=1, maximum=365)
 PROVIDER_KEYS_PER_USER_MAX = env_int("PROVIDER_KEYS_PER_USER_MAX", 50, minimum=1)
@@ -511,9 +455,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# WhiteNoise warns on every start when the folder is missing before the first collectstatic.
-with contextlib.suppress(OSError):
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -565,7 +506,7 @@ MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # A body must have arrived in full this many seconds after the request started (408 otherwise).
 REQUEST_BODY_TIMEOUT_SECONDS = env_float("REQUEST_BODY_TIMEOUT_SECONDS", 30, minimum=0.1, maximum=3600)
-CSRF_FAILURE_VIEW = "apps.core.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "apps.core.http_errors.csrf_failure"
 
 # --- MCP transport -------------------------------------------------------------------------------
 # Streamable HTTP at /mcp (stateless, JSON responses) and stdio; see docs/mcp-transport.md.
@@ -581,35 +522,15 @@ if is_set("MCP_MAX_REQUEST_BYTES"):
 MCP_MAX_REQUEST_BYTES = MAX_REQUEST_BODY_BYTES
 
 
-def _mcp_hosts_from_allowed_hosts(hosts: list[str]) -> list[str]:
-    """Django's ALLOWED_HOSTS -> the MCP SDK's Host patterns ("name" and "name:*" for any port)."""
-    patterns: list[str] = []
-    for host in hosts:
-        if host == "*":
-            raise ImproperlyConfigured(
-                "ALLOWED_HOSTS='*' gives /mcp no DNS-rebinding protection; set MCP_ALLOWED_HOSTS explicitly."
-            )
-        name = host.lstrip(".")  # Django's ".example.com" also allows subdomains; list those in MCP_ALLOWED_HOSTS.
-        patterns += [name, f"{name}:*"]
-    return patterns
-
-
-def _mcp_origin(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/") or "*" in parts.netloc[:-2]:
-        raise ImproperlyConfigured(f"MCP origins must look like https://host[:port] or http://host:*, got {url!r}.")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 if is_set("MCP_ALLOWED_HOSTS"):
     MCP_ALLOWED_HOSTS = env_list("MCP_ALLOWED_HOSTS", [])
 else:
-    MCP_ALLOWED_HOSTS = _mcp_hosts_from_allowed_hosts(ALLOWED_HOSTS)
+    MCP_ALLOWED_HOSTS = mcp_hosts_from_allowed_hosts(ALLOWED_HOSTS)
 if not MCP_ALLOWED_HOSTS or "*" in MCP_ALLOWED_HOSTS:
     raise ImproperlyConfigured("MCP_ALLOWED_HOSTS must list host names (host or host:* for any port), not '*'.")
 # Browsers send Origin; desktop and server-side clients usually do not, and requests without one pass.
 MCP_ALLOWED_ORIGINS = [
-    _mcp_origin(origin)
+    mcp_origin(origin)
     for origin in env_list(
         "MCP_ALLOWED_ORIGINS",
         [PUBLIC_BASE_URL, *(origin for origin in CSRF_TRUSTED_ORIGINS if "*" not in origin)]

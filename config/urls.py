@@ -6,7 +6,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core import health
-from apps.core.errors import api_not_found, json_or_html_error_view, server_error
+from apps.core.http_errors import api_not_found, json_or_html_error_view, server_error
 from apps.quotas import api as quotas_api
 
 urlpatterns = [

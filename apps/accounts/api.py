@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from apps.accounts import selectors, services, tokens
+from apps.accounts import pats, selectors, services, tokens
+from apps.accounts.lockout import lockout_error
 from apps.accounts.scopes import PROFILE_READ
 from apps.accounts.serializers import (
     AccessTokenCreatedSerializer,
@@ -43,10 +44,12 @@ class TokenObtainView(TokenObtainPairView):
     def post(self, request: Request, *args, **kwargs) -> Response:
         try:
             return super().post(request, *args, **kwargs)
+        except AxesBackendPermissionDenied:
+            raise lockout_error() from None
         except AuthenticationFailed:
             # The failure that crosses the limit is already a lockout: say so now, not on the next try.
             if getattr(request, "axes_locked_out", False):
-                raise AxesBackendPermissionDenied("Locked out.") from None
+                raise lockout_error() from None
             raise
 
 
@@ -181,7 +184,7 @@ class AccessTokenListView(APIView):
         expires_at = data.get("expires_at")
         if data.get("expires_in_days"):
             expires_at = timezone.now() + dt.timedelta(days=data["expires_in_days"])
-        token, plaintext = services.pat_create(
+        token, plaintext = pats.pat_create(
             user=request.user, name=data["name"], scopes=data["scopes"], expires_at=expires_at
         )
         body = AccessTokenCreatedSerializer(token).data
@@ -199,5 +202,5 @@ class AccessTokenDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, token_id: int) -> Response:
-        services.pat_revoke(token=selectors.pat_get(user=request.user, token_id=token_id), actor=request.user)
+        pats.pat_revoke(token=selectors.pat_get(user=request.user, token_id=token_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,9 +13,13 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.accounts.bearer import bearer_authenticate
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken
+from apps.accounts.principal import principal_from_rest
 from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
-from apps.accounts.scopes import scopes_for_user, user_roles
+from apps.accounts.scopes import user_roles
+from apps.core.client_address import client_address
+from apps.core.errors import RateLimited, Unauthenticated
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -29,11 +33,6 @@ def _bearer_token(request: Request) -> str | None:
 
 
 def _bearer_identity(request: Request, raw: str):
-    # Imported here: DRF loads these classes while apps.core.errors is still importing rest_framework.
-    from apps.accounts.bearer import bearer_authenticate
-    from apps.core.client_address import client_address
-    from apps.core.errors import RateLimited, Unauthenticated
-
     try:
         return bearer_authenticate(raw_token=raw, client_address=client_address(request))
     except Unauthenticated as exc:
@@ -86,10 +85,7 @@ class AccessTokenAuthentication(JWTAuthentication):
 
 def request_scopes(request: Request) -> frozenset[str]:
     """The scopes this request carries: a token's own (within the role), else everything the role allows."""
-    user = request.user
-    if isinstance(request.auth, PersonalAccessToken):
-        return frozenset(request.auth.scopes) & scopes_for_user(user)
-    return scopes_for_user(user)
+    return principal_from_rest(request).scopes
 
 
 class TokenScopePermission(BasePermission):

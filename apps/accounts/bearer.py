@@ -20,7 +20,7 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
-from apps.accounts.services import pat_authenticate, pat_mask
+from apps.accounts.pats import pat_authenticate, pat_mask
 from apps.accounts.tokens import access_token_authenticate
 from apps.audit.services import audit_event_record
 from apps.core.errors import RateLimited, ServiceUnavailable, Unauthenticated

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from axes.conf import settings as axes_settings
-from axes.exceptions import AxesBackendPermissionDenied
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_failure_limit, get_lockout_parameters
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from rest_framework.response import Response
 
-from apps.core.errors import error_body
+from apps.core.errors import RateLimited, error_body
 
 
 def _cooloff_seconds() -> int:
@@ -38,16 +36,10 @@ def lockout_response(request: HttpRequest, response: HttpResponse | None = None,
     return result
 
 
-def lockout_error(exc: Exception, request: Any) -> Response | None:
-    """For DRF views: turn axes' PermissionDenied into the API's 429 with the lockout time."""
-    if not isinstance(exc, AxesBackendPermissionDenied):
-        return None
+def lockout_error() -> RateLimited:
+    """For the JWT endpoint: axes' lockout as the API's 429 with the lockout time."""
     seconds = _cooloff_seconds()
-    return Response(
-        error_body("locked_out", _message(), {"retry_after_seconds": seconds}),
-        status=429,
-        headers={"Retry-After": str(seconds)},
-    )
+    return RateLimited(_message(), retry_after=seconds, details={"retry_after_seconds": seconds}, code="locked_out")
 
 
 class GatewayAxesHandler(AxesDatabaseHandler):

@@ -1,12 +1,24 @@
-"""Who is calling a tool, and with which scopes; the same object whatever door the call came in by."""
+"""Who is calling, with which scopes, and for whom: the one Principal every door builds.
+
+REST (`principal_from_rest`), MCP over HTTP and stdio (`principal_from_bearer`) and the chat loop
+(`principal_for_user`) all build it here, so a token's scopes are intersected with the user's roles
+in one place (`principal_for_token`) and "an operator may act for this user" is one rule
+(`acting_for_resolve`, used by the tool door and by provider keys).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.bearer import bearer_authenticate
+from apps.accounts.models import PersonalAccessToken
 from apps.accounts.scopes import scopes_for_user
+from apps.accounts.selectors import user_active_get
+from apps.core.errors import Forbidden
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -58,3 +70,29 @@ def principal_from_bearer(raw_token: str, *, client_address: str | None = None) 
     if identity.personal_token is not None:
         return principal_for_token(identity.personal_token)
     return principal_for_user(identity.user, auth_method="jwt")
+
+
+def principal_from_rest(request: Any) -> Principal:
+    """A DRF request already authenticated by our classes (PAT, JWT or session) -> Principal."""
+    if isinstance(request.auth, PersonalAccessToken):
+        return principal_for_token(request.auth)
+    if isinstance(request.auth, AccessToken):
+        return principal_for_user(request.user, auth_method="jwt")
+    return principal_for_user(request.user, auth_method="session")
+
+
+def acting_for_resolve(
+    *, actor: User, user_id: int | None, refusal: str, on_refused: Callable[[], None] | None = None
+) -> User:
+    """Whom a request acts for: the actor, or (operators only) the active user named by `user_id`.
+
+    A non-operator is refused (403 not_operator, `on_refused` runs first, e.g. to audit) before the
+    id is looked up, so user ids cannot be probed; an unknown or inactive user is 404.
+    """
+    if user_id is None or user_id == actor.pk:
+        return actor
+    if not actor.is_operator:
+        if on_refused is not None:
+            on_refused()
+        raise Forbidden(refusal, code="not_operator")
+    return user_active_get(user_id=user_id)

@@ -24,3 +24,11 @@ def pat_get(*, user: User, token_id: Any) -> PersonalAccessToken:
         # Someone else's token answers exactly like a missing one.
         raise NotFound("No such access token.", details={"id": token_id})
     return token
+
+
+def user_active_get(*, user_id: Any) -> User:
+    """The active account with this id, or 404 (an inactive account answers like a missing one)."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotFound("No such user.", details={"user_id": user_id})
+    return user

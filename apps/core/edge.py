@@ -23,13 +23,8 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.core.errors import (
-    database_unavailable,
-    database_unavailable_logged,
-    error_body,
-    request_too_large_body,
-    server_error_body,
-)
+from apps.core.errors import database_unavailable, database_unavailable_logged, error_body, server_error_body
+from apps.core.http_errors import http_status, request_too_large_body
 from apps.core.request_id import request_id_new, request_id_set
 
 logger = logging.getLogger(__name__)
@@ -197,7 +192,7 @@ class Edge:
                 unavailable = database_unavailable_logged(exc)
                 await _respond(
                     send_with_id,
-                    unavailable.status_code,
+                    http_status(unavailable),
                     error_body(unavailable.code, unavailable.message),
                     headers=[(b"retry-after", str(unavailable.retry_after).encode())],
                 )

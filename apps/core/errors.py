@@ -1,38 +1,39 @@
-"""Domain errors and the one mapping from errors to the API's error shape.
+"""Domain errors: plain Python, with no web framework in sight.
 
-Services raise DomainError subclasses; every door (REST, MCP, admin) maps them the same way.
-The REST shape is {"error": {"code", "message", "details"}}.
+Services raise DomainError subclasses: a stable `code`, a `message` for people, `details` for
+programs, and a `kind` that says what went wrong in words every door understands. Each door maps
+the kind once: REST to an HTTP status (apps.core.http_errors), MCP to a tool error or JSON-RPC
+error (apps.mcp_tools.transport.server). The wire shape is {"error": {"code", "message", "details"}}.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError as DjangoInterfaceError
 from django.db import OperationalError as DjangoOperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import csrf as django_csrf
-from django.views import defaults as django_defaults
-from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_default_handler
 
 from apps.core.request_id import request_id_current
 
 logger = logging.getLogger(__name__)
 
+# The kinds of failure, one per way a caller should react.
+INVALID = "invalid"  # the input is wrong; fix it and retry
+UNAUTHENTICATED = "unauthenticated"  # no valid credential
+FORBIDDEN = "forbidden"  # the caller may not do this
+NOT_FOUND = "not_found"
+CONFLICT = "conflict"  # the state does not allow it now
+UNPROCESSABLE = "unprocessable"  # well-formed, but cannot be acted on
+LIMITED = "limited"  # too many requests; wait retry_after seconds
+UNAVAILABLE = "unavailable"  # a dependency is down; retry later
+KINDS = (INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, LIMITED, UNAVAILABLE)
+
 
 class DomainError(Exception):
-    """Base for errors a service raises on purpose; carries an HTTP status for the REST door."""
+    """Base for errors a service raises on purpose."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    kind = INVALID
     code = "bad_request"
 
     def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
@@ -44,50 +45,52 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
+    # The one code for bad input at every door (REST serializers use it too); a more precise code
+    # (e.g. arguments_too_large, invalid_date) only where a client can act on the difference.
+    kind = INVALID
+    code = "validation_error"
 
 
 class Unauthenticated(DomainError):
-    """The credential is missing, malformed, expired or revoked (401)."""
+    """The credential is missing, malformed, expired or revoked."""
 
-    status_code = status.HTTP_401_UNAUTHORIZED
+    kind = UNAUTHENTICATED
     code = "not_authenticated"
 
 
 class NotFound(DomainError):
-    status_code = status.HTTP_404_NOT_FOUND
+    kind = NOT_FOUND
     code = "not_found"
 
 
 class Forbidden(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
+    kind = FORBIDDEN
     code = "forbidden"
 
 
 class Conflict(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+    kind = CONFLICT
     code = "conflict"
 
 
 class Unprocessable(DomainError):
     """Well-formed input that cannot be acted on, e.g. a key the provider rejects."""
 
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    kind = UNPROCESSABLE
     code = "unprocessable"
 
 
 class RateLimited(DomainError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    kind = LIMITED
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
-        super().__init__(message, details=details)
+    def __init__(self, message: str, *, retry_after: int, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message, details=details, code=code)
         self.retry_after = max(1, int(retry_after))
 
 
 class ServiceUnavailable(DomainError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    kind = UNAVAILABLE
     code = "unavailable"
 
     def __init__(
@@ -144,141 +147,3 @@ def server_error_body() -> dict[str, Any]:
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
-
-
-def _message_from_detail(detail: Any) -> str:
-    if isinstance(detail, dict):
-        if "detail" in detail:
-            return str(detail["detail"])
-        if detail.get("non_field_errors"):
-            return str(detail["non_field_errors"][0])
-        return "Some fields are invalid: " + ", ".join(sorted(str(key) for key in detail))
-    if isinstance(detail, list):
-        return str(detail[0]) if detail else "Invalid request."
-    return str(detail)
-
-
-def _details_from_detail(detail: Any) -> Any:
-    if isinstance(detail, dict):
-        cleaned = {key: value for key, value in detail.items() if key not in {"detail", "messages"}}
-        return _plain(cleaned)
-    if isinstance(detail, list) and len(detail) > 1:
-        return {"errors": _plain(detail)}
-    return {}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return str(value)
-
-
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every error leaves the API in the same shape."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, DomainError):
-        if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after is not None:
-            headers["Retry-After"] = str(exc.retry_after)
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
-    if database_unavailable(exc):
-        unavailable = database_unavailable_logged(exc)
-        return Response(
-            error_body(unavailable.code, unavailable.message),
-            status=unavailable.status_code,
-            headers={"Retry-After": str(unavailable.retry_after)},
-        )
-    if isinstance(exc, RequestDataTooBig):
-        # The ASGI edge refuses bodies over the same limit first; this covers any other way in.
-        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-    if isinstance(exc, DjangoValidationError):
-        exc = drf_exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-    if isinstance(exc, Http404):
-        exc = drf_exceptions.NotFound()
-    if isinstance(exc, DjangoPermissionDenied) and not isinstance(exc, drf_exceptions.APIException):
-        from apps.accounts.lockout import lockout_error
-
-        locked = lockout_error(exc, context.get("request"))
-        if locked is not None:
-            return locked
-        exc = drf_exceptions.PermissionDenied()
-
-    response = drf_default_handler(exc, context)
-    if response is None:
-        logger.error("Unhandled error in API view (request %s)", request_id_current(), exc_info=exc)
-        return Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    if isinstance(exc, drf_exceptions.ValidationError):
-        code = "validation_error"
-        message = "The request is invalid."
-        details = _plain(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _plain(exc.detail)}
-    else:
-        detail = getattr(exc, "detail", "")
-        codes = exc.get_codes() if isinstance(exc, drf_exceptions.APIException) else "error"
-        # DRF and simplejwt name the precise problem (not_authenticated, no_active_account, ...).
-        code = codes if isinstance(codes, str) else "error"
-        message = _message_from_detail(detail)
-        details = _details_from_detail(detail)
-        if isinstance(detail, dict) and detail.get("code"):
-            code = str(detail["code"])
-    response.data = error_body(code, message, details)
-    return response
-
-
-def json_or_html_error_view(status_code: int, code: str, message: str, html_view):
-    """Django-level error handlers: API paths answer in the API's shape, pages stay HTML."""
-
-    def view(request: HttpRequest, *args: Any, **kwargs: Any):
-        if request.path.startswith("/api/"):
-            return JsonResponse(error_body(code, message), status=status_code)
-        return html_view(request, *args, **kwargs)
-
-    return view
-
-
-def request_too_large_body() -> dict[str, Any]:
-    from django.conf import settings
-
-    limit = settings.MAX_REQUEST_BODY_BYTES
-    return error_body("request_too_large", f"The request body is larger than {limit} bytes.", {"limit_bytes": limit})
-
-
-# Exempt: CSRF protection guards views that act, and this one only says there is nothing here. Without
-# it a write to an unknown /api/ path would get Django's HTML CSRF page instead of the JSON 404.
-@csrf_exempt
-def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW: API paths answer in the API's shape; pages keep Django's explanation."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            error_body("csrf_failed", "CSRF verification failed; send the CSRF token or use a bearer token."),
-            status=403,
-        )
-    return django_csrf.csrf_failure(request, reason=reason)
-
-
-def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """handler500. Django calls it inside its `except`, so the exception is at hand: a database that
-    cannot serve is a 503 with Retry-After, anything else a generic 500 with the request id."""
-    exc = sys.exc_info()[1]
-    if exc is not None and database_unavailable(exc):
-        unavailable = database_unavailable_logged(exc)
-        if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse(
-                error_body(unavailable.code, unavailable.message), status=unavailable.status_code
-            )
-        else:
-            response = HttpResponse(
-                "<h1>Service unavailable</h1><p>Please try again in a moment.</p>",
-                status=unavailable.status_code,
-            )
-        response["Retry-After"] = str(unavailable.retry_after)
-        return response
-    if request.path.startswith("/api/"):
-        return JsonResponse(server_error_body(), status=500)
-    return django_defaults.server_error(request)

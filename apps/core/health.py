@@ -70,9 +70,10 @@ def check_cache() -> None:
 
 
 def check_broker() -> None:
-    from config.celery import app
+    # The project's Celery app (config.celery) is the current app once Django has started.
+    from celery import current_app
 
-    with app.connection_for_write() as connection:
+    with current_app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 

@@ -26,7 +26,7 @@ JSON = "application/json"
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: (
         "The request is invalid: `validation_error` with the field errors in `details`, `parse_error` for a "
-        "body that is not JSON, or a more precise code (`invalid_date`, `invalid_arguments`, ...)."
+        "body that is not JSON, or a more precise code (`invalid_date`, `arguments_too_large`, ...)."
     ),
     401: "No credentials, or credentials that are malformed, expired or revoked (`not_authenticated`, ...).",
     403: "The caller may not do this: role, token scope (`insufficient_scope`), or a closed feature.",

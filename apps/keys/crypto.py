@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
-from config.env import vault_keyring
+from apps.keys.keyring import vault_keyring
 
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32

@@ -7,25 +7,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.models import PersonalAccessToken, User
-from apps.accounts.principal import Principal, principal_acting_for, principal_for_token, principal_for_user
-from apps.core.errors import Forbidden, NotFound
+from apps.accounts.principal import acting_for_resolve, principal_acting_for, principal_from_rest
 from apps.core.schema import error_responses
 from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.pipeline.policies import policy_for
-from apps.mcp_tools.pipeline.registry import ToolSpec, tools_available
+from apps.mcp_tools.pipeline.policies import policy_for, tools_available
+from apps.mcp_tools.pipeline.registry import ToolSpec
 from apps.mcp_tools.serializers import ToolInvokeResultSerializer, ToolInvokeSerializer, ToolSerializer
 from apps.quotas.throttle import decision_attach
-
-
-def principal_from_request(request: Request) -> Principal:
-    if isinstance(request.auth, PersonalAccessToken):
-        return principal_for_token(request.auth)
-    if isinstance(request.auth, AccessToken):
-        return principal_for_user(request.user, auth_method="jwt")
-    return principal_for_user(request.user, auth_method="session")
 
 
 def tool_describe(spec: ToolSpec) -> dict:
@@ -49,7 +38,7 @@ class ToolListView(APIView):
 
     @extend_schema(responses=ToolSerializer(many=True))
     def get(self, request: Request) -> Response:
-        principal = principal_from_request(request)
+        principal = principal_from_rest(request)
         return Response([tool_describe(spec) for spec in tools_available(principal=principal)])
 
 
@@ -68,14 +57,11 @@ class ToolInvokeView(APIView):
         serializer = ToolInvokeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        principal = principal_from_request(request)
-        user_id = data.get("user_id")
-        if user_id is not None and user_id != request.user.pk:
-            if not request.user.is_operator:
-                raise Forbidden("Only operators may call tools for another user.", code="not_operator")
-            subject = User.objects.filter(pk=user_id, is_active=True).first()
-            if subject is None:
-                raise NotFound("No such user.", details={"user_id": user_id})
+        principal = principal_from_rest(request)
+        subject = acting_for_resolve(
+            actor=request.user, user_id=data.get("user_id"), refusal="Only operators may call tools for another user."
+        )
+        if subject.pk != request.user.pk:
             principal = principal_acting_for(operator=principal, user=subject)
         outcome = tool_invoke(
             principal=principal, tool_name=data["tool_name"], arguments=data.get("parameters"), transport="rest"

@@ -1,5 +1,3 @@
-from zoneinfo import ZoneInfo
-
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -11,6 +9,7 @@ from rest_framework.response import Response
 from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.pagination import PageNumberPagination
 from apps.core.schema import error_responses
+from apps.core.timezones import zone_or_utc
 from apps.todos import selectors, services
 from apps.todos.serializers import (
     TodoListQuerySerializer,
@@ -45,7 +44,7 @@ class TodoViewSet(viewsets.ViewSet):
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         # Naive times in requests, and times in responses, are in the user's own zone.
-        timezone.activate(ZoneInfo(request.user.timezone or "UTC"))
+        timezone.activate(zone_or_utc(request.user.timezone))
 
     def finalize_response(self, request, response, *args, **kwargs):
         timezone.deactivate()

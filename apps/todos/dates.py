@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.core.errors import InvalidInput
+from apps.core.timezones import zone_or_utc
 
 DATE_ONLY_TIME = dt.time(23, 59)
 START_OF_DAY = dt.time(0, 0)
@@ -53,13 +54,6 @@ def due_supported(value: dt.datetime) -> dt.datetime:
     if not DUE_MIN <= utc < DUE_MAX:
         raise ValueError(DUE_RANGE_MESSAGE)
     return utc
-
-
-def _user_zone(tz_name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz_name or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
 
 
 def validate_due_at(value: dt.datetime | None) -> None:
@@ -110,7 +104,7 @@ def due_parse(*, text: str, tz_name: str | None, now: dt.datetime | None = None,
     text = " ".join(text.split())
     if len(text) > PHRASE_MAX_LENGTH:
         raise InvalidInput("That date is too long to be a date.", code="invalid_date")
-    tz = _user_zone(tz_name)
+    tz = zone_or_utc(tz_name)
     try:
         value = _parsed(text, tz, bound, now)
     except OverflowError:

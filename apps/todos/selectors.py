@@ -5,19 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.timezones import zone_or_utc
 from apps.todos.filters import TodoFilter, with_priority_rank
 from apps.todos.models import Todo
 
 
 def todo_base_queryset(*, owner: User) -> QuerySet[Todo]:
     return with_priority_rank(Todo.objects.filter(owner=owner)).prefetch_related("tags")
+
+
+def todo_map_by_ids(*, owner: User, ids: list[int]) -> dict[int, Todo]:
+    """The owner's todos among `ids`, by id (others' and missing ids are simply absent)."""
+    return {todo.pk: todo for todo in todo_base_queryset(owner=owner).filter(pk__in=ids)}
 
 
 def todo_get(*, owner: User, todo_id: Any) -> Todo:
@@ -48,7 +53,7 @@ def todo_list(*, owner: User, filters: Mapping[str, Any] | None = None) -> Query
 
 def todo_overview(*, owner: User) -> dict[str, Any]:
     """Counts a model can use to summarise a user's day, in the user's own time zone."""
-    tz = ZoneInfo(owner.timezone or "UTC")
+    tz = zone_or_utc(owner.timezone)
     now = timezone.now()
     local_today = now.astimezone(tz).date()
     start_of_day = dt.datetime.combine(local_today, dt.time.min, tzinfo=tz)

@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.middleware.csrf import _get_failure_view
 from django.test import Client, RequestFactory
 
-from apps.core.errors import server_error
+from apps.core.http_errors import server_error
 
 pytestmark = pytest.mark.django_db
 

@@ -26,15 +26,15 @@ def _calls(name: str) -> list[tuple[str, str]]:
 
 
 def test_only_one_function_decrypts_a_secret():
-    assert _calls("open_sealed") == [("keys/services.py", "provider_key_plaintext_for_call")]
+    assert _calls("open_sealed") == [("keys/services/lifecycle.py", "provider_key_plaintext_for_call")]
 
 
 def test_only_rewrap_unwraps_data_keys_outside_the_crypto_module():
     assert {where for where in _calls("_unwrap") if where[0] != "keys/crypto.py"} == set()
-    assert _calls("rewrap") == [("keys/services.py", "provider_keys_rewrap")]
+    assert _calls("rewrap") == [("keys/services/rewrap.py", "provider_keys_rewrap")]
 
 
 def test_only_rewrap_re_fingerprints_a_stored_secret():
     # sealed_fingerprint opens a secret inside the crypto module to HMAC it under a new pepper.
-    assert _calls("sealed_fingerprint") == [("keys/services.py", "provider_keys_rewrap")]
+    assert _calls("sealed_fingerprint") == [("keys/services/rewrap.py", "provider_keys_rewrap")]
     assert {where for where in _calls("_open") if where[0] != "keys/crypto.py"} == set()

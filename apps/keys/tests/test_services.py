@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.core.errors import Conflict, Forbidden, InvalidInput, ServiceUnavailable
+from apps.core.http_errors import http_status
 from apps.keys import crypto, selectors, services
 from apps.keys.models import ProviderKey
 from apps.keys.services import ProviderKeyUnusable
@@ -265,7 +266,7 @@ def test_an_unusable_key_is_never_decrypted(alice, olivia, store_key, state):
     with pytest.raises(ProviderKeyUnusable) as caught:
         services.provider_key_plaintext_for_call(key=key)
 
-    assert caught.value.status_code == 409
+    assert http_status(caught.value) == 409
     expected = "expired" if state.startswith("expired") else state
     assert caught.value.code == f"key_{expected}"
     assert ProviderKey.objects.get(pk=key.pk).status == expected

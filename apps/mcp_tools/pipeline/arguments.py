@@ -22,7 +22,6 @@ def arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
     if not isinstance(arguments, dict):
         raise InvalidInput(
             "Tool arguments must be a JSON object.",
-            code="invalid_arguments",
             details={"errors": [{"path": "", "message": "Expected an object."}]},
         )
     # Shape first, without recursion: a deeply nested payload must not blow the stack of json or jsonschema.
@@ -30,13 +29,12 @@ def arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
     if depth > MAX_ARGUMENT_DEPTH:
         raise InvalidInput(
             f"Tool arguments are nested too deeply (more than {MAX_ARGUMENT_DEPTH} levels).",
-            code="invalid_arguments",
             details={"errors": [{"path": "", "message": f"Nesting deeper than {MAX_ARGUMENT_DEPTH} levels."}]},
         )
     try:
         size = len(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")).encode())
     except (TypeError, ValueError):
-        raise InvalidInput("Tool arguments must be plain JSON.", code="invalid_arguments") from None
+        raise InvalidInput("Tool arguments must be plain JSON.") from None
     if size > settings.MCP_MAX_ARGUMENT_BYTES:
         raise InvalidInput(
             f"Tool arguments are too large ({size} bytes; the limit is {settings.MCP_MAX_ARGUMENT_BYTES}).",
@@ -47,14 +45,12 @@ def arguments_checked(spec: ToolSpec, arguments: object) -> dict[str, Any]:
         # PostgreSQL cannot store NUL in text; refusing here beats a database error deep in a service.
         raise InvalidInput(
             "Tool arguments may not contain NUL characters.",
-            code="invalid_arguments",
             details={"errors": [{"path": "", "message": "NUL (\\u0000) is not allowed in text."}]},
         )
     errors = sorted(spec.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path))
     if errors:
         raise InvalidInput(
             f"The arguments do not match the input schema of {spec.name!r}.",
-            code="invalid_arguments",
             details={
                 "errors": [
                     {

@@ -173,3 +173,13 @@ def tool_policy_update(*, policy: ToolPolicy, actor: Any, changes: dict[str, Any
             data={"changes": changed},
         )
     return policy
+
+
+def tools_available(*, principal: Principal) -> list[ToolSpec]:
+    """Only what this caller may call now, with the admin's policies applied."""
+    policies = policies_current()
+    return [
+        spec
+        for spec in tools_registered()
+        if policy_allows(spec=spec, principal=principal, policy=policies.get(spec.name)) is None
+    ]

@@ -8,16 +8,13 @@ rate limiting, caching, usage records and audit. AI provider tools will be one `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from apps.accounts.roles import ROLE_OPERATOR, ROLE_USER
-
-if TYPE_CHECKING:
-    from apps.accounts.principal import Principal
 
 DEFAULT_ROLES = frozenset({ROLE_USER, ROLE_OPERATOR})
 ANNOTATION_KEYS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
@@ -37,8 +34,9 @@ class ToolSpec:
     # Defaults for the ToolPolicy row created on first sight; the admin owns the values afterwards.
     default_cacheable: bool = False
     default_cache_ttl: int | None = None
-    # Cache groups whose entries for the caller go stale when this tool succeeds (e.g. "todos").
-    invalidates: frozenset[str] = field(default_factory=frozenset)
+    # The cache group whose per-user version is part of this tool's result keys (e.g. "todos"). Entries
+    # go stale through the model signals in cache.py, whichever door changed the data; tools do not
+    # name what they invalidate.
     cache_group: str = ""
 
     @property
@@ -124,15 +122,3 @@ def tool_get(name: Any) -> ToolSpec | None:
 
 def tools_registered() -> list[ToolSpec]:
     return sorted(_REGISTRY.values(), key=lambda spec: spec.name)
-
-
-def tools_available(*, principal: Principal) -> list[ToolSpec]:
-    """Only what this caller may call now, with the admin's policies applied."""
-    from apps.mcp_tools.pipeline.policies import policies_current, policy_allows
-
-    policies = policies_current()
-    return [
-        spec
-        for spec in tools_registered()
-        if policy_allows(spec=spec, principal=principal, policy=policies.get(spec.name)) is None
-    ]

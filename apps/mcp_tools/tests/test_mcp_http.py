@@ -143,7 +143,7 @@ async def test_it_answers_tool_failures_as_clear_tool_errors(asgi_server, alice_
         missing = await client.call_tool("get_todo", {"id": 999_999})
 
     assert unknown.is_error and unknown.content[0].text.startswith("unknown_tool: ")
-    assert invalid.is_error and invalid.content[0].text.startswith("invalid_arguments: ")
+    assert invalid.is_error and invalid.content[0].text.startswith("validation_error: ")
     assert "colour" in invalid.content[0].text  # the schema errors are named
     assert missing.is_error and missing.content[0].text.startswith("not_found: ")
 

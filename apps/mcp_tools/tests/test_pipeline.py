@@ -44,7 +44,7 @@ def test_arguments_that_break_the_schema_are_400_with_the_errors(alice_client, p
     response = invoke(alice_client, "create_todos", parameters)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "invalid_arguments"
+    assert error["code"] == "validation_error"
     assert path in [item["path"] for item in error["details"]["errors"]]
 
 
@@ -60,15 +60,15 @@ def test_arguments_that_break_the_schema_are_400_with_the_errors(alice_client, p
 def test_text_a_database_cannot_store_is_400_not_500(alice, alice_client, body):
     response = alice_client.post("/api/mcp/tools/invoke", body, content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_arguments"
+    assert response.json()["error"]["code"] == "validation_error"
     assert not alice.todos.exists()
-    assert ToolCall.objects.filter(error_code="invalid_arguments").count() == 1
+    assert ToolCall.objects.filter(error_code="validation_error").count() == 1
 
 
 def test_arguments_that_are_not_an_object_are_400(alice_client):
     response = invoke(alice_client, "list_todos", ["status", "open"])
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_arguments"
+    assert response.json()["error"]["code"] == "validation_error"
 
 
 def test_a_malformed_request_body_is_400(alice_client):
@@ -425,7 +425,7 @@ def test_nesting_deeper_than_the_stack_is_refused_without_recursion(alice):
         transport="test",
     )
     assert outcome.success is False
-    assert outcome.error.code == "invalid_arguments"
+    assert outcome.error.code == "validation_error"
 
 
 def test_a_request_body_nested_deeper_than_the_stack_is_400(alice_client):

@@ -63,7 +63,7 @@ def test_create_todos_is_all_or_nothing(alice, alice_client):
 def test_create_todos_refuses_more_than_fifty(alice_client):
     response = invoke(alice_client, "create_todos", {"items": [{"title": f"t{i}"} for i in range(51)]})
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_arguments"
+    assert response.json()["error"]["code"] == "validation_error"
 
 
 def test_create_todos_reads_natural_dates_in_the_users_zone(alice, alice_client):

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.timezones import zone_or_utc
 from apps.mcp_tools.pipeline.cache import TODOS_GROUP
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import (
@@ -32,15 +33,12 @@ from apps.todos.dates import due_parse
 from apps.todos.models import Todo
 
 READ = {"required_scope": TODOS_READ, "cache_group": TODOS_GROUP}
-WRITE = {"required_scope": TODOS_WRITE, "cache_group": TODOS_GROUP, "invalidates": frozenset({TODOS_GROUP})}
+WRITE = {"required_scope": TODOS_WRITE, "cache_group": TODOS_GROUP}
 CACHED = {"default_cacheable": True}
 
 
 def _zone(principal: Principal) -> ZoneInfo:
-    try:
-        return ZoneInfo(principal.user.timezone or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
+    return zone_or_utc(principal.user.timezone)
 
 
 def _when(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
@@ -79,7 +77,7 @@ def _fresh(principal: Principal, todo_id: int) -> dict[str, Any]:
 
 def _owned(principal: Principal, ids: list[int]) -> list[Todo]:
     """All of these ids must be the caller's; otherwise nothing happens and the missing ids are named."""
-    todos = {todo.pk: todo for todo in selectors.todo_base_queryset(owner=principal.user).filter(pk__in=ids)}
+    todos = selectors.todo_map_by_ids(owner=principal.user, ids=ids)
     missing = [todo_id for todo_id in ids if todo_id not in todos]
     if missing:
         raise NotFound("Some of these todos do not exist.", details={"missing_ids": missing})
@@ -88,7 +86,7 @@ def _owned(principal: Principal, ids: list[int]) -> list[Todo]:
 
 def _many(principal: Principal, ids: list[int]) -> list[dict[str, Any]]:
     tz = _zone(principal)
-    todos = {todo.pk: todo for todo in selectors.todo_base_queryset(owner=principal.user).filter(pk__in=ids)}
+    todos = selectors.todo_map_by_ids(owner=principal.user, ids=ids)
     return [todo_as_dict(todos[todo_id], tz) for todo_id in ids if todo_id in todos]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import PROFILE_READ, user_roles
+from apps.core.timezones import UTC_ZONE, zone_or_utc
+from apps.keys.selectors import provider_key_list
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import obj
 
@@ -40,16 +41,13 @@ ALL_ROLES = frozenset({"user", "operator", "auditor"})
     default_roles=ALL_ROLES,
 )
 def current_time(principal: Principal) -> dict[str, Any]:
-    try:
-        tz = ZoneInfo(principal.user.timezone or "UTC")
-    except (ValueError, KeyError):
-        tz = ZoneInfo("UTC")
+    tz = zone_or_utc(principal.user.timezone)
     now = timezone.now()
     local = now.astimezone(tz)
     return {
         "timezone": str(tz),
         "local": local.isoformat(timespec="seconds"),
-        "utc": now.astimezone(ZoneInfo("UTC")).isoformat(timespec="seconds"),
+        "utc": now.astimezone(UTC_ZONE).isoformat(timespec="seconds"),
         "date": local.date().isoformat(),
         "time": local.strftime("%H:%M"),
         "weekday": local.strftime("%A"),
@@ -70,12 +68,8 @@ PROVIDER = obj(
 )
 
 
-def _providers(user: Any) -> list[dict[str, Any]] | None:
-    """The user's stored provider keys, masked; None while the vault app is not installed."""
-    try:
-        from apps.keys.selectors import provider_key_list
-    except ImportError:
-        return None
+def _providers(user: Any) -> list[dict[str, Any]]:
+    """The user's stored provider keys, masked."""
     return [
         {
             "id": key.pk,

@@ -1,6 +1,6 @@
 """The MCP door: tools/list and tools/call over Streamable HTTP (mounted at /mcp) and stdio.
 
-This module only translates. tools/list is `registry.tools_available(principal)`; tools/call is
+This module only translates. tools/list is `policies.tools_available(principal)`; tools/call is
 `pipeline.tool_invoke(...)` and nothing else, so authorisation, validation, rate limits, caching,
 usage and audit happen exactly as they do for REST. The server is the SDK's low-level `Server`:
 `MCPServer` is built around tools registered as Python functions with schemas derived from their
@@ -30,7 +30,8 @@ from apps.core.database import database_work
 from apps.core.errors import DomainError, database_unavailable, database_unavailable_logged
 from apps.core.request_id import request_id_current
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
-from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get, tools_available
+from apps.mcp_tools.pipeline.policies import tools_available
+from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
 from apps.quotas.services import rate_limit_meta
 
 logger = logging.getLogger(__name__)
