@@ -21,9 +21,9 @@ class LimitsView(APIView):
 
     @extend_schema(responses=LimitsSerializer)
     def get(self, request: Request) -> Response:
-        from apps.mcp_tools.api import principal_from_request
+        from apps.accounts.principal import principal_from_rest
 
-        return Response({"limits": limits_effective(principal=principal_from_request(request))})
+        return Response({"limits": limits_effective(principal=principal_from_rest(request))})
 
 
 class UsageView(APIView):

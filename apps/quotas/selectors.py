@@ -80,8 +80,7 @@ def _rate_changed(sender, **kwargs) -> None:
 
 def limits_effective(*, principal) -> list[dict]:
     """Every limit that applies to `principal`: its own rate, each tool it may call, its provider calls."""
-    from apps.mcp_tools.pipeline.policies import policy_for
-    from apps.mcp_tools.pipeline.registry import tools_available
+    from apps.mcp_tools.pipeline.policies import policy_for, tools_available
     from apps.quotas.limiter import failure_mode
     from apps.quotas.services import provider_limit, tool_limit, user_limit
 

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.errors import RateLimited
 from apps.quotas.budgets import BudgetExceeded, budget_reserve, budget_settle
 from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification
 
@@ -30,7 +31,7 @@ def test_a_hard_token_budget_refuses_with_limit_used_reset_and_an_alternative(al
     with pytest.raises(BudgetExceeded) as refused:
         budget_reserve(user=alice, input_tokens=300, max_output_tokens=301, **MINI)
     error = refused.value
-    assert error.status_code == 429 and error.code == "budget_exceeded"
+    assert isinstance(error, RateLimited) and error.code == "budget_exceeded"  # 429 at the REST door
     assert "daily budget of 1000 tokens across all providers is used up (400 tokens used)" in error.message
     assert "resets at" in error.message and "UTC" in error.message
     assert "cached answer" in error.message
