@@ -392,6 +392,9 @@ async def test_a_streamed_body_is_counted_and_refused_long_before_its_end(asgi_s
             writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             await writer.drain()
             sent += len(chunk)
+            # On loopback drain() rarely waits, so without this the sender keeps the event loop to
+            # itself and the response is read only after the server has stopped reading.
+            await asyncio.sleep(0)
 
     sender = asyncio.create_task(stream())
     try:
