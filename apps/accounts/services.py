@@ -233,10 +233,15 @@ def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
     """
     User.objects.filter(pk=user.pk).update(credential_epoch=F("credential_epoch") + 1)
     user.refresh_from_db(fields=["credential_epoch"])
-    ended = jwt_sessions_revoke(user=user, reason="signed_out_everywhere")
+    _credentials_revoke_all(user=user, actor=actor, reason="signed_out_everywhere", action="user.signed_out_everywhere")
+
+
+def _credentials_revoke_all(*, user: User, actor: User | None, reason: str, action: str) -> None:
+    """End every JWT session and personal access token of the user, recorded as one event."""
+    ended = jwt_sessions_revoke(user=user, reason=reason)
     revoked = _pats_revoke_all(user=user)
     audit_event_record(
-        action="user.signed_out_everywhere",
+        action=action,
         actor=actor,
         target_type="user",
         target_id=user.pk,
@@ -263,15 +268,7 @@ def user_credentials_revoke_on_deactivation(*, user: User, actor: User | None = 
     personal access tokens and sessions outright means a later reactivation brings none of them back.
     """
     with transaction.atomic():
-        ended = jwt_sessions_revoke(user=user, reason="deactivated")
-        revoked = _pats_revoke_all(user=user)
-        audit_event_record(
-            action="user.deactivated",
-            actor=actor,
-            target_type="user",
-            target_id=user.pk,
-            data={"sessions_ended": ended, "access_tokens_revoked": revoked},
-        )
+        _credentials_revoke_all(user=user, actor=actor, reason="deactivated", action="user.deactivated")
 
 
 def tokens_flush_expired() -> int:

@@ -22,16 +22,17 @@ from apps.core.errors import RateLimited, ServiceUnavailable
 KEY_PREFIX = "gw-throttle"
 
 
-@lru_cache(maxsize=4)
-def _storage(storage_url: str) -> Storage:
+@lru_cache(maxsize=8)
+def limits_storage(storage_url: str, key_prefix: str) -> Storage:
+    """One `limits` storage per URL and prefix; Redis errors surface as StorageError, within 2 s."""
     options: dict = {}
     if not storage_url.startswith("memory://"):
-        options = {"key_prefix": KEY_PREFIX, "wrap_exceptions": True, "socket_timeout": 2, "socket_connect_timeout": 2}
+        options = {"key_prefix": key_prefix, "wrap_exceptions": True, "socket_timeout": 2, "socket_connect_timeout": 2}
     return storage_from_string(storage_url, **options)
 
 
 def _store() -> Storage:
-    return _storage(settings.MCP_RATE_LIMIT_STORAGE_URL)
+    return limits_storage(settings.MCP_RATE_LIMIT_STORAGE_URL, KEY_PREFIX)
 
 
 @lru_cache(maxsize=64)

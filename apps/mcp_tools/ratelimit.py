@@ -11,36 +11,28 @@ import time
 from functools import lru_cache
 
 from django.conf import settings
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 from limits.errors import StorageError
-from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from apps.core.errors import RateLimited, ServiceUnavailable
+from apps.core.throttle import limits_storage, rate_parse
 
 KEY_PREFIX = "gw-mcp-rl"
 
 
 @lru_cache(maxsize=4)
 def _limiter(storage_url: str) -> MovingWindowRateLimiter:
-    options: dict = {}
-    if not storage_url.startswith("memory://"):
-        options = {"key_prefix": KEY_PREFIX, "wrap_exceptions": True, "socket_timeout": 2, "socket_connect_timeout": 2}
-    return MovingWindowRateLimiter(storage_from_string(storage_url, **options))
+    return MovingWindowRateLimiter(limits_storage(storage_url, KEY_PREFIX))
 
 
 def limiter() -> MovingWindowRateLimiter:
     return _limiter(settings.MCP_RATE_LIMIT_STORAGE_URL)
 
 
-@lru_cache(maxsize=256)
-def _parse(rate: str) -> RateLimitItem:
-    return parse(rate)
-
-
 def rate_limit_hit(*, user_id: int, tool_name: str, rate: str | None = None) -> None:
     """Count one call; raise RateLimited (with retry_after from the window) when over the limit."""
-    item = _parse(rate or settings.MCP_RATE_LIMIT_DEFAULT)
+    item = rate_parse(rate or settings.MCP_RATE_LIMIT_DEFAULT)
     identifiers = ("user", str(user_id), "tool", tool_name)
     active = limiter()
     try:
