@@ -28,6 +28,7 @@ from apps.accounts.services import (
     user_role_change,
     user_sign_out_everywhere,
 )
+from apps.core.admin_pages import ReadOnlyAdminMixin
 from apps.core.errors import DomainError
 
 
@@ -199,21 +200,8 @@ class UserAdmin(BaseUserAdmin):
             self.message_user(request, line, messages.ERROR)
 
 
-class RevokeActionMixin:
-    """Read-only pages ("View ...") whose only change is a revoke action.
-
-    The action needs the model's change permission, but has_change_permission is False so no
-    form is ever editable or saved.
-    """
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class RevokeActionMixin(ReadOnlyAdminMixin):
+    """Read-only pages ("View ...") whose only change is a revoke action."""
 
 
 @admin.register(PersonalAccessToken)

@@ -5,10 +5,11 @@ from django.utils.html import format_html
 
 from apps.audit.masking import mask_text, mask_value
 from apps.audit.models import AuditEvent
+from apps.core.admin_pages import ReadOnlyAdminMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the trail is append-only, for operators and auditors alike.
 
     Text is shown through the masking again: rows written before every column was masked on the
@@ -40,12 +41,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="data")
     def data_masked(self, obj: AuditEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(mask_value(obj.data), indent=2, sort_keys=True, default=str))
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin_pages import ReadOnlyAdminMixin
 from apps.keys import services
 from apps.keys.models import ProviderKey
 
@@ -29,7 +30,7 @@ VISIBLE_FIELDS = (
 
 
 @admin.register(ProviderKey)
-class ProviderKeyAdmin(admin.ModelAdmin):
+class ProviderKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Masked and read-only: no page shows or edits a secret or its ciphertext; the actions are the only changes.
 
     Keys are added by their owners (or by an operator through the API with user_id), so there is
@@ -47,16 +48,6 @@ class ProviderKeyAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderKey]:
         return super().get_queryset(request).defer("nonce", "ciphertext", "wrapped_data_key", "data_key_nonce")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Nothing on the page is editable ("View provider key"); the actions carry their own permissions.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("keys.change_providerkey")

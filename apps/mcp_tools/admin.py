@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from apps.accounts.roles import ROLES
 from apps.accounts.scopes import SCOPES
 from apps.audit.masking import mask_text
+from apps.core.admin_pages import ReadOnlyAdminMixin
 from apps.core.errors import InvalidInput
 from apps.mcp_tools.models import ToolCall, ToolPolicy
 from apps.mcp_tools.pipeline.policies import POLICY_FIELDS, policies_ensure, tool_policy_update
@@ -86,7 +87,7 @@ class RegisteredToolFilter(admin.SimpleListFilter):
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(admin.ModelAdmin):
+class ToolCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "tool", "user", "transport", "success", "cached", "error_code"]
     list_filter = [RegisteredToolFilter, "transport", "success", "cached", "auth_method"]
     search_fields = ["tool_name", "user__username", "invocation_id", "error_code"]
@@ -99,12 +100,3 @@ class ToolCallAdmin(admin.ModelAdmin):
     def tool(self, obj: ToolCall) -> str:
         # Masked on display too: rows from before unknown names were stored as labels (issue 7 item 13).
         return mask_text(obj.tool_name)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
