@@ -19,6 +19,7 @@ COPY . .
 RUN SECRET_KEY=build-only-not-secret-build-only-not-secret ALLOWED_HOSTS=build \
     VAULT_MASTER_KEYS=v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     PAT_PEPPER=build-only-not-secret-build-only-not-secret \
+    AUDIT_CHAIN_KEYS=v1:build-only-not-secret-build-only-not-secret \
     VAULT_FINGERPRINT_PEPPER=build-only-not-secret-build-only-not-secret \
     python manage.py collectstatic --no-input \
     && mkdir -p /app/var && chown -R app:app /app/var

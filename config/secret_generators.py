@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.audit.keyring import audit_key_entry
 from config.env import VAULT_KEY_BYTES, env_str, is_set, vault_keyring
 
 COMMANDS = ("generate_secrets", "vault_generate_key")
@@ -67,14 +68,15 @@ def env_lines() -> list[str]:
         f"VAULT_MASTER_KEYS={master_key_entry('v1')}",
         f"VAULT_FINGERPRINT_PEPPER={pepper()}",
         f"PAT_PEPPER={pepper()}",
+        f"AUDIT_CHAIN_KEYS={audit_key_entry('v1')}",
     ]
 
 
 def _generate_secrets(argv: list[str]) -> int:
     argparse.ArgumentParser(
         prog="manage.py generate_secrets",
-        description="Print fresh SECRET_KEY, POSTGRES_PASSWORD, VAULT_MASTER_KEYS, VAULT_FINGERPRINT_PEPPER "
-        "and PAT_PEPPER lines for a new .env (e.g. `manage.py generate_secrets >> .env`).",
+        description="Print fresh SECRET_KEY, POSTGRES_PASSWORD, VAULT_MASTER_KEYS, VAULT_FINGERPRINT_PEPPER, "
+        "PAT_PEPPER and AUDIT_CHAIN_KEYS lines for a new .env (e.g. `manage.py generate_secrets >> .env`).",
     ).parse_args(argv)
     print("\n".join(env_lines()))
     return 0

@@ -22,6 +22,7 @@ PRODUCTION_ENV = {
     "VAULT_MASTER_KEYS": "v1:" + "A" * 43 + "=",
     "VAULT_FINGERPRINT_PEPPER": "p" * 40,
     "PAT_PEPPER": "q" * 40,
+    "AUDIT_CHAIN_KEYS": "v1:" + "c" * 40,
 }
 
 

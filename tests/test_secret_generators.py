@@ -31,7 +31,7 @@ def test_generate_secrets_prints_every_production_secret_with_no_configuration()
     assert result.returncode == 0, result.stderr
     values = env_values(result.stdout)
     assert set(values) == {"SECRET_KEY", "POSTGRES_PASSWORD", "VAULT_MASTER_KEYS", "VAULT_FINGERPRINT_PEPPER",
-                           "PAT_PEPPER"}  # fmt: skip
+                           "PAT_PEPPER", "AUDIT_CHAIN_KEYS"}  # fmt: skip
     assert len(values["SECRET_KEY"]) >= 50
     assert len(values["PAT_PEPPER"]) >= 32 and len(values["VAULT_FINGERPRINT_PEPPER"]) >= 32
     assert vault_keyring("VAULT_MASTER_KEYS", values["VAULT_MASTER_KEYS"])[0][0] == "v1"

@@ -16,21 +16,35 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     way in (issue 7 item 13) cannot be rewritten without breaking the hash chain.
     """
 
-    list_display = ["created_at", "actor_label", "action", "outcome", "target_type", "target"]
-    list_filter = ["outcome", "action"]
-    search_fields = ["actor_label", "action", "target_id"]
+    list_display = ["created_at", "actor_label", "category", "action", "outcome", "door", "target"]
+    list_filter = ["category", "outcome", "door"]
+    search_fields = ["actor_label", "action", "target_id", "request_id"]
     date_hierarchy = "created_at"
     fields = [
         "created_at",
         "actor",
         "actor_label",
+        "actor_type",
+        "token_id",
+        "subject",
+        "category",
         "action",
         "outcome",
+        "error_code",
         "target_type",
         "target",
         "data_masked",
+        "request_id",
+        "client_address",
+        "user_agent",
+        "door",
+        "duration_ms",
+        "tokens",
+        "cost",
+        "seq",
         "prev_hash",
         "hash",
+        "key_version",
     ]
     readonly_fields = fields
 

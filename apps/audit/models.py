@@ -1,14 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 
-class AuditEvent(models.Model):
-    """One thing that happened, never updated or deleted by the application.
+class AppendOnlyQuerySet(models.QuerySet):
+    """The default manager's queries: reads, and inserts, never bulk edits or deletes."""
 
-    `hash` covers this row's content and the previous row's hash, so editing or removing a
-    row breaks the chain from that point on (see services.audit_chain_verify).
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("Audit events are append-only.")
+
+    def delete(self) -> Any:
+        raise PermissionError("Audit events are deleted only by the retention job.")
+
+
+class AuditEvent(models.Model):
+    """One thing that happened: inserted once, sealed once, never edited or deleted but by retention.
+
+    Writers insert with `seq`, `prev_hash` and `hash` empty (no lock, inside their own transaction);
+    the sealer (services.sealer) later gives committed events a place in the chain in the order it
+    finds them and an HMAC under AUDIT_CHAIN_KEYS over the previous hash and every content column.
+    The user columns have no database constraint and are never nulled: deleting a user must not
+    rewrite history (and the trigger refuses UPDATE), so the id stays and `actor_label` names them.
     """
 
     class Outcome(models.TextChoices):
@@ -16,32 +31,112 @@ class AuditEvent(models.Model):
         FAILURE = "failure", "Failure"
         DENIED = "denied", "Denied"
 
+    class ActorType(models.TextChoices):
+        USER = "user", "User"
+        TOKEN = "token", "Access token"
+        SYSTEM = "system", "System"
+
+    class Category(models.TextChoices):
+        AUTH = "auth", "Authentication"
+        KEY = "key", "Provider key"
+        TOKEN = "token", "Access token"
+        TODO = "todo", "Todo"
+        TOOL = "tool", "Tool call"
+        PROVIDER = "provider", "Provider"
+        QUOTA = "quota", "Quota"
+        ADMIN = "admin", "Admin"
+        SYSTEM = "system", "System"
+
     created_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=150, blank=True, default="")
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.SYSTEM)
+    token_id = models.BigIntegerField(null=True, blank=True)
+    # Whose data the event concerns when that is not the actor (an operator acting for alice):
+    # alice sees it among her own events.
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    category = models.CharField(max_length=10, choices=Category.choices, default=Category.SYSTEM)
     action = models.CharField(max_length=80, db_index=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    error_code = models.CharField(max_length=50, blank=True, default="")
     target_type = models.CharField(max_length=60, blank=True, default="")
     target_id = models.CharField(max_length=64, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    client_address = models.CharField(max_length=45, blank=True, default="")
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+    door = models.CharField(max_length=10, blank=True, default="")
+    duration_ms = models.FloatField(null=True, blank=True)
+    tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    # The chain, set once by the sealer.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    key_version = models.CharField(max_length=16, blank=True, default="")
+
+    objects = AppendOnlyQuerySet.as_manager()
+    # The sealer (one UPDATE per event, setting only the chain columns) and the retention job.
+    chain_objects = models.Manager()
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["actor", "-created_at"], name="audit_actor_created")]
+        base_manager_name = "chain_objects"
+        indexes = [
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_created"),
+            models.Index(fields=["subject", "-created_at"], name="audit_subject_created"),
+            models.Index(fields=["category", "-created_at"], name="audit_category_created"),
+            # The sealer's work list stays small however long the trail grows.
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="audit_unsealed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label or '-'} {self.action} {self.outcome}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only.")
+        super().save(*args, **kwargs)
 
-class AuditChainHead(models.Model):
-    """A single row locked while appending, so concurrent writers extend the chain one at a time."""
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("Audit events are deleted only by the retention job.")
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+class AuditCheckpoint(models.Model):
+    """A signed statement "the chain had this hash at this position", kept beside the chain.
+
+    `retention` checkpoints are where verification starts after old events were deleted; `head`
+    checkpoints (also written to AUDIT_CHECKPOINT_FILE, outside the database) catch truncation.
+    The signature is an HMAC under the chain key, so a checkpoint cannot be forged from the database.
+    """
+
+    class Kind(models.TextChoices):
+        HEAD = "head", "Head"
+        RETENTION = "retention", "Retention"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_at = models.DateTimeField()
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    key_version = models.CharField(max_length=16)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-id"]
 
     def __str__(self) -> str:
-        return self.last_hash
+        return f"{self.kind} #{self.seq} {self.hash[:12]}"

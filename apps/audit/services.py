@@ -1,78 +1,128 @@
-"""The audit trail's one writer and its verifier."""
+"""The audit trail's one writer: a plain INSERT inside the caller's transaction.
+
+No lock and no chain work here: the event commits or rolls back with the operation it records,
+and the sealer (apps.audit.chain) links it into the keyed chain a second or two later. Who, from
+where and through which door come from the request context (apps.core.request_context) unless a
+caller says otherwise; every stored string is masked on the way in.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.masking import mask_text, mask_value
-from apps.audit.models import AuditChainHead, AuditEvent
+from apps.audit.masking import mask_audit_text, mask_value
+from apps.audit.models import AuditEvent
+from apps.core.request_context import request_context_current
+from apps.core.request_id import request_id_current
 
-GENESIS_HASH = "0" * 64
+
+class _FromContext:
+    """Default for `actor`: the authenticated caller of the current request, if any."""
+
+    def __repr__(self) -> str:
+        return "FROM_CONTEXT"
+
+
+FROM_CONTEXT: Any = _FromContext()
+
+# Action prefix -> category, for callers that do not name one.
+CATEGORY_BY_PREFIX = {
+    "provider_key": "key",
+    "access_token": "token",
+    "user": "auth",
+    "auth": "auth",
+    "refresh_token": "auth",
+    "jwt_session": "auth",
+    "tool": "tool",
+    "tool_policy": "admin",
+    "todo": "todo",
+    "admin": "admin",
+    "provider": "provider",
+    "quota": "quota",
+    "budget": "quota",
+}
+
+
+def category_for(action: str) -> str:
+    return CATEGORY_BY_PREFIX.get(action.partition(".")[0], AuditEvent.Category.SYSTEM)
 
 
 def _column_text(value: Any, field: str) -> str:
     """A text column's value masked first, then cut to the column (cutting first could split a key
     into a piece the patterns no longer recognise); NUL, which PostgreSQL refuses, is replaced."""
     limit = AuditEvent._meta.get_field(field).max_length
-    return mask_text(str(value)).replace("\x00", "\ufffd")[:limit]
+    return mask_audit_text(str(value)).replace("\x00", "\ufffd")[:limit]
 
 
-def _event_digest(event: AuditEvent) -> str:
-    """SHA-256 over the previous hash and every field an editor could change."""
-    payload = json.dumps(
-        [
-            event.prev_hash,
-            event.created_at.isoformat(),
-            event.actor_id,
-            event.actor_label,
-            event.action,
-            event.outcome,
-            event.target_type,
-            event.target_id,
-            event.data,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _json_safe(value: Any) -> Any:
+    """Masked, NUL-free, and exactly what the JSON column will give back."""
+    text = json.dumps(mask_value(value or {}, text=mask_audit_text), default=str).replace("\\u0000", "\ufffd")
+    return json.loads(text)
+
+
+def _now_ms() -> dt.datetime:
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def audit_event_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: Any = FROM_CONTEXT,
     outcome: str = AuditEvent.Outcome.SUCCESS,
+    category: str | None = None,
     target_type: str = "",
     target_id: str | int = "",
     data: dict[str, Any] | None = None,
+    error_code: str = "",
+    subject: Any = None,
+    token_id: int | None = None,
+    door: str | None = None,
+    duration_ms: float | None = None,
+    tokens: int | None = None,
+    cost: Decimal | float | None = None,
 ) -> AuditEvent:
-    """Append one event. Every stored string is masked (the text columns and `data`), so a secret a
-    caller passes by mistake, or a client sends as a name, never reaches the trail."""
-    # Round-trip through JSON so the digest covers exactly what the database will return.
-    masked = json.loads(json.dumps(mask_value(data or {}), default=str))
-    with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        event = AuditEvent(
-            created_at=timezone.now(),
-            actor_id=getattr(actor, "pk", None),
-            actor_label=_column_text(getattr(actor, "username", "") or "", "actor_label"),
-            action=_column_text(action, "action"),
-            outcome=outcome,
-            target_type=_column_text(target_type, "target_type"),
-            target_id=_column_text(target_id, "target_id"),
-            data=masked,
-            prev_hash=head.last_hash,
-        )
-        event.hash = _event_digest(event)
-        event.save()
-        head.last_hash = event.hash
-        head.save(update_fields=["last_hash"])
+    """Append one event. `actor` is a user (or anything with pk and username), None for the system,
+    or by default the request's authenticated caller."""
+    context = request_context_current()
+    if actor is FROM_CONTEXT:
+        actor_id, actor_label = context.actor_id, context.actor_label
+        token_id = token_id if token_id is not None else context.token_id
+    else:
+        actor_id = getattr(actor, "pk", None)
+        actor_label = getattr(actor, "username", "") or ""
+        if token_id is None and actor_id is not None and actor_id == context.actor_id:
+            token_id = context.token_id
+    actor_type = "token" if token_id is not None else ("user" if actor_id is not None else "system")
+    subject_id = getattr(subject, "pk", subject)
+    event = AuditEvent(
+        created_at=_now_ms(),
+        actor_id=actor_id,
+        actor_label=_column_text(actor_label, "actor_label"),
+        actor_type=actor_type,
+        token_id=token_id,
+        subject_id=subject_id if subject_id != actor_id else None,
+        category=category or category_for(action),
+        action=_column_text(action, "action"),
+        outcome=outcome,
+        error_code=_column_text(error_code, "error_code"),
+        target_type=_column_text(target_type, "target_type"),
+        target_id=_column_text(target_id, "target_id"),
+        data=_json_safe(data),
+        request_id=_column_text(request_id_current(), "request_id"),
+        client_address=_column_text(context.client_address, "client_address"),
+        user_agent=_column_text(context.user_agent, "user_agent"),
+        door=_column_text(door or context.door, "door"),
+        duration_ms=duration_ms,
+        tokens=tokens,
+        cost=Decimal(str(cost)) if cost is not None else None,
+    )
+    event.save(force_insert=True)
     return event
 
 
@@ -102,18 +152,9 @@ def audit_admin_change_record(*, actor: Any, change: str, obj: Any, change_messa
     return audit_event_record(
         action=f"admin.{change}",
         actor=actor,
+        category=AuditEvent.Category.ADMIN,
+        door="admin",
         target_type=f"{opts.app_label}.{opts.model_name}",
         target_id=obj.pk if obj.pk is not None else "",
         data={"object": str(obj)[:200], "fields": _changed_field_names(change_message)},
     )
-
-
-def audit_chain_verify() -> list[int]:
-    """Return the ids of events whose hash or link does not match; empty means intact."""
-    broken: list[int] = []
-    expected_prev = GENESIS_HASH
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != expected_prev or _event_digest(event) != event.hash:
-            broken.append(event.pk)
-        expected_prev = event.hash
-    return broken

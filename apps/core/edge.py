@@ -25,6 +25,8 @@ from django.conf import settings
 
 from apps.core.errors import database_unavailable, database_unavailable_logged, error_body, server_error_body
 from apps.core.http_errors import http_status, request_too_large_body
+from apps.core.client_address import client_address_from_scope
+from apps.core.request_context import door_for_path, request_context_update
 from apps.core.request_id import request_id_new, request_id_set
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,13 @@ class _Refused(Exception):
 
 class _Disconnected(Exception):
     pass
+
+
+def _header(scope: MutableMapping[str, Any], wanted: bytes) -> str:
+    for name, value in scope.get("headers", []):
+        if name.lower() == wanted:
+            return value.decode("latin-1")
+    return ""
 
 
 def _content_length(scope: MutableMapping[str, Any]) -> int | None:
@@ -150,6 +159,11 @@ class Edge:
             return
         request_id = request_id_new()
         request_id_set(request_id)
+        request_context_update(
+            client_address=client_address_from_scope(scope),
+            user_agent=_header(scope, b"user-agent")[:255],
+            door=door_for_path(scope.get("path", "")),
+        )
         id_header = (b"x-request-id", request_id.encode())
         started = False
 

@@ -1,0 +1,20 @@
+from celery import shared_task
+
+from apps.audit.chain import audit_chain_seal
+from apps.audit.retention import audit_retention_run
+from apps.audit.verify import audit_checkpoint_write
+
+
+@shared_task(name="audit.seal", ignore_result=True)
+def seal() -> int:
+    return audit_chain_seal()
+
+
+@shared_task(name="audit.checkpoint")
+def checkpoint() -> int:
+    return audit_checkpoint_write().seq
+
+
+@shared_task(name="audit.retention")
+def retention() -> int:
+    return audit_retention_run()
