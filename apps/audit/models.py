@@ -89,13 +89,14 @@ class AuditEvent(models.Model):
     hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     key_version = models.CharField(max_length=16, blank=True, default="")
 
-    objects = AppendOnlyQuerySet.as_manager()
     # The sealer (one UPDATE per event, setting only the chain columns) and the retention job.
     chain_objects = models.Manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         base_manager_name = "chain_objects"
+        default_manager_name = "objects"
         indexes = [
             models.Index(fields=["actor", "-created_at"], name="audit_actor_created"),
             models.Index(fields=["subject", "-created_at"], name="audit_subject_created"),

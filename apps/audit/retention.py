@@ -43,9 +43,7 @@ def audit_retention_run(*, now: dt.datetime | None = None, batch_size: int | Non
     deleted = 0
     while True:
         with transaction.atomic():
-            start = (
-                AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.RETENTION).order_by("-seq").first()
-            )
+            start = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.RETENTION).order_by("-seq").first()
             after = start.seq if start is not None else 0
             window = list(
                 AuditEvent.chain_objects.filter(seq__gt=after)

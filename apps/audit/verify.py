@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.chain import (
@@ -87,7 +86,9 @@ def _checkpoint_publish(checkpoint: Checkpoint) -> None:
     logger.info("audit checkpoint %s", line)
 
 
-def audit_checkpoint_write(*, kind: str = AuditCheckpoint.Kind.HEAD, seq: int | None = None, hash_: str = "") -> Checkpoint:
+def audit_checkpoint_write(
+    *, kind: str = AuditCheckpoint.Kind.HEAD, seq: int | None = None, hash_: str = ""
+) -> Checkpoint:
     """Seal what is committed, then sign the head (or the given position) into the file, the log and
     the checkpoint table."""
     if seq is None:

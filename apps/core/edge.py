@@ -23,9 +23,9 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.core.client_address import client_address_from_scope
 from apps.core.errors import database_unavailable, database_unavailable_logged, error_body, server_error_body
 from apps.core.http_errors import http_status, request_too_large_body
-from apps.core.client_address import client_address_from_scope
 from apps.core.request_context import door_for_path, request_context_update
 from apps.core.request_id import request_id_new, request_id_set
 

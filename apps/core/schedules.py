@@ -23,13 +23,14 @@ def periodic_task_ensure(
     busy worker does not find a pile of them waiting)."""
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+    kwargs = kwargs or {}
     with transaction.atomic():
         if PeriodicTask.objects.filter(name=name).exists():
             return
         if every_seconds is not None:
             interval, _ = IntervalSchedule.objects.get_or_create(every=every_seconds, period=IntervalSchedule.SECONDS)
             PeriodicTask.objects.create(
-                name=name, task=task, interval=interval, expire_seconds=every_seconds * 5, kwargs=json.dumps(kwargs or {})
+                name=name, task=task, interval=interval, expire_seconds=every_seconds * 5, kwargs=json.dumps(kwargs)
             )
             return
         crontab = crontab or {}

@@ -74,17 +74,6 @@ class Migration(migrations.Migration):
         migrations.DeleteModel(
             name='AuditChainHead',
         ),
-        migrations.AlterModelOptions(
-            name='auditevent',
-            options={'base_manager_name': 'chain_objects', 'ordering': ['-id']},
-        ),
-        migrations.AlterModelManagers(
-            name='auditevent',
-            managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('chain_objects', django.db.models.manager.Manager()),
-            ],
-        ),
         migrations.AddField(
             model_name='auditevent',
             name='actor_type',
@@ -182,5 +171,17 @@ class Migration(migrations.Migration):
             model_name='auditevent',
             index=models.Index(condition=models.Q(('seq__isnull', True)), fields=['id'], name='audit_unsealed'),
         ),
+        migrations.AlterModelOptions(
+            name='auditevent',
+            options={'base_manager_name': 'chain_objects', 'default_manager_name': 'objects', 'ordering': ['-id']},
+        ),
+        migrations.AlterModelManagers(
+            name='auditevent',
+            managers=[
+                ('chain_objects', django.db.models.manager.Manager()),
+                ('objects', django.db.models.manager.Manager()),
+            ],
+        ),
+
         migrations.RunPython(rechain_and_guard, unguard),
     ]

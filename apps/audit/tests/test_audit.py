@@ -1,8 +1,8 @@
 import pytest
 
+from apps.audit.chain import audit_chain_seal
 from apps.audit.masking import mask_text
 from apps.audit.models import AuditEvent
-from apps.audit.chain import audit_chain_seal
 from apps.audit.services import audit_event_record
 from apps.audit.verify import audit_chain_verify
 
