@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import InternalError, connection, transaction
+from django.db import ProgrammingError, connection, transaction
 
 from apps.audit.chain import GENESIS_HASH, audit_chain_seal, event_payload
 from apps.audit.models import AuditEvent
@@ -99,7 +99,7 @@ def test_the_database_refuses_update_and_delete_without_the_retention_flag(alice
         "UPDATE audit_auditevent SET hash = md5('x') WHERE id = %s",
         "DELETE FROM audit_auditevent WHERE id = %s",
     ):
-        with pytest.raises(InternalError) as refused, transaction.atomic(), connection.cursor() as cursor:
+        with pytest.raises(ProgrammingError) as refused, transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement, [event.pk])
         assert "append-only" in str(refused.value)
     assert AuditEvent.objects.get(pk=event.pk).outcome == "success"
