@@ -290,7 +290,7 @@ REST_FRAMEWORK = {
         # Before JWT: it claims only bearer tokens with our gw_pat_ prefix and leaves JWTs alone.
         "apps.accounts.authentication.PersonalAccessTokenAuthentication",
         "apps.accounts.authentication.AccessTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.accounts.authentication.SessionContextAuthentication",
     ],
     # Safe by default: a view that declares no read_scope/write_scope refuses personal access tokens.
     "DEFAULT_PERMISSION_CLASSES": [

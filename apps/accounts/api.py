@@ -104,7 +104,7 @@ class RegisterView(APIView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = services.user_create(
+        user = services.user_register(
             username=data["username"],
             email=data["email"],
             password=data["password"],

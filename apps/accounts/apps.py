@@ -32,10 +32,14 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from apps.accounts import roles
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from apps.accounts import roles, signins
 
         post_migrate.connect(roles.on_post_migrate, dispatch_uid="accounts.roles")
         post_save.connect(roles.user_default_role_assign, sender=self.get_model("User"), dispatch_uid="accounts.role")
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="accounts.schedules")
         # A deactivation revokes the user's tokens whichever door saved it (admin form, service, shell).
+        user_logged_in.connect(signins.on_user_logged_in, dispatch_uid="accounts.signed_in")
+        user_login_failed.connect(signins.on_user_login_failed, dispatch_uid="accounts.sign_in_failed")
         post_save.connect(_on_user_saved, sender=self.get_model("User"), dispatch_uid="accounts.deactivation")

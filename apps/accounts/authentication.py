@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -20,6 +20,7 @@ from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
 from apps.accounts.scopes import user_roles
 from apps.core.client_address import client_address
 from apps.core.errors import RateLimited, Unauthenticated
+from apps.core.request_context import request_context_update
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -54,6 +55,11 @@ class BearerThrottled(exceptions.APIException):
         self.wait = error.retry_after  # DRF's handler turns `wait` into Retry-After
 
 
+def _actor_into_context(user: Any, *, token_id: int | None = None) -> None:
+    """The audit trail's actor for the rest of this request (see apps.core.request_context)."""
+    request_context_update(actor_id=user.pk, actor_label=user.username, token_id=token_id)
+
+
 class PersonalAccessTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer gw_pat_...`; any other bearer token is left to the next class (JWT)."""
 
@@ -62,6 +68,7 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         if raw is None or not raw.startswith(PAT_PREFIX):
             return None
         identity = _bearer_identity(request, raw)
+        _actor_into_context(identity.user, token_id=identity.personal_token.pk)
         return identity.user, identity.personal_token
 
     def authenticate_header(self, request: Request) -> str:
@@ -80,7 +87,18 @@ class AccessTokenAuthentication(JWTAuthentication):
         if raw is None or raw.startswith(PAT_PREFIX):
             return None
         identity = _bearer_identity(request, raw)
+        _actor_into_context(identity.user)
         return identity.user, identity.jwt
+
+
+class SessionContextAuthentication(SessionAuthentication):
+    """DRF's browser-session authentication, naming the caller for the audit trail like the others."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is not None:
+            _actor_into_context(result[0])
+        return result
 
 
 def request_scopes(request: Request) -> frozenset[str]:

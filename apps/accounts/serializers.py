@@ -19,8 +19,11 @@ class TokenObtainSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
         from apps.accounts.tokens import jwt_pair_issue
 
         TokenObtainBaseSerializer.validate(self, attrs)
+        from apps.accounts.signins import sign_in_record
+
         pair = jwt_pair_issue(user=self.user)
         update_last_login(None, self.user)
+        sign_in_record(user=self.user, username=self.user.username, method="jwt")
         return pair.as_dict()
 
 

@@ -78,7 +78,9 @@ def user_set_role(*, user: User, role: str) -> User:
     return user
 
 
+@transaction.atomic
 def user_update_profile(*, user: User, email: str | None = None, timezone_name: str | None = None) -> User:
+    changed = [name for name, value in (("email", email), ("timezone", timezone_name)) if value is not None]
     if email is not None:
         user.email = email
     if timezone_name is not None:
@@ -88,6 +90,24 @@ def user_update_profile(*, user: User, email: str | None = None, timezone_name: 
     except ValidationError as exc:
         raise InvalidInput("The profile is invalid.", details=exc.message_dict) from None
     user.save(update_fields=["email", "timezone"])
+    audit_event_record(
+        action="user.profile_updated", actor=user, target_type="user", target_id=user.pk, data={"fields": changed}
+    )
+    return user
+
+
+@transaction.atomic
+def user_register(*, username: str, password: str, email: str = "", timezone_name: str = "UTC") -> User:
+    """Self sign-up: a `user` account, recorded as the new user's own act."""
+    user = user_create(username=username, password=password, email=email, timezone_name=timezone_name)
+    audit_event_record(
+        action="user.signed_up",
+        category="auth",
+        actor=user,
+        target_type="user",
+        target_id=user.pk,
+        data={"username": user.username, "timezone": user.timezone},
+    )
     return user
 
 

@@ -119,8 +119,30 @@ def _family_locked(token: RefreshToken) -> RefreshTokenFamily | None:
     return family
 
 
+def _reused(family: RefreshTokenFamily | None) -> bool:
+    """Revoked just now for reuse, which refresh_token.reuse_detected already recorded."""
+    return family is not None and family.revoked_reason == "reuse_detected" and getattr(family, "_reuse_now", False)
+
+
+def _session_event(
+    action: str, *, family: RefreshTokenFamily | None, refusal: InvalidInput | Unauthenticated | None = None
+) -> None:
+    """A refresh or a logout, successful or refused, as one event (the session family is the target)."""
+    audit_event_record(
+        action=action,
+        category="auth",
+        actor=family.user if family is not None else None,
+        outcome="success" if refusal is None else "failure",
+        error_code=refusal.code if refusal is not None else "",
+        target_type="refresh_family",
+        target_id=family.pk if family is not None else "",
+        data={"reason": refusal.message} if refusal is not None else {},
+    )
+
+
 def _reuse_detected(*, family: RefreshTokenFamily, door: str) -> None:
     _family_revoke(family=family, reason="reuse_detected")
+    family._reuse_now = True
     audit_event_record(
         action="refresh_token.reuse_detected",
         actor=family.user,
@@ -167,7 +189,10 @@ def refresh_token_rotate(*, raw_refresh: str) -> TokenPair:
             family.current_jti = refresh[jwt_settings.JTI_CLAIM]
             family.rotated_at = timezone.now()
             family.save(update_fields=["current_jti", "rotated_at"])
+            _session_event("auth.token_refreshed", family=family)
             return TokenPair(refresh=refresh, access=refresh.access_token)
+        if not _reused(family):  # reuse has its own event, refresh_token.reuse_detected
+            _session_event("auth.token_refresh_failed", family=family, refusal=refusal)
     # Raised after the block commits: the revocations above must stick.
     raise refusal
 
@@ -184,10 +209,12 @@ def refresh_token_revoke(*, raw_refresh: str) -> None:
         if family is None or family.revoked_at is not None:
             refusal = InvalidInput("The refresh token is invalid or already revoked.", code="token_not_valid")
         elif family.current_jti != token[jwt_settings.JTI_CLAIM]:
-            _reuse_detected(family=family, door="logout")
+            _reuse_detected(family=family, door="logout")  # its own event
             refusal = InvalidInput("The refresh token is invalid or already revoked.", code="token_not_valid")
         else:
             _family_revoke(family=family, reason="logout")
+        if refusal is None or not _reused(family):
+            _session_event("auth.logout", family=family, refusal=refusal)
     if refusal is not None:
         raise refusal
 

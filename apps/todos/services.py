@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput
+from apps.core.request_context import request_context_current
 from apps.todos.models import TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, Priority, Tag, Todo
 
 UPDATABLE_FIELDS = ("title", "description", "priority", "due_at", "tags")
@@ -57,6 +59,23 @@ def _validated_save(todo: Todo) -> None:
     todo.save()
 
 
+def _audit(action: str, *, todo: Todo, todo_id: int | None = None, fields: Iterable[str] = ()) -> None:
+    """One event per change, in the change's transaction, by whoever the request context names
+    (every door authenticates into it). A change a tool made carries the tool call's invocation_id."""
+    data: dict[str, Any] = {"fields": sorted(fields)}
+    invocation_id = request_context_current().invocation_id
+    if invocation_id:
+        data["invocation_id"] = invocation_id
+    audit_event_record(
+        action=action,
+        category="todo",
+        subject=todo.owner_id,
+        target_type="todo",
+        target_id=todo_id if todo_id is not None else todo.pk,
+        data=data,
+    )
+
+
 def _check_aware(due_at: dt.datetime | None) -> None:
     if due_at is not None and timezone.is_naive(due_at):
         # Services never guess a time zone; doors convert user input first.
@@ -81,6 +100,7 @@ def todo_create(
     names = _normalise_tags(tags)
     if names:
         _set_tags(todo=todo, names=names)
+    _audit("todo.created", todo=todo, fields=["title", "description", "priority", "due_at", "tags"])
     return todo
 
 
@@ -103,23 +123,31 @@ def todo_update(*, todo: Todo, changes: Mapping[str, Any]) -> Todo:
     _validated_save(todo)
     if "tags" in changes:
         _set_tags(todo=todo, names=_normalise_tags(changes["tags"] or []))
+    _audit("todo.updated", todo=todo, fields=changes)
     return todo
 
 
 def todo_complete(*, todo: Todo) -> Todo:
     # Completing twice keeps the first completion time: it is when the work was done.
     if todo.completed_at is None:
-        todo.completed_at = timezone.now()
-        todo.save(update_fields=["completed_at", "updated_at"])
+        with transaction.atomic():
+            todo.completed_at = timezone.now()
+            todo.save(update_fields=["completed_at", "updated_at"])
+            _audit("todo.completed", todo=todo)
     return todo
 
 
 def todo_reopen(*, todo: Todo) -> Todo:
     if todo.completed_at is not None:
-        todo.completed_at = None
-        todo.save(update_fields=["completed_at", "updated_at"])
+        with transaction.atomic():
+            todo.completed_at = None
+            todo.save(update_fields=["completed_at", "updated_at"])
+            _audit("todo.reopened", todo=todo)
     return todo
 
 
+@transaction.atomic
 def todo_delete(*, todo: Todo) -> None:
+    todo_id = todo.pk
     todo.delete()
+    _audit("todo.deleted", todo=todo, todo_id=todo_id)

@@ -21,6 +21,7 @@ from django.utils.module_loading import import_string
 from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, NotFound
+from apps.core.request_context import request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
 from apps.mcp_tools.pipeline.cache import result_get, result_key_or_none, result_set
@@ -41,6 +42,7 @@ DENIAL_CODES = {
     "rate_limited",
 }
 UNKNOWN_TOOL_LABEL = "(unknown)"
+DOOR_BY_TRANSPORT = {"rest": "rest", "mcp-http": "mcp", "mcp-stdio": "stdio", "chat": "chat"}
 
 
 @dataclass
@@ -191,13 +193,20 @@ def _record_rows(
         data["operator_id"] = principal.operator.pk
         data["subject_user_id"] = principal.user.pk
     denied = error_code in DENIAL_CODES
+    # The tool event; a todo the tool changed has its own event, written in the tool's transaction
+    # by the todo service, carrying this invocation_id (see docs/audit.md).
     audit_event_record(
         action="tool.denied" if denied else "tool.invoked",
         actor=principal.operator or principal.user,
+        subject=principal.user,
+        token_id=principal.token_id,
+        category="tool",
         outcome="denied" if denied else ("success" if outcome.success else "failure"),
+        error_code=error_code,
         target_type="tool",
         target_id=tool_name,
         data=data,
+        duration_ms=outcome.duration_ms,
     )
 
 
@@ -206,8 +215,29 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
 
     Tool-level failures come back as success=False with `error`; it raises only on bugs.
     """
-    started = time.perf_counter()
     invocation_id = uuid.uuid4().hex
+    actor = principal.operator or principal.user
+    # Whatever the tool records (a todo change) names this caller, door and invocation.
+    with request_context(
+        door=DOOR_BY_TRANSPORT.get(transport, transport),
+        actor_id=actor.pk,
+        actor_label=actor.username,
+        token_id=principal.token_id,
+        invocation_id=invocation_id,
+    ):
+        return _tool_invoke(
+            principal=principal,
+            tool_name=tool_name,
+            arguments=arguments,
+            transport=transport,
+            invocation_id=invocation_id,
+        )
+
+
+def _tool_invoke(
+    *, principal: Principal, tool_name: str, arguments: object, transport: str, invocation_id: str
+) -> InvocationResult:
+    started = time.perf_counter()
     name = _label(tool_name if isinstance(tool_name, str) else repr(tool_name), 100)
     spec = tool_get(tool_name)
     # What is stored in the usage and audit rows: the registered name, or a label without the text.
