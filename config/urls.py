@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("apps.accounts.urls")),
+    path("api/audit/", include("apps.audit.urls")),
     path("api/", include("apps.todos.urls")),
     path("api/mcp/", include("apps.mcp_tools.urls")),
     path("api/", include("apps.keys.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -153,3 +154,9 @@ class AccessTokenScheme(SimpleJWTScheme):
     """Documents our JWT class exactly as simplejwt's own (the same "jwtAuth" bearer scheme)."""
 
     target_class = AccessTokenAuthentication
+
+
+class SessionContextScheme(SessionScheme):
+    """Documents our session class exactly as DRF's own (the same "cookieAuth" scheme)."""
+
+    target_class = SessionContextAuthentication

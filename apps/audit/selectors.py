@@ -1,0 +1,120 @@
+"""Reads of the audit trail: who may see what, the filters every reader shares, keyset pages and a
+bounded-memory walk for exports.
+
+Visibility: holders of `audit.view_auditevent` (operators and auditors, through their roles) see
+every event; anyone else sees the events they did and the events about them (an operator acting
+for them), never another user's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from apps.audit.models import AuditEvent
+
+# What a list row and an export row carry (the chain columns are the verifier's business).
+LOG_FIELDS = (
+    "id",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "actor_type",
+    "token_id",
+    "subject_id",
+    "category",
+    "action",
+    "outcome",
+    "error_code",
+    "target_type",
+    "target_id",
+    "data",
+    "request_id",
+    "client_address",
+    "user_agent",
+    "door",
+    "duration_ms",
+    "tokens",
+    "cost",
+)
+EXPORT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    category: str = ""
+    action: str = ""
+    outcome: str = ""
+    door: str = ""
+    tool: str = ""
+    provider: str = ""
+    actor: str = ""  # a user id or user name; staff only (others see only themselves anyway)
+    request_id: str = ""
+
+
+def audit_sees_everyone(user: Any) -> bool:
+    return bool(user.is_active and user.has_perm("audit.view_auditevent"))
+
+
+def audit_events_visible(*, user: Any) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.all()
+    if audit_sees_everyone(user):
+        return events
+    return events.filter(Q(actor_id=user.pk) | Q(subject_id=user.pk))
+
+
+def audit_events_filtered(*, user: Any, filters: AuditFilters) -> QuerySet[AuditEvent]:
+    events = audit_events_visible(user=user)
+    exact = {
+        "category": filters.category,
+        "action": filters.action,
+        "outcome": filters.outcome,
+        "door": filters.door,
+        "request_id": filters.request_id,
+    }
+    events = events.filter(**{name: value for name, value in exact.items() if value})
+    if filters.since is not None:
+        events = events.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        events = events.filter(created_at__lt=filters.until)
+    if filters.tool:
+        events = events.filter(target_type="tool", target_id=filters.tool)
+    if filters.provider:
+        events = events.filter(Q(category="provider", target_id=filters.provider) | Q(data__provider=filters.provider))
+    if filters.actor:
+        by_id = Q(actor_id=int(filters.actor)) if filters.actor.isdigit() else Q(pk__in=[])
+        events = events.filter(by_id | Q(actor_label=filters.actor))
+    return events
+
+
+def audit_page(
+    *, events: QuerySet[AuditEvent], before_id: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first, `limit` rows below `before_id`; returns the rows and the next cursor (or None)."""
+    if before_id is not None:
+        events = events.filter(pk__lt=before_id)
+    rows = list(events.order_by("-id").values(*LOG_FIELDS)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["id"] if more and rows else None)
+
+
+def audit_rows_walk(*, events: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]:
+    """Every row, newest first, one keyset chunk at a time: memory stays at one chunk whatever the
+    size, and no cursor or transaction stays open while the client reads."""
+    before: int | None = None
+    while True:
+        chunk = events.order_by("-id")
+        if before is not None:
+            chunk = chunk.filter(pk__lt=before)
+        rows = list(chunk.values(*LOG_FIELDS)[:EXPORT_CHUNK])
+        yield from rows
+        if len(rows) < EXPORT_CHUNK:
+            return
+        before = rows[-1]["id"]
