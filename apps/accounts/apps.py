@@ -12,6 +12,11 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         task="accounts.flush_expired_tokens",
         crontab={"minute": "17", "hour": "3"},
     )
+    periodic_task_ensure(
+        name="Verify the audit trail and alert operators and auditors",
+        task="accounts.audit_verify",
+        crontab={"minute": "47", "hour": "3"},
+    )
 
 
 def _on_user_saved(sender: type, instance: Any, **kwargs: Any) -> None:

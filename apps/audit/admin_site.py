@@ -51,6 +51,14 @@ class GatewayAdminSite(admin.AdminSite):
     site_title = "Todo MCP Gateway admin"
     index_title = "Administration"
 
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        from apps.audit.admin_report import audit_report_view
+
+        report = self.admin_view(lambda request: audit_report_view(request, site=self))
+        return [path("audit/report/", report, name="audit_report"), *super().get_urls()]
+
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, AdminChangeAuditMixin):

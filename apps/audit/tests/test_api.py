@@ -138,3 +138,19 @@ def test_a_100k_event_export_streams_in_bounded_memory(alice, alice_client):
     assert count == 100_000
     # A few keyset chunks of 2,000 rows at most, not 100,000 rows (which take well over 100 MB).
     assert peak < 20 * 1024 * 1024
+
+
+def test_the_admin_report_page_is_for_auditors_and_operators(trail, audrey, alice):
+    from django.test import Client
+
+    auditor = Client()
+    auditor.force_login(audrey)
+    page = auditor.get("/admin/audit/report/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "list_todos" in text and "add_todo" in text and "clean" in text
+    assert 'href="/admin/audit/report/"' in auditor.get("/admin/audit/auditevent/").content.decode()
+
+    user = Client()
+    user.force_login(alice)
+    assert user.get("/admin/audit/report/").status_code in {302, 403}
