@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
 from apps.core.request_context import request_context, request_context_reset, request_context_update
 
@@ -46,7 +45,6 @@ def task_finished(*, task_id: str, task: Any, state: str | None = None, **kwargs
         )
     finally:
         request_context_reset(token)
-        close_old_connections()
 
 
 class AuditedCommand(BaseCommand):

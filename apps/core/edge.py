@@ -27,7 +27,7 @@ from apps.core.client_address import client_address_from_scope
 from apps.core.errors import database_unavailable, database_unavailable_logged, error_body, server_error_body
 from apps.core.http_errors import http_status, request_too_large_body
 from apps.core.request_context import door_for_path, request_context_update
-from apps.core.request_id import request_id_new, request_id_set
+from apps.core.request_id import SCOPE_KEY, request_id_new, request_id_set
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class Edge:
             return
         request_id = request_id_new()
         request_id_set(request_id)
+        scope[SCOPE_KEY] = request_id
         request_context_update(
             client_address=client_address_from_scope(scope),
             user_agent=_header(scope, b"user-agent")[:255],

@@ -12,10 +12,15 @@ from django.http import HttpRequest
 
 from apps.core.client_address import client_address
 from apps.core.request_context import door_for_path, request_context_reset, request_context_update
+from apps.core.request_id import SCOPE_KEY, request_id_new, request_id_reset, request_id_set
 
 
-def _enter(request: HttpRequest) -> Any:
-    return request_context_update(
+def _enter(request: HttpRequest) -> tuple[Any, Any]:
+    # Through the ASGI edge the id is already set (and sent back as X-Request-ID); the test client
+    # and other callers that skip the edge get a fresh one per request.
+    scope = getattr(request, "scope", None) or {}
+    request_id = request_id_set(scope.get(SCOPE_KEY) or request_id_new())
+    return request_id, request_context_update(
         client_address=client_address(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
         door=door_for_path(request.path),
@@ -24,6 +29,11 @@ def _enter(request: HttpRequest) -> Any:
         token_id=None,
         invocation_id="",
     )
+
+
+def _leave(tokens: tuple[Any, Any]) -> None:
+    request_id_reset(tokens[0])
+    request_context_reset(tokens[1])
 
 
 class RequestContextMiddleware:
@@ -38,15 +48,15 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if iscoroutinefunction(self):
             return self._acall(request)
-        token = _enter(request)
+        tokens = _enter(request)
         try:
             return self.get_response(request)
         finally:
-            request_context_reset(token)
+            _leave(tokens)
 
     async def _acall(self, request: HttpRequest) -> Any:
-        token = _enter(request)
+        tokens = _enter(request)
         try:
             return await self.get_response(request)
         finally:
-            request_context_reset(token)
+            _leave(tokens)

@@ -7,8 +7,10 @@ asgiref copies context variables into the threads that run sync code, so views a
 from __future__ import annotations
 
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
+# Where the edge leaves the id in the ASGI scope, so the Django middleware keeps the same one.
+SCOPE_KEY = "gateway.request_id"
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
@@ -16,8 +18,12 @@ def request_id_new() -> str:
     return uuid.uuid4().hex
 
 
-def request_id_set(value: str) -> None:
-    _current.set(value)
+def request_id_set(value: str) -> Token[str | None]:
+    return _current.set(value)
+
+
+def request_id_reset(token: Token[str | None]) -> None:
+    _current.reset(token)
 
 
 def request_id_current() -> str:
