@@ -25,6 +25,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# One pooled connection per writer thread (16), and servers that wait for a connection on a busy
+# machine rather than answering 503 after half a second.
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "24")
+os.environ.setdefault("DATABASE_POOL_TIMEOUT", "10")
 from bench_mcp import BASE_DIR, free_port, prepare, start, wait_ready
 
 WRK_SCRIPT = """

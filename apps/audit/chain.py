@@ -122,8 +122,31 @@ def _seal_batch(limit: int) -> int | None:
             row.seq, row.prev_hash, row.key_version = seq, prev, version
             row.hash = prev = event_digest(row, prev_hash=prev, secret=secret)
         if rows:
-            AuditEvent.chain_objects.bulk_update(rows, ["seq", "prev_hash", "hash", "key_version"], batch_size=500)
+            _chain_columns_write(rows)
     return len(rows)
+
+
+def _chain_columns_write(rows: list[AuditEvent]) -> None:
+    """One UPDATE for the whole batch. (bulk_update's CASE per column costs about 4 ms an event on
+    PostgreSQL, slower than writers append; this costs a few microseconds.)"""
+    if connection.vendor != "postgresql":
+        AuditEvent.chain_objects.bulk_update(rows, ["seq", "prev_hash", "hash", "key_version"], batch_size=500)
+        return
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS e SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, key_version = v.kv "  # noqa: S608 - our table name
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+            "AS v(id, seq, prev_hash, hash, kv) "
+            "WHERE e.id = v.id",
+            [
+                [row.pk for row in rows],
+                [row.seq for row in rows],
+                [row.prev_hash for row in rows],
+                [row.hash for row in rows],
+                [row.key_version for row in rows],
+            ],
+        )
 
 
 def audit_chain_seal(*, batch_size: int | None = None, max_batches: int = 100) -> int:

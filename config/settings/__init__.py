@@ -9,7 +9,7 @@ The settings are split by concern; each part reads its own knobs. A new app's kn
 part imported below, after the parts it reads from.
 """
 
+from config.settings.audit import *  # noqa: F403
 from config.settings.base import *  # noqa: F403
 from config.settings.gateway import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
-from config.settings.audit import *  # noqa: F403

@@ -3,15 +3,16 @@
 import secrets
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from apps.accounts.models import User
 from apps.accounts.roles import ROLE_OPERATOR
 from apps.accounts.services import user_create
+from apps.audit.jobs import AuditedCommand
 from config.env import read_or_create_secret
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create (once) a demo operator account for local development and print its login."
 
     def add_arguments(self, parser):

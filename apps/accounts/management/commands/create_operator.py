@@ -10,14 +10,15 @@ import getpass
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from apps.accounts.roles import ROLE_OPERATOR
 from apps.accounts.services import user_create
+from apps.audit.jobs import AuditedCommand
 from apps.core.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create an operator account (admin access). The password is prompted for, or read with --password-file."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs):

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from apps.audit.jobs import AuditedCommand
 from apps.keys import crypto, services
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Re-wrap every provider key's data key under the current master key (the first in VAULT_MASTER_KEYS) "
         "and re-fingerprint keys made with an older VAULT_FINGERPRINT_PEPPER. "
