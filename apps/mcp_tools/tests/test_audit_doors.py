@@ -11,10 +11,13 @@ from apps.mcp_tools.tests.conftest import mcp_client
 
 @sync_to_async
 def _events() -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(category__in=["tool", "todo"]).order_by("id"))
+    # The todo event commits inside the tool's transaction, the tool event after it.
+    return list(AuditEvent.objects.filter(category__in=["tool", "todo"]).order_by("-category"))
 
 
-async def test_an_mcp_tool_call_records_the_door_the_token_and_the_address(asgi_server, alice, alice_pat):
+async def test_an_mcp_tool_call_records_the_door_the_token_and_the_address(
+    asgi_server, alice, alice_pat, close_sync_thread_connections
+):
     async with mcp_client(asgi_server.mcp_url, alice_pat, headers={"User-Agent": "mcp-test/2"}) as client:
         await client.call_tool("create_todos", {"items": [{"title": "From Claude"}]})
 
