@@ -85,7 +85,7 @@ def _clear_cache():
     from django.core.cache import cache
 
     from apps.core.throttle import throttle_reset
-    from apps.mcp_tools.ratelimit import rate_limit_reset
+    from apps.quotas.limiter import limits_reset as rate_limit_reset
 
     # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests.
     cache.clear()

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "apps.mcp_tools",
     "apps.providers",
     "apps.keys",
+    "apps.quotas",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # RateLimit-* headers on every REST response whose request was counted (apps.quotas.throttle).
+    "apps.quotas.throttle.rate_limit_headers_middleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -297,6 +300,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every REST request counts against the caller's rate across all doors (or its address's).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.quotas.throttle.QuotaThrottle"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.GatewayAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.http_errors.api_exception_handler",
@@ -349,6 +354,31 @@ MCP_CACHE_TTL_DEFAULT = env_int("MCP_CACHE_TTL_DEFAULT", 30, minimum=1)
 MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60 if REDIS_URL else 0, minimum=0)
 # Dotted path to callable(*, principal, tool_name) raising a DomainError to refuse a call: the quotas seam.
 MCP_QUOTA_HOOK = env_str("MCP_QUOTA_HOOK", "")
+
+# --- Quotas ------------------------------------------------------------------------------------
+# Rates in the `limits` notation; each is a token bucket: `burst` requests at once, refilled at the rate.
+# Per user across all doors (REST, MCP, stdio); role defaults and per-user overrides live in the admin.
+QUOTA_USER_RATE = env_rate("QUOTA_USER_RATE", "120/minute")
+QUOTA_USER_BURST = env_int("QUOTA_USER_BURST", 40, minimum=1)
+# Per client address for requests without a signed-in caller (login, sign-up, token refresh, ...).
+QUOTA_ANON_RATE = env_rate("QUOTA_ANON_RATE", "30/minute")
+QUOTA_ANON_BURST = env_int("QUOTA_ANON_BURST", 15, minimum=1)
+# Per user and provider, for calls to LLM providers.
+QUOTA_PROVIDER_RATE = env_rate("QUOTA_PROVIDER_RATE", "60/minute")
+QUOTA_PROVIDER_BURST = env_int("QUOTA_PROVIDER_BURST", 20, minimum=1)
+# Off only to measure what the checks cost (bench/bench_quotas.py); production keeps them on.
+QUOTA_RATE_LIMITS = env_bool("QUOTA_RATE_LIMITS", default=True)
+# When Redis cannot be reached, per limit family: "closed" answers 503, "local" counts per process.
+QUOTA_WHEN_REDIS_DOWN = {
+    "user": env_choice("QUOTA_USER_WHEN_REDIS_DOWN", "local", {"closed", "local"}),
+    "tool": env_choice("QUOTA_TOOL_WHEN_REDIS_DOWN", "closed", {"closed", "local"}),
+    "anonymous": env_choice("QUOTA_ANON_WHEN_REDIS_DOWN", "local", {"closed", "local"}),
+    "provider": env_choice("QUOTA_PROVIDER_WHEN_REDIS_DOWN", "closed", {"closed", "local"}),
+}
+# Budget warnings: percentages of a budget at which the account is told, each once per period.
+QUOTA_WARNING_THRESHOLDS = sorted({int(value) for value in env_list("QUOTA_WARNING_THRESHOLDS", ["50", "80", "95"])})
+if not all(0 < value < 100 for value in QUOTA_WARNING_THRESHOLDS):
+    raise ImproperlyConfigured("QUOTA_WARNING_THRESHOLDS must be percentages between 1 and 99, e.g. '50,80,95'.")
 
 # --- Key vault ------------------------------------------------------------------------------------
 # VAULT_MASTER_KEYS="v2:<base64 32 bytes>,v1:<base64>": the first wraps new data keys, the others

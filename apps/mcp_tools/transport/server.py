@@ -32,6 +32,7 @@ from apps.core.request_id import request_id_current
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
 from apps.mcp_tools.pipeline.policies import tools_available
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
+from apps.quotas.services import rate_limit_meta
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ def call_result_from_invocation(outcome: InvocationResult) -> types.CallToolResu
             "duration_ms": outcome.duration_ms,
         }
     }
+    if outcome.rate_limits is not None and outcome.rate_limits.binding is not None:
+        # The same figures REST sends as RateLimit-* headers.
+        meta["todo-gateway/ratelimit"] = rate_limit_meta(outcome.rate_limits)
     if outcome.success:
         result = outcome.result if outcome.result is not None else {}
         return types.CallToolResult(
