@@ -86,10 +86,12 @@ def _clear_cache():
 
     from apps.core.throttle import throttle_reset
     from apps.quotas.limiter import limits_reset as rate_limit_reset
+    from apps.quotas.selectors import rates_forget
 
     # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests.
     cache.clear()
     rate_limit_reset()
+    rates_forget()
     throttle_reset()
     yield
     cache.clear()

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import RateLimited
 from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification
+from apps.quotas.notifications import notification_send
 from apps.quotas.services import call_cost, price_for
 
 
@@ -190,8 +190,7 @@ def _alternative(*, user, budget: Budget, model: str, price: ModelPrice | None) 
 def budget_warnings_send(*, user, budget: Budget, spend: BudgetSpend, now: dt.datetime) -> list[Notification]:
     """Tell the account, in the app and by email, of every threshold of `budget` its spend has reached.
 
-    Each threshold once per period: the notification's key is unique in the database, so neither a
-    restart nor two processes at once send it twice.
+    Each threshold once per period (notification_send keeps its key unique in the database).
     """
     if budget.amount <= 0:
         return []
@@ -210,25 +209,16 @@ def budget_warnings_send(*, user, budget: Budget, spend: BudgetSpend, now: dt.da
             f"({number_text(used)} of {number_text(budget.amount)}); it resets at "
             f"{period_reset(budget.period, now):%Y-%m-%d %H:%M} UTC."
         )
-        with transaction.atomic():
-            notification, created = Notification.objects.get_or_create(
-                user=user,
-                dedup_key=key,
-                defaults={
-                    "kind": "budget_warning",
-                    "message": message,
-                    "data": {**description["details"], "threshold": threshold},
-                },
-            )
-        if created:
+        notification = notification_send(
+            user=user,
+            kind="budget_warning",
+            message=message,
+            data={**description["details"], "threshold": threshold},
+            dedup_key=key,
+        )
+        if notification is not None:
             sent.append(notification)
-            if user.email:
-                transaction.on_commit(lambda message=message, email=user.email: _email(email, message))
     return sent
-
-
-def _email(address: str, message: str) -> None:
-    send_mail("Todo MCP Gateway: budget warning", message, None, [address], fail_silently=True)
 
 
 def budget_warnings_scan(*, now: dt.datetime | None = None) -> int:

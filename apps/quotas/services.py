@@ -90,8 +90,13 @@ def _enforced(limits: list[Limit]) -> Decision:
 def quota_request_check(*, user, address: str) -> Decision:
     """A REST request: the signed-in caller's rate across all doors, or the address's when anonymous."""
     if user is not None and user.is_authenticated:
-        return _enforced([user_limit(user)])
+        return quota_caller_check(user=user)
     return _enforced([address_limit(address)])
+
+
+def quota_caller_check(*, user) -> Decision:
+    """A request by a signed-in caller that is not a tool call (e.g. MCP tools/list): its rate across all doors."""
+    return _enforced([user_limit(user)])
 
 
 def quota_tool_call_check(*, caller, user_id: int, tool_name: str, policy_rate: str | None) -> Decision:

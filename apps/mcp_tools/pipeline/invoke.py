@@ -1,6 +1,6 @@
 """THE invocation pipeline: every tool call from every door (REST, MCP over HTTP or stdio, chat) runs here.
 
-authorise (policy, role, scope) -> validate (JSON Schema, size) -> rate limit -> quota seam -> cache
+authorise (policy, role, scope) -> validate (JSON Schema, size) -> rate limits (apps.quotas) -> cache
 -> execute -> record usage (ToolCall) -> audit -> result. Doors only authenticate the caller into a
 Principal and translate the InvocationResult into their own wire format.
 """
@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils.crypto import salted_hmac
-from django.utils.module_loading import import_string
 
 from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_record
@@ -87,12 +86,6 @@ def _unknown_tool_label(tool_name: object) -> str:
     return f"{UNKNOWN_TOOL_LABEL} {digest}"
 
 
-def _quota_check(*, principal: Principal, spec: ToolSpec) -> None:
-    """Seam for the quotas issue: MCP_QUOTA_HOOK names a callable that raises a DomainError to refuse."""
-    if settings.MCP_QUOTA_HOOK:
-        import_string(settings.MCP_QUOTA_HOOK)(principal=principal, tool_name=spec.name)
-
-
 def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any]) -> dict[str, Any]:
     if spec.read_only:
         result = spec.func(principal, **arguments)
@@ -123,7 +116,6 @@ def _run(
         tool_name=spec.name,
         policy_rate=policy.rate_limit or None,
     )
-    _quota_check(principal=principal, spec=spec)
     if not (settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only):
         return _execute(spec=spec, principal=principal, arguments=checked), False, decision
     key = result_key_or_none(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)

@@ -420,6 +420,18 @@ async def test_it_answers_a_rate_limited_call_as_a_tool_error_with_retry_after(a
     assert 1 <= json.loads(text[text.index("{") :])["retry_after"] <= 60
 
 
+async def test_it_counts_tools_list_against_the_callers_rate_as_rest_does(asgi_server, alice_pat, settings):
+    settings.QUOTA_USER_RATE = "2/hour"
+    settings.QUOTA_USER_BURST = 2
+    async with mcp_client(asgi_server.mcp_url, alice_pat) as client:
+        for _ in range(2):
+            assert (await client.list_tools()).tools
+        with pytest.raises(MCPError) as refused:
+            await client.list_tools()
+    assert str(refused.value).startswith("rate_limited: Too many requests: the user limit is 2 per hour")
+    assert refused.value.error.data["limit"] == "user" and refused.value.error.data["retry_after"] > 1000
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_it_keeps_concurrent_sdk_clients_apart(asgi_server, mode):
     # Every SDK client numbers its requests from 0, so these concurrent calls share request ids too.
