@@ -114,3 +114,15 @@ def test_redis_back_after_an_outage_counts_in_redis_again(alice_client, settings
     settings.MCP_RATE_LIMIT_STORAGE_URL = settings.REDIS_URL
     limiter._redis_down_until = 0.0  # the retry pause would otherwise keep it local for a second
     assert alice_client.get("/api/todos/")["RateLimit-Remaining"] == "2"
+
+
+def test_one_bucket_per_user_whatever_the_door(alice, alice_client, settings):
+    settings.QUOTA_USER_RATE = "4/hour"
+    settings.QUOTA_USER_BURST = 4
+    assert alice_client.get("/api/todos/")["RateLimit-Remaining"] == "3"
+    assert alice_client.get("/api/api-keys")["RateLimit-Remaining"] == "2"
+    assert alice_client.get("/api/auth/me")["RateLimit-Remaining"] == "1"
+    stdio = tool_invoke(principal=principal_for_user(alice), tool_name="whoami", arguments={}, transport="mcp-stdio")
+    assert stdio.success and stdio.rate_limits.states[0].remaining == 0
+    refused = alice_client.get("/api/todos/")
+    assert refused.status_code == 429 and refused.json()["error"]["details"]["limit"] == "user"
