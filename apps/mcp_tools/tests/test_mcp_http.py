@@ -312,33 +312,6 @@ def _users_with_one_todo(count: int) -> list[tuple[str, str]]:
     return callers
 
 
-@pytest.fixture
-def patient_pool():
-    """Let the live server's requests wait longer for a pooled connection than the product's 0.5 s.
-
-    The test's client and the live server share one process and one GIL, so a burst of 40 calls on a
-    pool of 8 queues far longer here than it would against a server of its own; this test is about
-    answers reaching the right caller, not about how long a burst may wait (test_http_edge covers that).
-    """
-    from django.db import connections
-
-    connection = connections["default"]
-    pool = (
-        connection.pool
-        if connection.vendor == "postgresql" and connection.settings_dict.get("OPTIONS", {}).get("pool")
-        else None
-    )
-    if pool is None:
-        yield
-        return
-    before = pool.timeout
-    pool.timeout = 10
-    try:
-        yield
-    finally:
-        pool.timeout = before
-
-
 async def test_it_answers_concurrent_calls_that_reuse_one_request_id_each_with_its_own_result(
     asgi_server, patient_pool
 ):
