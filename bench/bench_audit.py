@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--tool", default="todo_overview")
     parser.add_argument("--seal-interval", type=float, default=1.0, help="seconds between seals (beat's interval)")
     args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        parser.error("set DATABASE_URL to a PostgreSQL database (concurrent writers are the point)")
     os.environ.setdefault("MCP_RESULT_CACHE", "false")
     _user_id, token = prepare(args.tool, 50)
 
