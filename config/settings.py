@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "apps.mcp_tools",
     "apps.providers",
     "apps.keys",
+    "apps.web",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.web.context_processors.site",
             ],
         },
     },
@@ -240,7 +242,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 # Self sign-up: open on a development laptop, closed in production until an operator opens it.
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=DEVELOPMENT)
 REGISTRATION_RATE_PER_ADDRESS = env_rate("REGISTRATION_RATE_PER_ADDRESS", "5/hour")
@@ -530,3 +532,9 @@ LOGGING = {
         "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Web pages (apps.web) -------------------------------------------------------------------------
+LOGIN_REDIRECT_URL = "/settings/"
+LOGOUT_REDIRECT_URL = "/"
+# Reset links asked for on /accounts/password-reset/, per client address and per email address.
+PASSWORD_RESET_RATE = env_rate("PASSWORD_RESET_RATE", "5/hour")

@@ -23,6 +23,8 @@ LAYERS: list[set[str]] = [
     {"todos", "providers"},
     {"keys"},
     {"mcp_tools"},
+    # Pages are a door, like the REST views and the MCP transport: they call every app's services.
+    {"web"},
 ]
 MAX_MODULE_LINES = 450
 # Known and reported, not yet split: settings hold every knob in one readable file.
