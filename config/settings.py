@@ -535,6 +535,5 @@ LOGGING = {
 
 # --- Web pages (apps.web) -------------------------------------------------------------------------
 LOGIN_REDIRECT_URL = "/settings/"
-LOGOUT_REDIRECT_URL = "/"
 # Reset links asked for on /accounts/password-reset/, per client address and per email address.
 PASSWORD_RESET_RATE = env_rate("PASSWORD_RESET_RATE", "5/hour")

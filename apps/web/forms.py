@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from apps.accounts.scopes import SCOPES
-from apps.core.errors import DomainError, RateLimited
+from apps.core.errors import INVALID, DomainError, RateLimited
 from apps.keys.models import LABEL_MAX_LENGTH
 from apps.keys.services import API_KEY_MAX_LENGTH
 from apps.providers.registry import PROVIDERS
@@ -32,17 +32,22 @@ def error_text(error: DomainError) -> str:
 
 
 def form_add_domain_error(form: forms.Form, error: DomainError, *, field: str | None = None) -> None:
-    """A service's refusal onto the form: field details next to their fields, else the message on
-    `field` (or on top of the form)."""
+    """A service's refusal onto the form, next to the field it is about.
+
+    Invalid input carries one message list per field (shown as they are); other refusals name the
+    field their details are about (a taken label, refused scopes) and get their message there. A
+    refusal naming no field of the form goes on `field`, or on top of the form.
+    """
     details = error.details if isinstance(error.details, dict) else {}
-    placed = False
-    for field, messages in details.items():
-        if field in form.fields and isinstance(messages, list | tuple):
-            for message in messages:
-                form.add_error(field, str(message))
-            placed = True
-    if not placed or isinstance(error, RateLimited):
-        form.add_error(field if field in form.fields else None, error_text(error))
+    # Only lists name a field; a plain value is data (a duplicate's label, an id).
+    named = [name for name in details if name in form.fields and isinstance(details[name], list | tuple)]
+    if error.kind == INVALID and named and not isinstance(error, RateLimited):
+        for name in named:
+            for message in details[name]:
+                form.add_error(name, str(message))
+        return
+    target = named[0] if named else field if field in form.fields else None
+    form.add_error(target, error_text(error))
 
 
 def _date_to_end_of_day(value: dt.date | None) -> dt.datetime | None:
