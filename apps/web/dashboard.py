@@ -42,7 +42,9 @@ def dashboard_users() -> dict[str, Any]:
     )
     week_ago = timezone.now() - dt.timedelta(days=7)
     counts = User.objects.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(is_active=True)), new=Count("id", filter=Q(date_joined__gte=week_ago))
+        total=Count("id"),
+        active=Count("id", filter=Q(is_active=True)),
+        new=Count("id", filter=Q(date_joined__gte=week_ago)),
     )
     return {**counts, "roles": [(role, by_role.get(role, 0)) for role in ROLES]}
 

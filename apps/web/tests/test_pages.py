@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from apps.accounts import pats
-from apps.web.tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +106,8 @@ def test_the_home_page_says_what_the_product_is_and_where_to_start(client, alice
 
 
 def test_pages_have_one_main_landmark_a_skip_link_and_labelled_fields(client, alice_browser):
-    for browser, path in [(client, "/accounts/signup/"), (alice_browser, "/settings/keys/"), (alice_browser, "/settings/")]:
+    pages = [(client, "/accounts/signup/"), (alice_browser, "/settings/keys/"), (alice_browser, "/settings/")]
+    for browser, path in pages:
         body = browser.get(path).content.decode()
         assert body.count("<main") == 1 and 'href="#main"' in body and "<h1" in body
         for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', body):
