@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.utils import timezone
 
 from apps.accounts.scopes import SCOPES
@@ -50,6 +51,18 @@ def form_add_domain_error(form: forms.Form, error: DomainError, *, field: str | 
     form.add_error(target, error_text(error))
 
 
+class NoColonMixin:
+    """Labels without Django's trailing colon: they read as names ("Name", not "Name:")."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class PageForm(NoColonMixin, forms.Form):
+    pass
+
+
 def _date_to_end_of_day(value: dt.date | None) -> dt.datetime | None:
     """An expiry date as people mean it: the key works through that day (UTC)."""
     if value is None:
@@ -57,7 +70,15 @@ def _date_to_end_of_day(value: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=dt.UTC)
 
 
-class SignupForm(forms.Form):
+class LoginForm(NoColonMixin, AuthenticationForm):
+    pass
+
+
+class NewPasswordForm(NoColonMixin, SetPasswordForm):
+    pass
+
+
+class SignupForm(PageForm):
     username = forms.RegexField(
         regex=r"^[\w.@+-]+\Z",
         max_length=150,
@@ -82,7 +103,7 @@ class SignupForm(forms.Form):
     )
 
 
-class PasswordChangeForm(forms.Form):
+class PasswordChangeForm(PageForm):
     old_password = forms.CharField(
         label="Current password",
         max_length=128,
@@ -97,11 +118,11 @@ class PasswordChangeForm(forms.Form):
     )
 
 
-class PasswordResetRequestForm(forms.Form):
+class PasswordResetRequestForm(PageForm):
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
 
-class KeyAddForm(forms.Form):
+class KeyAddForm(PageForm):
     provider = forms.ChoiceField(choices=[(name, spec.display_name) for name, spec in PROVIDERS.items()])
     api_key = forms.CharField(
         label="API key",
@@ -135,7 +156,7 @@ class KeyAddForm(forms.Form):
         return _date_to_end_of_day(self.cleaned_data.get("expires_at"))
 
 
-class KeyRotateForm(forms.Form):
+class KeyRotateForm(PageForm):
     api_key = forms.CharField(
         label="New API key",
         max_length=API_KEY_MAX_LENGTH,
@@ -145,7 +166,7 @@ class KeyRotateForm(forms.Form):
     validate = forms.BooleanField(label="Check it with the provider now", required=False, initial=True)
 
 
-class KeyExpiryForm(forms.Form):
+class KeyExpiryForm(PageForm):
     expires_at = forms.DateField(
         label="Expires on",
         required=False,
@@ -157,7 +178,7 @@ class KeyExpiryForm(forms.Form):
         return _date_to_end_of_day(self.cleaned_data.get("expires_at"))
 
 
-class TokenCreateForm(forms.Form):
+class TokenCreateForm(PageForm):
     name = forms.CharField(max_length=100, help_text="Where it is used, e.g. Claude Desktop on my laptop.")
     scopes = forms.MultipleChoiceField(
         choices=[(name, f"{name} \u2014 {description}") for name, description in SCOPES.items()],
@@ -173,7 +194,7 @@ class TokenCreateForm(forms.Form):
         return timezone.now() + dt.timedelta(days=days) if days else None
 
 
-class ToolTryForm(forms.Form):
+class ToolTryForm(PageForm):
     tool_name = forms.ChoiceField(label="Tool")
     arguments = forms.CharField(
         label="Arguments (JSON)",

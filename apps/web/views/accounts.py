@@ -16,6 +16,8 @@ from apps.accounts import services as account_services
 from apps.core.client_address import client_address
 from apps.core.errors import DomainError
 from apps.web.forms import (
+    LoginForm,
+    NewPasswordForm,
     PasswordChangeForm,
     PasswordResetRequestForm,
     SignupForm,
@@ -29,6 +31,7 @@ class LoginView(auth_views.LoginView):
     """Django's login (through django-axes, which locks repeated failures as on the admin and the API)."""
 
     template_name = "web/accounts/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
@@ -113,4 +116,5 @@ def password_reset(request: HttpRequest) -> HttpResponse:
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "web/accounts/password_reset_confirm.html"
+    form_class = NewPasswordForm
     success_url = reverse_lazy("web:password_reset_complete")

@@ -34,7 +34,8 @@ def _tool_choices() -> list[tuple[str, str]]:
 @signed_in_page
 def setup(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
-    key_form = KeyAddForm(request.POST if action == "add_key" else None, initial={"validate": True})
+    # Three forms on one page: their own id prefixes keep every element id unique.
+    key_form = KeyAddForm(request.POST if action == "add_key" else None, initial={"validate": True}, auto_id="key-%s")
     token_form = TokenCreateForm(
         request.POST if action == "create_token" else None,
         initial={
@@ -42,8 +43,9 @@ def setup(request: HttpRequest) -> HttpResponse:
             "scopes": ["profile:read", "todos:read", "todos:write"],
             "expires_in_days": "90",
         },
+        auto_id="token-%s",
     )
-    tool_form = ToolTryForm(request.POST if action == "try_tool" else None, tools=_tool_choices())
+    tool_form = ToolTryForm(request.POST if action == "try_tool" else None, tools=_tool_choices(), auto_id="tool-%s")
     context: dict = {}
     error: DomainError | None = None
 
