@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"accounts"},
     {"todos", "providers"},
     {"keys"},
+    {"quotas"},
     {"mcp_tools"},
     # Pages are a door, like the REST views and the MCP transport: they call every app's services.
     {"web"},
