@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 # URL names -> the navigation entry they belong to (aria-current="page").
-_SECTIONS = {"setup": "setup", "keys": "keys", "tokens": "tokens", "password_change": "password"}
+_SECTIONS = {"setup": "setup", "keys": "keys", "tokens": "tokens", "password_change": "password", "usage": "usage"}
 
 
 def site(request: HttpRequest) -> dict[str, Any]:

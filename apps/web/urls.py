@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import TemplateView
 
-from apps.web.views import accounts, keys, pages, setup, tokens
+from apps.web.views import accounts, keys, pages, setup, tokens, usage
 
 app_name = "web"
 
@@ -38,4 +38,5 @@ urlpatterns = [
     path("settings/keys/<int:key_id>/delete/", keys.key_delete, name="key_delete"),
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
+    path("settings/usage/", usage.usage_page, name="usage"),
 ]

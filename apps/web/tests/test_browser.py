@@ -1,7 +1,7 @@
 """A real browser (Debian's chromium through Playwright) against a live server: the journey of a new user.
 
 Sign up, guided setup with a key the provider refuses and then one it accepts, a token used from
-the official MCP SDK client, a tool tried from the page, the key and token pages, sign out; then
+the official MCP SDK client, a tool tried from the page, the key, token and usage pages, sign out; then
 the keyboard, the pages without JavaScript, a phone-sized screen and the operators' dashboard.
 Every page is checked with axe-core (served by the gateway) and saved as a screenshot (the folder is
 printed at the end of the run).
@@ -122,6 +122,10 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     content = await page.content()
     assert token not in content and token[:19] in content
     await _check(page, base, "10-tokens")
+    await page.get_by_role("link", name="Usage").click()
+    tools_table = await page.locator("#tools-title + .table-wrap table").inner_text()
+    assert "create_todos" in tools_table and "todo_overview" in tools_table  # the SDK client's calls
+    await _check(page, base, "11-usage")
     await page.get_by_role("link", name="Password").click()
     await _check(page, base, "11-password")
 
