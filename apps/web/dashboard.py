@@ -22,6 +22,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_chain_verify
 from apps.keys.models import ProviderKey
 from apps.mcp_tools.models import ToolCall, ToolPolicy
+from apps.quotas.admin import top_users
 from apps.web.models import SetupStep
 from apps.web.services import SETUP_STEPS
 
@@ -122,3 +123,9 @@ def dashboard_audit(*, verify: bool) -> dict[str, Any]:
     )
     broken = audit_chain_verify() if verify else None
     return {**counts, "verified": verify, "broken": broken[:20] if broken else [], "intact": verify and not broken}
+
+
+def dashboard_top_users() -> dict[str, list]:
+    """This month's top users by cost and by refused calls: the usage ledger's own ranking (apps.quotas)."""
+    ranking = top_users()
+    return {"by_cost": ranking["top_by_cost"][:5], "refused": ranking["top_refused"][:5]}

@@ -27,4 +27,5 @@ def operator_dashboard(context: dict[str, Any]) -> dict[str, Any]:
         "calls": dashboard.dashboard_tool_calls(),
         "audit": dashboard.dashboard_audit(verify=request.GET.get("verify_audit") == "1"),
         "schedules": dashboard.dashboard_schedules(),
+        "top": dashboard.dashboard_top_users(),
     }

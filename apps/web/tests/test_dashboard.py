@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from apps.accounts import pats
+from apps.quotas.models import UsageRecord
 from apps.web import services
 from apps.web.tests.conftest import signed_in
 
@@ -17,6 +20,16 @@ def test_operators_see_where_people_stop_and_the_state_of_keys_tokens_and_calls(
     services.setup_progress(user=alice)
     services.setup_step_complete(user=bob, step=services.Step.KEY_ADDED)
     services.tool_try(user=alice, tool_name="todo_overview", arguments={})
+    UsageRecord.objects.create(
+        user=alice,
+        door="chat",
+        provider="openai",
+        model="gpt-4o-mini",
+        input_tokens=100,
+        output_tokens=50,
+        cost=Decimal("0.0125"),
+        outcome="ok",
+    )
     services.tool_try(user=alice, tool_name="list_todos", arguments={"status": "someday"})
 
     response = signed_in(olivia).get("/admin/")
@@ -29,6 +42,8 @@ def test_operators_see_where_people_stop_and_the_state_of_keys_tokens_and_calls(
     assert "2 calls, 1 failed" in body and "validation_error" in body
     assert "1 active (0 used in the last day)" in body
     assert "Verify the hash chain now" in body
+    assert "Top users this month" in body
+    assert '<th scope="row">alice</th><td>1</td><td>150</td><td>0.0125</td>' in body
     verified = signed_in(olivia).get("/admin/?verify_audit=1").content.decode()
     assert "Hash chain verified: intact." in verified
 
