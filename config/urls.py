@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views import defaults
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core import health
@@ -10,7 +9,6 @@ from apps.core.http_errors import api_not_found, json_or_html_error_view, server
 from apps.quotas import api as quotas_api
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="index.html"), name="index"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Where the admin's "Email a password reset link" points (Django's views, the admin's templates).
@@ -36,6 +34,8 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+# The pages for people (/, /accounts/, /settings/); after the API so no page path can shadow it.
+urlpatterns.append(path("", include("apps.web.urls")))
 # Keep this last: any other /api/ path answers in the API's error shape, also with DEBUG on.
 urlpatterns.append(re_path(r"^api/", api_not_found))
 

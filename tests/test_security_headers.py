@@ -6,9 +6,14 @@ import json
 
 from tests.startup import start_settings
 
-# Requests through Django's test client inside a production start-up (no database is touched).
+# Requests through Django's test client inside a production start-up (no database is touched). The
+# pages name their CSS through the static files manifest, which the image builds with collectstatic;
+# headers are the subject here, so the probe serves static names unhashed instead of building it.
 HEADERS_PROBE = (
-    "import json, django; django.setup(); from django.test import Client; c = Client(); "
+    "import json, django; django.setup(); from django.conf import settings; "
+    "settings.STORAGES = {**settings.STORAGES, 'staticfiles': "
+    "{'BACKEND': 'django.contrib.staticfiles.storage.StaticFilesStorage'}}; "
+    "from django.test import Client; c = Client(); "
     "https = c.get('/', HTTP_HOST='gateway.example.com', HTTP_X_FORWARDED_PROTO='https'); "
     "plain = c.get('/', HTTP_HOST='gateway.example.com'); "
     "probe = c.get('/healthz', HTTP_HOST='127.0.0.1:8000'); "

@@ -1,7 +1,6 @@
 import datetime as dt
 
 from axes.exceptions import AxesBackendPermissionDenied
-from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -30,9 +29,7 @@ from apps.accounts.serializers import (
     TokenRefreshInputSerializer,
 )
 from apps.core.client_address import client_address
-from apps.core.errors import Forbidden
 from apps.core.schema import error_responses
-from apps.core.throttle import throttle_hit
 
 
 class TokenObtainView(TokenObtainPairView):
@@ -88,19 +85,6 @@ class RegisterView(APIView):
     # 403: sign-up is closed; 409: the username is taken.
     @extend_schema(request=RegisterSerializer, responses={201: MeSerializer, **error_responses(403, 409)})
     def post(self, request: Request) -> Response:
-        if not settings.REGISTRATION_OPEN:
-            raise Forbidden("Self sign-up is turned off on this server.", code="registration_closed")
-        # Every attempt counts, valid or not (a 409 says which names exist): per address, then globally.
-        throttle_hit(
-            rate=settings.REGISTRATION_RATE_PER_ADDRESS,
-            key=("register", client_address(request)),
-            message="Too many sign-ups from this address; try again later.",
-        )
-        throttle_hit(
-            rate=settings.REGISTRATION_RATE_GLOBAL,
-            key=("register", "all"),
-            message="Too many sign-ups right now; try again later.",
-        )
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -109,6 +93,7 @@ class RegisterView(APIView):
             email=data["email"],
             password=data["password"],
             timezone_name=data["timezone"],
+            client_address=client_address(request),
         )
         return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
 

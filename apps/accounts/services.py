@@ -61,6 +61,26 @@ def user_create(
     return user
 
 
+def user_register(
+    *, username: str, password: str, email: str = "", timezone_name: str = "UTC", client_address: str
+) -> User:
+    """Self sign-up, whichever door (REST or the sign-up page): open only when REGISTRATION_OPEN, limited
+    per address and globally. Every attempt counts, valid or not: a refusal says which names exist."""
+    if not settings.REGISTRATION_OPEN:
+        raise Forbidden("Self sign-up is turned off on this server.", code="registration_closed")
+    throttle_hit(
+        rate=settings.REGISTRATION_RATE_PER_ADDRESS,
+        key=("register", client_address),
+        message="Too many sign-ups from this address; try again later.",
+    )
+    throttle_hit(
+        rate=settings.REGISTRATION_RATE_GLOBAL,
+        key=("register", "all"),
+        message="Too many sign-ups right now; try again later.",
+    )
+    return user_create(username=username, password=password, email=email, timezone_name=timezone_name)
+
+
 @transaction.atomic
 def user_set_role(*, user: User, role: str) -> User:
     """Give the user exactly one role; staff access follows the role."""
@@ -167,6 +187,41 @@ def user_password_reset_send(*, user: User, actor: User) -> None:
         target_id=user.pk,
         data={"username": user.username},
     )
+
+
+def user_password_reset_request(*, email: str, client_address: str) -> int:
+    """Someone asks for a reset link by email address: each active account with that address and a
+    usable password gets Django's one-time link. The answer never says whether the address is known,
+    and requests are limited per address and per email, so the page cannot be used to flood an inbox.
+    Returns how many mails went out (for tests; never shown)."""
+    email = (email or "").strip()
+    throttle_hit(
+        rate=settings.PASSWORD_RESET_RATE,
+        key=("password-reset", client_address),
+        message="Too many reset requests from this address; try again later.",
+    )
+    throttle_hit(
+        rate=settings.PASSWORD_RESET_RATE,
+        key=("password-reset-email", email.lower()),
+        message="Too many reset requests for this address; try again later.",
+    )
+    form = PasswordResetForm(data={"email": email})
+    if not form.is_valid():
+        raise InvalidInput("Enter a valid email address.", details={"email": list(form.errors.get("email", []))})
+    users = list(form.get_users(email))
+    public = urlsplit(settings.PUBLIC_BASE_URL)
+    form.save(
+        domain_override=public.netloc,
+        use_https=public.scheme == "https",
+        from_email=None,
+        email_template_name="web/email/password_reset.txt",
+        subject_template_name="web/email/password_reset_subject.txt",
+    )
+    for user in users:
+        audit_event_record(
+            action="user.password_reset_sent", actor=None, target_type="user", target_id=user.pk, data={"self": True}
+        )
+    return len(users)
 
 
 def refresh_token_revoke_by_id(*, token: OutstandingToken, actor: User) -> bool:

@@ -14,3 +14,4 @@ from config.settings.base import *  # noqa: F403
 from config.settings.gateway import *  # noqa: F403
 from config.settings.quotas import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
+from config.settings.web import *  # noqa: F403

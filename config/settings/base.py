@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.providers",
     "apps.keys",
     "apps.quotas",
+    "apps.web",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.web.context_processors.site",
             ],
         },
     },

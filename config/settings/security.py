@@ -21,7 +21,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 # Self sign-up: open on a development laptop, closed in production until an operator opens it.
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=DEVELOPMENT)
 REGISTRATION_RATE_PER_ADDRESS = env_rate("REGISTRATION_RATE_PER_ADDRESS", "5/hour")

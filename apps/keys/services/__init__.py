@@ -21,6 +21,7 @@ from apps.keys.services.lifecycle import (
     provider_key_revoke,
     provider_key_rotate,
     provider_key_set_default,
+    provider_key_set_expiry,
     provider_key_validate,
 )
 from apps.keys.services.rewrap import provider_keys_rewrap
@@ -36,6 +37,7 @@ __all__ = [
     "provider_key_revoke",
     "provider_key_rotate",
     "provider_key_set_default",
+    "provider_key_set_expiry",
     "provider_key_validate",
     "provider_keys_expire_and_warn",
     "provider_keys_rewrap",

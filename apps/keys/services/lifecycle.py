@@ -303,6 +303,27 @@ def provider_key_set_default(*, actor: User, key: ProviderKey) -> ProviderKey:
     return row
 
 
+def provider_key_set_expiry(*, actor: User, key: ProviderKey, expires_at: dt.datetime | None) -> ProviderKey:
+    """Set or clear when a key stops being used. A key marked expired comes back to life when its
+    new expiry is ahead (or cleared): the owner says the provider still honours it."""
+    _authorise(actor=actor, owner=key.owner, action="provider_key.expiry_set")
+    expires_at = _clean_expiry(expires_at)
+    with transaction.atomic():
+        row = ProviderKey.objects.select_for_update().get(pk=key.pk)
+        if row.status not in (ProviderKey.Status.ACTIVE, ProviderKey.Status.EXPIRED):
+            raise ProviderKeyUnusable(
+                f"This key is {row.status}; its expiry can no longer change.", code=f"key_{row.status}"
+            )
+        row.expires_at = expires_at
+        row.expiry_warned_at = None
+        row.status = ProviderKey.Status.ACTIVE
+        row.save(update_fields=["expires_at", "expiry_warned_at", "status", "updated_at"])
+        _audit(
+            "provider_key.expiry_set", actor=actor, key=row, expires_at=expires_at.isoformat() if expires_at else None
+        )
+    return row
+
+
 def provider_key_validate(*, actor: User, key: ProviderKey) -> tuple[ProviderKey, LiveValidationResult]:
     """Ask the provider whether the stored key still works, and record the answer on the key."""
     _authorise(actor=actor, owner=key.owner, action="provider_key.validated")

@@ -1,0 +1,20 @@
+"""What every page's header needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+# URL names -> the navigation entry they belong to (aria-current="page").
+_SECTIONS = {"setup": "setup", "keys": "keys", "tokens": "tokens", "password_change": "password", "usage": "usage"}
+
+
+def site(request: HttpRequest) -> dict[str, Any]:
+    match = getattr(request, "resolver_match", None)
+    name = match.url_name if match is not None and match.namespace == "web" else ""
+    section = _SECTIONS.get(name or "", "keys" if (name or "").startswith("key_") else "")
+    if (name or "").startswith("token_"):
+        section = "tokens"
+    return {"registration_open": settings.REGISTRATION_OPEN, "nav": section}

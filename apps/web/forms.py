@@ -1,0 +1,209 @@
+"""Forms parse what people type; the services decide whether it is allowed (and say why not)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.utils import timezone
+
+from apps.accounts.scopes import SCOPES
+from apps.core.errors import INVALID, DomainError, RateLimited
+from apps.keys.models import LABEL_MAX_LENGTH
+from apps.keys.services import API_KEY_MAX_LENGTH
+from apps.providers.registry import PROVIDERS
+
+TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+EXPIRY_DAY_CHOICES = [
+    ("", "Never"),
+    ("7", "In 7 days"),
+    ("30", "In 30 days"),
+    ("90", "In 90 days"),
+    ("365", "In a year"),
+]
+
+
+def error_text(error: DomainError) -> str:
+    """A refusal in words for a page; a rate limit says how long to wait."""
+    if isinstance(error, RateLimited):
+        return f"{error.message} (wait {error.retry_after} seconds)"
+    return error.message
+
+
+def form_add_domain_error(form: forms.Form, error: DomainError, *, field: str | None = None) -> None:
+    """A service's refusal onto the form, next to the field it is about.
+
+    Invalid input carries one message list per field (shown as they are); other refusals name the
+    field their details are about (a taken label, refused scopes) and get their message there. A
+    refusal naming no field of the form goes on `field`, or on top of the form.
+    """
+    details = error.details if isinstance(error.details, dict) else {}
+    # Only lists name a field; a plain value is data (a duplicate's label, an id).
+    named = [name for name in details if name in form.fields and isinstance(details[name], list | tuple)]
+    if error.kind == INVALID and named and not isinstance(error, RateLimited):
+        for name in named:
+            for message in details[name]:
+                form.add_error(name, str(message))
+        return
+    target = named[0] if named else field if field in form.fields else None
+    form.add_error(target, error_text(error))
+
+
+class NoColonMixin:
+    """Labels without Django's trailing colon: they read as names ("Name", not "Name:")."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class PageForm(NoColonMixin, forms.Form):
+    pass
+
+
+def _date_to_end_of_day(value: dt.date | None) -> dt.datetime | None:
+    """An expiry date as people mean it: the key works through that day (UTC)."""
+    if value is None:
+        return None
+    return dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=dt.UTC)
+
+
+class LoginForm(NoColonMixin, AuthenticationForm):
+    pass
+
+
+class NewPasswordForm(NoColonMixin, SetPasswordForm):
+    pass
+
+
+class SignupForm(PageForm):
+    username = forms.RegexField(
+        regex=r"^[\w.@+-]+\Z",
+        max_length=150,
+        help_text="Letters, digits and @ . + - _ only.",
+        error_messages={"invalid": "Use letters, digits and @ . + - _ only."},
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(
+        required=False,
+        max_length=254,
+        help_text="For password reset links.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        max_length=128,
+        strip=False,
+        help_text="At least 10 characters, not a common password.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    timezone = forms.ChoiceField(
+        choices=TIMEZONE_CHOICES, initial="UTC", help_text="Due dates like \u201ctomorrow 5pm\u201d are read in it."
+    )
+
+
+class PasswordChangeForm(PageForm):
+    old_password = forms.CharField(
+        label="Current password",
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label="New password",
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class PasswordResetRequestForm(PageForm):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class KeyAddForm(PageForm):
+    provider = forms.ChoiceField(choices=[(name, spec.display_name) for name, spec in PROVIDERS.items()])
+    api_key = forms.CharField(
+        label="API key",
+        max_length=API_KEY_MAX_LENGTH,
+        strip=False,
+        # A password box: the key is not echoed on screen, and browsers do not keep it in form history.
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Stored encrypted; shown afterwards only as a mask such as sk-proj-...a1B2.",
+    )
+    label = forms.CharField(required=False, max_length=LABEL_MAX_LENGTH, help_text="A name such as Work or Personal.")
+    base_url = forms.URLField(
+        label="Base URL",
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text="Only for an OpenAI-compatible service.",
+    )
+    expires_at = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional. The key is not used after this day.",
+    )
+    validate = forms.BooleanField(
+        label="Check it with the provider now",
+        required=False,
+        initial=True,
+    )
+
+    def expiry(self) -> dt.datetime | None:
+        return _date_to_end_of_day(self.cleaned_data.get("expires_at"))
+
+
+class KeyRotateForm(PageForm):
+    api_key = forms.CharField(
+        label="New API key",
+        max_length=API_KEY_MAX_LENGTH,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    validate = forms.BooleanField(label="Check it with the provider now", required=False, initial=True)
+
+
+class KeyExpiryForm(PageForm):
+    expires_at = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty for no expiry.",
+    )
+
+    def expiry(self) -> dt.datetime | None:
+        return _date_to_end_of_day(self.cleaned_data.get("expires_at"))
+
+
+class TokenCreateForm(PageForm):
+    name = forms.CharField(max_length=100, help_text="Where it is used, e.g. Claude Desktop on my laptop.")
+    scopes = forms.MultipleChoiceField(
+        choices=[(name, f"{name} \u2014 {description}") for name, description in SCOPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Give a client only what it needs.",
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires", choices=EXPIRY_DAY_CHOICES, required=False, coerce=int, empty_value=None, initial="90"
+    )
+
+    def expiry(self) -> dt.datetime | None:
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + dt.timedelta(days=days) if days else None
+
+
+class ToolTryForm(PageForm):
+    tool_name = forms.ChoiceField(label="Tool")
+    arguments = forms.CharField(
+        label="Arguments (JSON)",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text='Empty for none, or an object such as {"status": "open"}.',
+    )
+
+    def __init__(self, *args, tools: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tool_name"].choices = tools

@@ -1,0 +1,74 @@
+"""/settings/: the guided setup's steps, their progress, and the record operators read."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.mcp_tools.models import ToolCall
+from apps.providers.tests.keys import openai_key
+from apps.todos.services import todo_create
+from apps.web import services
+from apps.web.models import SetupStep
+
+pytestmark = pytest.mark.django_db
+
+
+def _steps(user) -> set[str]:
+    return set(SetupStep.objects.filter(user=user).values_list("step", flat=True))
+
+
+def test_a_new_user_starts_at_the_first_step(alice_browser, alice):
+    body = alice_browser.get("/settings/").content.decode()
+    assert "0 of 5 steps done" in body and 'aria-current="step"' in body
+    assert "gw_pat_YOUR_TOKEN" in body and "mcp-remote" in body and "mcp_stdio" in body
+    assert _steps(alice) == set()
+
+
+def test_each_step_is_recorded_and_the_progress_moves(alice_browser, alice, keyring, fake_provider):
+    secret = openai_key()
+    fake_provider.valid_keys.add(secret)
+    added = alice_browser.post(
+        "/settings/",
+        {"action": "add_key", "provider": "openai", "api_key": secret, "label": "", "base_url": "", "validate": "on"},
+    )
+    assert added.status_code == 302
+    created = alice_browser.post(
+        "/settings/", {"action": "create_token", "name": "Cursor", "scopes": ["todos:read"], "expires_in_days": ""}
+    )
+    assert created.status_code == 200 and "no-store" in created["Cache-Control"]
+    assert "shown only this once" in created.content.decode()
+    alice_browser.post("/settings/", {"action": "configured"})
+    tried = alice_browser.post("/settings/", {"action": "try_tool", "tool_name": "todo_overview", "arguments": ""})
+    assert "Result of todo_overview" in tried.content.decode()
+    assert _steps(alice) == set(services.SETUP_STEPS)
+    assert "5 of 5 steps done" in alice_browser.get("/settings/").content.decode()
+
+
+def test_steps_done_through_the_api_count_too(alice_browser, alice, store_key):
+    store_key(alice)
+    alice_browser.get("/settings/")
+    assert _steps(alice) == {"key_added"}
+
+
+def test_trying_a_tool_goes_through_the_pipeline_as_any_door(alice_browser, alice, bob):
+    todo_create(owner=alice, title="Alice's errand")
+    todo_create(owner=bob, title="Bob's errand")
+    response = alice_browser.post(
+        "/settings/", {"action": "try_tool", "tool_name": "list_todos", "arguments": '{"status": "open"}'}
+    )
+    body = response.content.decode()
+    assert "Alice&#x27;s errand" in body and "Bob" not in body
+    call = ToolCall.objects.get(user=alice)
+    assert call.transport == "web" and call.auth_method == "session" and call.success
+
+
+def test_bad_tool_arguments_are_explained(alice_browser, alice):
+    not_json = alice_browser.post("/settings/", {"action": "try_tool", "tool_name": "list_todos", "arguments": "{"})
+    assert not_json.status_code == 400 and "Not JSON" in not_json.content.decode()
+    wrong = alice_browser.post(
+        "/settings/", {"action": "try_tool", "tool_name": "list_todos", "arguments": '{"status": "someday"}'}
+    )
+    assert "list_todos failed" in wrong.content.decode() and "validation_error" in wrong.content.decode()
+    not_offered = alice_browser.post("/settings/", {"action": "try_tool", "tool_name": "delete_todos", "arguments": ""})
+    assert "not one of the available choices" in not_offered.content.decode()
+    assert not SetupStep.objects.filter(user=alice, step="tool_tried").exists()
