@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.mcp_tools",
     "apps.providers",
+    "apps.chat",
     "apps.keys",
 ]
 
@@ -316,6 +317,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One enum for provider names wherever a request names a provider (keys, chat).
+    "ENUM_NAME_OVERRIDES": {"ProviderNameEnum": "apps.providers.registry.PROVIDER_NAMES"},
     # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
@@ -530,3 +533,24 @@ LOGGING = {
         "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- AI provider calls, fallback, breaker, answer cache (issue 10) ------------------------------------
+AI_OFFLINE = env_bool("AI_OFFLINE", default=False)  # answer every AI call offline (cache only)
+AI_DEFAULT_PROVIDER_ORDER = env_list("AI_DEFAULT_PROVIDER_ORDER", ["openai", "anthropic", "openai_compatible"])
+OPENAI_DEFAULT_MODEL = env_str("OPENAI_DEFAULT_MODEL", "gpt-4o-mini")
+ANTHROPIC_DEFAULT_MODEL = env_str("ANTHROPIC_DEFAULT_MODEL", "claude-haiku-4-5")
+AI_MAX_TOKENS_DEFAULT = env_int("AI_MAX_TOKENS_DEFAULT", 1024, minimum=1, maximum=32_000)
+PROVIDER_CALL_TIMEOUT_SECONDS = env_float("PROVIDER_CALL_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=600)
+PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60)
+PROVIDER_RETRY_ATTEMPTS = env_int("PROVIDER_RETRY_ATTEMPTS", 3, minimum=1, maximum=10)
+PROVIDER_RETRY_TOTAL_SECONDS = env_float("PROVIDER_RETRY_TOTAL_SECONDS", 20.0, minimum=0, maximum=300)
+PROVIDER_RETRY_BASE_SECONDS = env_float("PROVIDER_RETRY_BASE_SECONDS", 0.5, minimum=0, maximum=60)
+PROVIDER_RETRY_MAX_WAIT_SECONDS = env_float("PROVIDER_RETRY_MAX_WAIT_SECONDS", 8.0, minimum=0, maximum=300)
+PROVIDER_BREAKER_FAILURES = env_int("PROVIDER_BREAKER_FAILURES", 5, minimum=1, maximum=1000)
+PROVIDER_BREAKER_RESET_SECONDS = env_int("PROVIDER_BREAKER_RESET_SECONDS", 30, minimum=1, maximum=3600)
+AI_CACHE_ENABLED = env_bool("AI_CACHE_ENABLED", default=True)
+AI_CACHE_TTL_SECONDS = env_int("AI_CACHE_TTL_SECONDS", 600, minimum=1)  # L2, sliding
+AI_CACHE_MAX_AGE_SECONDS = env_int("AI_CACHE_MAX_AGE_SECONDS", 3600, minimum=1)  # however hot
+AI_CACHE_L1_SECONDS = env_int("AI_CACHE_L1_SECONDS", 60, minimum=1)  # L1, sliding
+AI_CACHE_L1_SIZE = env_int("AI_CACHE_L1_SIZE", 1024, minimum=0, maximum=1_000_000)
+CHAT_MAX_STEPS = env_int("CHAT_MAX_STEPS", 6, minimum=1, maximum=50)

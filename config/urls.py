@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/auth/", include("apps.accounts.urls")),
     path("api/", include("apps.todos.urls")),
     path("api/mcp/", include("apps.mcp_tools.urls")),
+    path("api/ai/", include("apps.providers.urls")),
+    path("api/", include("apps.chat.urls")),
     path("api/", include("apps.keys.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from a URL (no inline script) for the Content-Security-Policy.
