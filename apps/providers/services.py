@@ -87,5 +87,6 @@ def ai_preferences_update(*, user: Any, provider_order: Any = None, models: Any 
         target_id=user.pk,
         data={"provider_order": order, "models": chosen},
     )
+    answer_invalidate_user(user_id=user.pk)
     transaction.on_commit(lambda: answer_invalidate_user(user_id=user.pk))
     return ai_preferences_get(user=user)

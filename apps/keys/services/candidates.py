@@ -107,4 +107,6 @@ def provider_key_refused(*, key_id: int, status_code: int | None) -> str:
 def _key_changed(sender: Any, instance: ProviderKey, **kwargs: Any) -> None:
     """A stored, rotated, revoked or deleted key: the owner's cached AI answers go (every process)."""
     owner_id = instance.owner_id
+    answer_invalidate_user(user_id=owner_id)
+    # Again after commit: a call in another transaction may have cached an answer meanwhile.
     transaction.on_commit(lambda: answer_invalidate_user(user_id=owner_id))
