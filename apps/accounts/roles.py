@@ -63,6 +63,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "mcp_tools.view_toolpolicy",
         "mcp_tools.change_toolpolicy",
         "mcp_tools.view_toolcall",
+        "providers.view_providercircuit",
+        "providers.reset_providercircuit",
+        "providers.view_aipreference",
     },
     ROLE_AUDITOR: {
         "accounts.view_user",

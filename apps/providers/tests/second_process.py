@@ -31,7 +31,7 @@ def _test_database_url() -> str:
 
 
 def in_second_process(code: str, **overrides: str) -> str:
-    """Run `code` in `manage.py shell` in a new process; returns its stdout (fails the test on an error)."""
+    """Run `code` in `manage.py shell` in a new process; returns the last line it printed (fails on an error)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": _test_database_url()}
     env.update(overrides)
     done = subprocess.run(
@@ -43,4 +43,4 @@ def in_second_process(code: str, **overrides: str) -> str:
         timeout=TIMEOUT_SECONDS,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip()
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
