@@ -56,8 +56,15 @@ class CompletionRequest:
     temperature: float = 0.0
 
     def digest(self) -> str:
-        """A digest of the normalised request (what a cached answer is keyed by, with the route)."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """A digest of the normalised request (what a cached answer is keyed by, with the route).
+
+        Runs of whitespace count as one space, and leading/trailing whitespace not at all: a prompt
+        retyped with another line break is the same question.
+        """
+        normalised = asdict(self)
+        for message in normalised["messages"]:
+            message["content"] = " ".join(message["content"].split())
+        canonical = json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

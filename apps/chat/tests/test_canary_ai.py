@@ -7,12 +7,11 @@ import pytest
 from django.test import Client
 
 from apps.audit.models import AuditEvent
-from apps.keys.tests.test_canary import _assert_found_nowhere, every_log_line  # noqa: F401 - the shared search
+from apps.keys.tests.test_canary import _assert_found_nowhere
 from apps.mcp_tools.tests.pipeline_helpers import INVOKE_URL
 from apps.providers.breaker import circuit_reset
 from apps.providers.models import ProviderCircuit
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.conftest import fake_provider  # noqa: F401 - shared fixture
 from apps.providers.tests.keys import anthropic_key, openai_key
 
 # Every failure the fake can send on a model call; each error body and page quotes the whole key.
@@ -44,7 +43,7 @@ def test_a_planted_key_appears_nowhere_when_calls_fail(
     fake_provider,
     every_log_line,
     capfd,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.DEBUG = True
     settings.PROVIDER_RETRY_BASE_SECONDS = 0.01

@@ -10,7 +10,6 @@ from apps.chat.models import ChatMessage
 from apps.keys.services import provider_key_create
 from apps.mcp_tools.models import ToolCall
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.conftest import fake_provider  # noqa: F401 - shared fixture
 from apps.providers.tests.keys import anthropic_key, openai_key
 from apps.todos.models import Todo
 
@@ -33,7 +32,7 @@ def _store(fake_server, user, provider: str) -> str:
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_client, provider):  # noqa: F811
+def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_client, provider):
     _store(fake_provider, alice, provider)
     response = alice_client.post(
         CHAT, {"messages": [{"role": "user", "content": "create todo: buy milk"}], "provider": provider}, format="json"
@@ -57,7 +56,7 @@ def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_cli
         assert second["role"] == "user" and second["content"][0]["type"] == "tool_result"
 
 
-def test_conversations_are_stored_per_user_and_continue(fake_provider, alice, alice_client, bob_client):  # noqa: F811
+def test_conversations_are_stored_per_user_and_continue(fake_provider, alice, alice_client, bob_client):
     _store(fake_provider, alice, "openai")
     first = alice_client.post(CHAT, {"messages": [{"role": "user", "content": "hello"}]}, format="json").json()
     conversation_id = first["conversation_id"]
@@ -82,7 +81,7 @@ def test_conversations_are_stored_per_user_and_continue(fake_provider, alice, al
     assert hijack.status_code == 404
 
 
-def test_chat_without_a_working_provider_is_offline(fake_provider, alice, alice_client):  # noqa: F811
+def test_chat_without_a_working_provider_is_offline(fake_provider, alice, alice_client):
     _store(fake_provider, alice, "openai")
     fake_provider.behaviour = fake.UNAVAILABLE
     body = alice_client.post(CHAT, {"messages": [{"role": "user", "content": "hi"}]}, format="json").json()
@@ -91,7 +90,7 @@ def test_chat_without_a_working_provider_is_offline(fake_provider, alice, alice_
     assert ChatMessage.objects.filter(role="assistant").count() == 1
 
 
-def test_chat_needs_the_ai_scope_and_authentication(fake_provider, alice, anon_client):  # noqa: F811
+def test_chat_needs_the_ai_scope_and_authentication(fake_provider, alice, anon_client):
     assert anon_client.post(CHAT, {"messages": [{"role": "user", "content": "hi"}]}, format="json").status_code == 401
     _row, token = pat_create(user=alice, name="reader", scopes=["todos:read"])
     response = anon_client.post(
@@ -103,7 +102,7 @@ def test_chat_needs_the_ai_scope_and_authentication(fake_provider, alice, anon_c
     assert response.status_code == 403
 
 
-def test_chat_tools_follow_the_callers_token_scopes(fake_provider, alice, anon_client):  # noqa: F811
+def test_chat_tools_follow_the_callers_token_scopes(fake_provider, alice, anon_client):
     _store(fake_provider, alice, "openai")
     _row, token = pat_create(user=alice, name="ai only", scopes=["ai:invoke", "todos:read"])
     body = anon_client.post(

@@ -63,6 +63,14 @@ def test_a_different_request_or_model_is_not_a_hit(fake_provider, alice, alice_c
 
 
 @pytest.mark.django_db
+def test_a_near_repeat_differing_only_in_whitespace_is_a_hit(fake_provider, alice, alice_client):
+    _key(fake_provider, alice)
+    result_of(alice_client, "ai_complete", {"prompt": "plan  my\nweek"})
+    assert result_of(alice_client, "ai_complete", {"prompt": " plan my week "})["cached"] is True
+    assert len(fake_provider.model_calls()) == 1
+
+
+@pytest.mark.django_db
 def test_two_users_never_share_an_answer(fake_provider, alice, bob, alice_client, bob_client):
     _key(fake_provider, alice)
     bobs_key = _key(fake_provider, bob)
