@@ -161,3 +161,18 @@ def test_extract_proposes_and_creates_only_when_asked(fake_provider, alice, alic
     created = result_of(alice_client, "ai_extract_todos", {"text": text, "create": True})
     assert [c["title"] for c in created["created"]] == ["call the bank", "book flights"]
     assert result_of(alice_client, "list_todos", {})["total"] == 2
+
+
+@pytest.mark.usefixtures("close_sync_thread_connections")
+async def test_ai_complete_over_mcp_http_with_the_sdk_client(asgi_server, fake_provider, alice, alice_pat):
+    from asgiref.sync import sync_to_async
+
+    from apps.mcp_tools.tests.conftest import mcp_client
+
+    await sync_to_async(store_key)(fake_provider, alice)
+    async with mcp_client(asgi_server.mcp_url, alice_pat) as client:
+        result = await client.call_tool("ai_complete", {"prompt": "over mcp"})
+    assert result.structured_content["text"] == "echo: over mcp"
+    assert result.structured_content["provider"] == "openai" and result.structured_content["offline"] is False
+    call = await ToolCall.objects.aget(tool_name="ai_complete")
+    assert call.transport == "mcp-http" and call.success
