@@ -308,7 +308,7 @@ def main() -> None:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
-        from apps.mcp_tools.ratelimit import rate_limit_reset
+        from apps.quotas.limiter import limits_reset as rate_limit_reset
 
         # The bench user's counters would otherwise sit in the shared limiter store for a window.
         rate_limit_reset()

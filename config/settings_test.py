@@ -8,6 +8,12 @@ import os
 
 os.environ.setdefault("APP_ENV", "development")
 os.environ.setdefault("LOG_LEVEL", "warning")
+# Generous request rates by default: suites that make many requests (schema fuzzing, lockouts) test
+# other things; the quota tests set the rates they test.
+os.environ.setdefault("QUOTA_USER_RATE", "100000/minute")
+os.environ.setdefault("QUOTA_USER_BURST", "100000")
+os.environ.setdefault("QUOTA_ANON_RATE", "100000/minute")
+os.environ.setdefault("QUOTA_ANON_BURST", "100000")
 
 from config.settings import *  # noqa: F403
 from config.settings import DATABASES, VAR_DIR

@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"accounts"},
     {"todos", "providers"},
     {"keys"},
+    {"quotas"},
     {"mcp_tools"},
     # A door over the pipeline (like REST and MCP), kept in its own app for its own models.
     {"chat"},
