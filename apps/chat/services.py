@@ -139,7 +139,7 @@ def chat_send(
     for _step in range(settings.CHAT_MAX_STEPS):
         request = CompletionRequest(messages=tuple(transcript), tools=tools, max_tokens=settings.AI_MAX_TOKENS_DEFAULT)
         answer = assistant_complete(
-            user=user, request=request, tool_name="chat", provider=provider, model=model, cacheable=False
+            user=user, request=request, tool_name="chat", provider=provider, model=model, cacheable=False, door="chat"
         )
         reply.notices += answer.notices
         response = answer.response

@@ -1,7 +1,8 @@
 """One call to the user's AI providers, as the AI tools and the chat loop make it.
 
-preferences -> answer cache (L1, L2) -> budget check -> the fallback chain over the user's keys
-(decrypted one at a time by the vault) -> usage record -> answer cache. When no provider answers
+preferences -> answer cache (L1, L2) -> the fallback chain over the user's keys (decrypted one at a
+time by the vault), each attempt admitted by apps.quotas before (rate, budgets) and recorded in its
+usage ledger after -> answer cache. A cached answer is recorded at cost 0. When no provider answers
 the result is offline: the reason, the providers tried and when to retry, or a cached answer
 where one exists. The caller's own bearer token is never part of any of this.
 """
@@ -18,10 +19,24 @@ from apps.core.errors import InvalidInput, Unprocessable
 from apps.keys.services import provider_candidates, provider_key_refused
 from apps.mcp_tools.pipeline.cache import cache_group_version_key
 from apps.providers.answer_cache import answer_key, answer_lookup, answer_store, answer_versions
-from apps.providers.calls import KEY_REFUSED, Candidate, CompletionRequest, CompletionResponse, ProviderFailure, Route
+from apps.providers.calls import (
+    KEY_REFUSED,
+    QUOTA,
+    Candidate,
+    CompletionRequest,
+    CompletionResponse,
+    ProviderFailure,
+    Route,
+)
 from apps.providers.fallback import completion_with_fallback
 from apps.providers.registry import PROVIDERS
 from apps.providers.services import ai_preferences_get
+from apps.quotas.provider_calls import (
+    ProviderCallAdmission,
+    provider_call_admit,
+    provider_call_record,
+    provider_quota_exhausted,
+)
 
 
 @dataclass
@@ -68,12 +83,64 @@ def _routes(*, user: Any, provider: str | None, model: str | None) -> tuple[list
     return order, {name: value for name, value in models.items() if value}
 
 
-def _budget_check(*, user: Any) -> None:
-    """The quotas seam before a provider call (issue 11's budget check lands here, in this one place)."""
+class _QuotaMetering:
+    """Budgets and the usage ledger (apps.quotas) around every provider attempt of the chain."""
+
+    def __init__(self, *, user: Any, door: str, tool_name: str) -> None:
+        self.user, self.door, self.tool_name = user, door, tool_name
+
+    def admit(self, candidate: Candidate, request: CompletionRequest) -> ProviderCallAdmission:
+        # Four characters a token is the usual estimate; the reservation is settled with the real count.
+        estimate = sum(len(message.content) for message in request.messages) // 4 + 1
+        return provider_call_admit(
+            user=self.user,
+            provider=candidate.route.provider,
+            model=candidate.route.model,
+            input_tokens=estimate,
+            max_output_tokens=request.max_tokens,
+        )
+
+    def record(
+        self,
+        candidate: Candidate,
+        admission: ProviderCallAdmission | None,
+        *,
+        response: CompletionResponse | None,
+        failure: ProviderFailure | None,
+        latency_ms: float,
+    ) -> None:
+        if failure is not None and failure.kind == QUOTA:
+            provider_quota_exhausted(user=self.user, provider=candidate.route.provider)
+        provider_call_record(
+            user=self.user,
+            provider=candidate.route.provider,
+            model=candidate.route.model,
+            admission=admission,
+            input_tokens=response.usage.input_tokens if response else 0,
+            output_tokens=response.usage.output_tokens if response else 0,
+            latency_ms=round(latency_ms, 3),
+            cached=False,
+            outcome="ok" if failure is None else failure.kind,
+            door=self.door,
+            tool_name=self.tool_name,
+        )
 
 
-def _usage_record(*, user: Any, response: CompletionResponse, tool_name: str) -> None:
-    """The quotas seam after a provider call (issue 11's usage ledger lands here, in this one place)."""
+def _cached_record(*, user: Any, response: CompletionResponse, door: str, tool_name: str) -> None:
+    """A cached answer spends nothing, but is in the ledger (at cost 0) like every answer."""
+    provider_call_record(
+        user=user,
+        provider=response.provider,
+        model=response.model[:100],
+        admission=None,
+        input_tokens=0,
+        output_tokens=0,
+        latency_ms=0,
+        cached=True,
+        outcome="ok",
+        door=door,
+        tool_name=tool_name,
+    )
 
 
 def assistant_complete(
@@ -85,6 +152,7 @@ def assistant_complete(
     model: str | None = None,
     cache_groups: Sequence[str] = (),
     cacheable: bool = True,
+    door: str = "tool",
 ) -> AssistantAnswer:
     """Ask the user's providers; `cache_groups` name the data (e.g. todos) the answer depends on."""
     order, models = _routes(user=user, provider=provider, model=model)
@@ -98,12 +166,12 @@ def assistant_complete(
             keys = [answer_key(scope=f"user:{user.pk}", route=r, versions=versions, request=request) for r in routes]
             hit = answer_lookup(keys)
             if hit is not None:
+                _cached_record(user=user, response=hit.response, door=door, tool_name=tool_name)
                 return AssistantAnswer(response=hit.response, cached=True)
     if settings.AI_OFFLINE:
         return AssistantAnswer(
             response=None, offline=True, offline_reason="AI calls are switched off on this server (AI_OFFLINE)."
         )
-    _budget_check(user=user)
     notices: list[str] = []
 
     def on_failure(candidate: Candidate, failure: ProviderFailure) -> None:
@@ -116,6 +184,7 @@ def assistant_complete(
             candidates=provider_candidates(owner=user, order=order, models=models),
             actor=user,
             on_failure=on_failure,
+            metering=_QuotaMetering(user=user, door=door, tool_name=tool_name),
         )
     except ProviderFailure as failure:  # a bad request: the next provider would refuse it too
         raise Unprocessable(failure.message, code="provider_refused_request") from None
@@ -129,7 +198,6 @@ def assistant_complete(
             notices=[n for n in notices if n],
         )
     response = result.response
-    _usage_record(user=user, response=response, tool_name=tool_name)
     if keys:
         route = next(r for r in routes if r.provider == response.provider)
         answer_store(keys[routes.index(route)], response)

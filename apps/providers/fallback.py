@@ -10,9 +10,10 @@ No database connection is held while a provider is waited on.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from apps.audit.services import audit_event_record
 from apps.core.database import connections_release
@@ -68,15 +69,49 @@ class FallbackResult:
         return " ".join(attempt.message for attempt in self.attempts if attempt.message)
 
 
-def _attempt(candidate: Candidate, request: CompletionRequest) -> CompletionResponse:
+class CallMetering(Protocol):
+    """What the layer above counts per call (budgets, the usage ledger): admit before, record after.
+
+    `admit` may raise a DomainError to refuse the call (a spent budget); it runs before the
+    provider is waited on, `record` after, with the answer or the failure.
+    """
+
+    def admit(self, candidate: Candidate, request: CompletionRequest) -> Any: ...
+
+    def record(
+        self,
+        candidate: Candidate,
+        admission: Any,
+        *,
+        response: CompletionResponse | None,
+        failure: ProviderFailure | None,
+        latency_ms: float,
+    ) -> None: ...
+
+
+def _attempt(candidate: Candidate, request: CompletionRequest, metering: CallMetering | None) -> CompletionResponse:
     name = provider_spec_get(candidate.route.provider).display_name
     breaker = breaker_for(candidate.route)
     wait = open_for_seconds(breaker)
     if wait is not None:
         raise ProviderFailure(BREAKER_OPEN, f"{name} failed repeatedly; calls are paused.", retry_after=wait)
+    admission = metering.admit(candidate, request) if metering is not None else None
     # Everything the chain needed from the database is done; the wait on the provider holds no connection.
     connections_release()
-    return with_retries(lambda: breaker_call(breaker, lambda: completion_call(candidate, request), display_name=name))
+    started = time.perf_counter()
+    try:
+        response = with_retries(
+            lambda: breaker_call(breaker, lambda: completion_call(candidate, request), display_name=name)
+        )
+    except ProviderFailure as failure:
+        if metering is not None:
+            latency = (time.perf_counter() - started) * 1000
+            metering.record(candidate, admission, response=None, failure=failure, latency_ms=latency)
+        raise
+    if metering is not None:
+        latency = (time.perf_counter() - started) * 1000
+        metering.record(candidate, admission, response=response, failure=None, latency_ms=latency)
+    return response
 
 
 def completion_with_fallback(
@@ -85,6 +120,7 @@ def completion_with_fallback(
     candidates: Iterable[Candidate],
     actor: Any = None,
     on_failure: Callable[[Candidate, ProviderFailure], None] | None = None,
+    metering: CallMetering | None = None,
 ) -> FallbackResult:
     """The first answer from the candidates in order; offline (response None) when none answers."""
     attempts: list[Attempt] = []
@@ -93,7 +129,7 @@ def completion_with_fallback(
     try:
         for candidate in iterator:
             try:
-                response = _attempt(candidate, request)
+                response = _attempt(candidate, request, metering)
             except ProviderFailure as failure:
                 attempts.append(
                     Attempt(

@@ -176,3 +176,22 @@ async def test_ai_complete_over_mcp_http_with_the_sdk_client(asgi_server, fake_p
     assert result.structured_content["provider"] == "openai" and result.structured_content["offline"] is False
     call = await ToolCall.objects.aget(tool_name="ai_complete")
     assert call.transport == "mcp-http" and call.success
+
+
+def test_every_answer_is_in_the_usage_ledger_and_a_spent_budget_refuses(fake_provider, alice, alice_client):
+    from apps.quotas.models import Budget, UsageRecord
+
+    store_key(fake_provider, alice)
+    result_of(alice_client, "ai_complete", {"prompt": "count me"})
+    result_of(alice_client, "ai_complete", {"prompt": "count me"})  # from the cache: recorded at cost 0
+    rows = list(UsageRecord.objects.filter(user=alice).order_by("id"))
+    assert [(r.provider, r.cached, r.outcome, r.tool_name) for r in rows] == [
+        ("openai", False, "ok", "ai_complete"),
+        ("openai", True, "ok", "ai_complete"),
+    ]
+    assert rows[0].input_tokens > 0 and rows[0].output_tokens > 0
+    Budget.objects.create(user=alice, provider="openai", period="day", measure="tokens", amount=10, hard=True)
+    refused = invoke(alice_client, "ai_complete", {"prompt": "a new question that would pass the budget"})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert len(fake_provider.model_calls()) == 1
