@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/audit/", include("apps.audit.urls")),
     path("api/", include("apps.todos.urls")),
     path("api/mcp/", include("apps.mcp_tools.urls")),
+    path("api/ai/", include("apps.providers.urls")),
+    path("api/", include("apps.chat.urls")),
     path("api/", include("apps.keys.urls")),
     path("api/quotas/", include("apps.quotas.urls")),
     path("api/notifications", quotas_api.NotificationListView.as_view(), name="notifications"),

@@ -23,3 +23,4 @@ class KeysConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="keys.schedules")
+        from apps.keys.services import candidates  # noqa: F401  (its signal receivers)

@@ -149,6 +149,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
 }
 
 
+PROVIDER_NAMES = sorted(PROVIDERS)
+
+
 def provider_spec_get(name: str) -> ProviderSpec:
     spec = PROVIDERS.get(name)
     if spec is None:

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.mcp_tools",
     "apps.providers",
+    "apps.chat",
     "apps.keys",
     "apps.quotas",
     "apps.web",

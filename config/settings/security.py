@@ -99,6 +99,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One enum for provider names wherever a request names a provider (keys, chat).
+    "ENUM_NAME_OVERRIDES": {"ProviderNameEnum": "apps.providers.registry.PROVIDER_NAMES"},
     # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }

@@ -11,6 +11,7 @@ expiry.py (the periodic expiry job), rewrap.py (master-key and pepper rotation),
 (the steps they share).
 """
 
+from apps.keys.services.candidates import provider_candidates, provider_key_refused, provider_keys_usable
 from apps.keys.services.common import API_KEY_MAX_LENGTH, ProviderKeyUnusable, key_rejected_error
 from apps.keys.services.expiry import provider_keys_expire_and_warn
 from apps.keys.services.lifecycle import (
@@ -30,10 +31,12 @@ __all__ = [
     "API_KEY_MAX_LENGTH",
     "ProviderKeyUnusable",
     "key_rejected_error",
+    "provider_candidates",
     "provider_key_create",
     "provider_key_delete",
     "provider_key_owner_resolve",
     "provider_key_plaintext_for_call",
+    "provider_key_refused",
     "provider_key_revoke",
     "provider_key_rotate",
     "provider_key_set_default",
@@ -41,4 +44,5 @@ __all__ = [
     "provider_key_validate",
     "provider_keys_expire_and_warn",
     "provider_keys_rewrap",
+    "provider_keys_usable",
 ]

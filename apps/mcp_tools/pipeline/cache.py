@@ -40,6 +40,11 @@ def _version_key(user_id: int, group: str) -> str:
     return f"{VERSION_PREFIX}:{group}:{user_id}"
 
 
+def cache_group_version_key(*, user_id: int, group: str) -> str:
+    """The cache key holding a user's version of a group (AI answers read it with their own versions)."""
+    return _version_key(user_id, group)
+
+
 def cache_group_version(*, user_id: int, group: str) -> int:
     return int(cache.get(_version_key(user_id, group)) or 0)
 

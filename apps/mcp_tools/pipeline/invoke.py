@@ -89,7 +89,7 @@ def _unknown_tool_label(tool_name: object) -> str:
 
 
 def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any]) -> dict[str, Any]:
-    if spec.read_only:
+    if spec.read_only or spec.own_transactions:
         result = spec.func(principal, **arguments)
     else:
         # A batch either happens entirely or not at all.

@@ -38,6 +38,9 @@ class ToolSpec:
     # go stale through the model signals in cache.py, whichever door changed the data; tools do not
     # name what they invalidate.
     cache_group: str = ""
+    # A tool that waits on the network (an AI provider) opens its own short transactions, so no
+    # database connection is held, in a transaction, while it waits.
+    own_transactions: bool = False
 
     @property
     def read_only(self) -> bool:

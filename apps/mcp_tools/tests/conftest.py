@@ -24,6 +24,8 @@ from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from apps.providers.tests.conftest import fake_provider  # noqa: F401 - the loopback providers, for the AI tool tests
+
 STARTUP_DEADLINE_SECONDS = 20
 
 

@@ -22,6 +22,7 @@ WRITE_TOOLS = {
     "set_due_date",
 }
 PROFILE_TOOLS = {"current_time", "whoami"}
+AI_TOOLS = {"ai_complete", "ai_summarize_todos", "ai_plan_day", "ai_extract_todos"}
 
 
 def _names(client) -> set[str]:
@@ -37,7 +38,7 @@ def test_the_tool_endpoints_need_authentication(anon_client):
 
 def test_the_tool_list_carries_schemas_and_annotations(alice_client):
     tools = {tool["name"]: tool for tool in alice_client.get("/api/mcp/tools").json()}
-    assert set(tools) == READ_TOOLS | WRITE_TOOLS | PROFILE_TOOLS
+    assert set(tools) == READ_TOOLS | WRITE_TOOLS | PROFILE_TOOLS | AI_TOOLS
     delete = tools["delete_todos"]
     assert delete["annotations"] == {
         "readOnlyHint": False,
@@ -54,7 +55,7 @@ def test_the_tool_list_carries_schemas_and_annotations(alice_client):
 def test_a_jwt_carries_every_scope_of_the_role(alice_client, audrey):
     from conftest import client_for
 
-    assert _names(alice_client) == READ_TOOLS | WRITE_TOOLS | PROFILE_TOOLS
+    assert _names(alice_client) == READ_TOOLS | WRITE_TOOLS | PROFILE_TOOLS | AI_TOOLS
     auditor = client_for(audrey)
     assert _names(auditor) == PROFILE_TOOLS
     response = invoke(auditor, "list_todos", {})

@@ -31,6 +31,11 @@ def test_every_registered_tool_is_covered_here():
         "todo_overview",
         "current_time",
         "whoami",
+        # AI tools: apps/mcp_tools/tests/test_ai_tools.py
+        "ai_complete",
+        "ai_summarize_todos",
+        "ai_plan_day",
+        "ai_extract_todos",
     }
     assert {spec.name for spec in tools_registered()} == covered
 

@@ -1,5 +1,11 @@
 """A loopback stand-in for the OpenAI and Anthropic APIs, speaking their wire formats.
 
+POST {base}/v1/chat/completions (OpenAI) and POST {base}/v1/messages (Anthropic) answer in the
+providers' wire formats (text, tool calls, usage): see `_reply` for the rules the fake model follows.
+A behaviour applies to them as to the models list, plus the calling-side faults below; `queue`
+holds behaviours used up one per request before the normal ones (fail twice, then answer);
+`latency` delays every answer (the benchmark's 200 ms provider).
+
 GET {base}/v1/models answers a 307 to `redirect_to` when that is set; else, for a key with a
 behaviour (`behaviours[key]`, or `behaviour` for every key without one), what that behaviour
 says (see BEHAVIOURS); else 200 with a models list for a key in `valid_keys`, 401 with the
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,6 +44,10 @@ PROXY_HTML = "proxy_html"  # 502 text/html error page from a proxy in front of t
 CAPTIVE_HTML = "captive_html"  # 200 text/html page (a captive portal or misrouted proxy)
 CONNECTION_DROPPED = "connection_dropped"  # headers promise more bytes than are sent, then the socket closes
 STALL_BODY = "stall_body"  # 200 headers sent at once, the body never arrives in time
+INSUFFICIENT_QUOTA = "insufficient_quota"  # 429 meaning the account is out of credit (no Retry-After)
+UNAUTHORIZED = "unauthorized"  # 401 even for a valid key (a key revoked at the provider)
+BAD_REQUEST = "bad_request"  # 400 invalid_request_error
+SLOW = "slow"  # the answer comes after `slow_seconds` (past the caller's timeout)
 
 BEHAVIOURS = (
     RATE_LIMITED,
@@ -55,6 +66,10 @@ BEHAVIOURS = (
     CAPTIVE_HTML,
     CONNECTION_DROPPED,
     STALL_BODY,
+    INSUFFICIENT_QUOTA,
+    UNAUTHORIZED,
+    BAD_REQUEST,
+    SLOW,
 )
 
 _OPENAI_MODELS = {
@@ -136,6 +151,83 @@ def _proxy_html(status: int, reason: str, key: str) -> bytes:
     ).encode()
 
 
+def _text_of(content) -> str:
+    """The text of an OpenAI or Anthropic message content (a string or a list of blocks)."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        elif block.get("type") == "tool_result":
+            parts.append(_text_of(block.get("content", "")))
+    return "\n".join(parts)
+
+
+def _reply(body: dict, *, anthropic: bool) -> tuple[str, list[tuple[str, dict]]]:
+    """The fake model: (text, tool calls).
+
+    After a tool result it answers "Done: <the result>"; asked "create todo: X" with a create_todos
+    tool on offer it calls that tool; otherwise it echoes the last user message.
+    """
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    tools = {(tool.get("function") or tool).get("name") for tool in body.get("tools") or []}
+    is_tool_result = last.get("role") == "tool" or (
+        anthropic
+        and isinstance(last.get("content"), list)
+        and any(block.get("type") == "tool_result" for block in last["content"])
+    )
+    text = _text_of(last.get("content"))
+    if is_tool_result:
+        return f"Done: {text[:200]}", []
+    if "Extract todos from:\n" in text:
+        lines = [line.strip("-* ").strip() for line in text.split("Extract todos from:\n", 1)[1].splitlines()]
+        return json.dumps([{"title": line, "priority": "medium"} for line in lines if line]), []
+    if text.lower().startswith("create todo:") and "create_todos" in tools:
+        return "", [("create_todos", {"items": [{"title": text.split(":", 1)[1].strip()}]})]
+    return f"echo: {text}", []
+
+
+def _openai_completion(body: dict, text: str, calls: list[tuple[str, dict]], counter: int) -> dict:
+    message: dict = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = [
+            {"id": f"call_{counter}_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            for n, (name, args) in enumerate(calls)
+        ]
+    prompt = len(json.dumps(body.get("messages") or [])) // 4 + 1
+    return {
+        "id": f"chatcmpl-{counter}",
+        "object": "chat.completion",
+        "created": 1764000000,
+        "model": body.get("model", "gpt-4o-mini"),
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": len(text) // 4 + 1, "total_tokens": prompt + 1},
+    }
+
+
+def _anthropic_message(body: dict, text: str, calls: list[tuple[str, dict]], counter: int) -> dict:
+    content: list[dict] = [{"type": "text", "text": text}] if text else []
+    content += [
+        {"type": "tool_use", "id": f"toolu_{counter}_{n}", "name": name, "input": args}
+        for n, (name, args) in enumerate(calls)
+    ]
+    return {
+        "id": f"msg_{counter}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "claude-haiku-4-5"),
+        "content": content,
+        "stop_reason": "tool_use" if calls else "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": len(json.dumps(body.get("messages") or [])) // 4 + 1,
+            "output_tokens": len(text) // 4 + 1,
+        },
+    }
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -154,7 +246,12 @@ class FakeProvider:
         self.retry_after: str | None = "17"
         self.redirect_to: str | None = None
         self.requests: list[dict] = []
+        # Behaviours used up one per model call (chat completions, messages) before the normal rules.
+        self.queue: list[str | None] = []
+        self.latency: float = 0.0
+        self.slow_seconds: float = 3.0
         self.release = threading.Event()
+        self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -172,6 +269,16 @@ class FakeProvider:
 
     def behaviour_for(self, key: str) -> str | None:
         return self.behaviours.get(key, self.behaviour)
+
+    def model_calls(self, *, key: str | None = None) -> list[dict]:
+        """The chat-completion and messages requests received (optionally for one key)."""
+        return [r for r in list(self.requests) if r.get("method") == "POST" and (key is None or r.get("key") == key)]
+
+    def _next_queued(self) -> tuple[bool, str | None]:
+        with self._lock:
+            if self.queue:
+                return True, self.queue.pop(0)
+        return False, None
 
     def _handler(self):
         fake = self
@@ -243,6 +350,35 @@ class FakeProvider:
                     whole = json.dumps(models).encode()
                     self._send_bytes(200, whole[:20], extra=ids, content_length=len(whole))
                     self.close_connection = True
+                elif behaviour == INSUFFICIENT_QUOTA:
+                    if anthropic:
+                        body = _anthropic_error("rate_limit_error", f"Your credit balance is too low (key {key}).")
+                        body["error"]["type"] = "insufficient_quota"
+                    else:
+                        body = _openai_error(
+                            f"You exceeded your current quota, please check your plan and billing details (key {key}).",
+                            "insufficient_quota",
+                            "insufficient_quota",
+                        )
+                    self._send(429, body, ids)
+                elif behaviour == UNAUTHORIZED:
+                    self._send(
+                        401,
+                        _anthropic_error("authentication_error", f"invalid x-api-key {key}")
+                        if anthropic
+                        else _openai_error(
+                            f"Incorrect API key provided: {key}.", "invalid_request_error", "invalid_api_key"
+                        ),
+                        ids,
+                    )
+                elif behaviour == BAD_REQUEST:
+                    self._send(
+                        400,
+                        _anthropic_error("invalid_request_error", f"messages: bad (key {key})")
+                        if anthropic
+                        else _openai_error(f"Invalid request (key {key}).", "invalid_request_error"),
+                        ids,
+                    )
                 elif behaviour == STALL_BODY:
                     whole = json.dumps(models).encode()
                     self.send_response(200)
@@ -254,6 +390,48 @@ class FakeProvider:
                     self.wfile.write(whole)
                 else:
                     raise ValueError(f"unknown behaviour {behaviour!r}")
+
+            def do_POST(self) -> None:
+                anthropic = "anthropic-version" in self.headers
+                key = self.headers.get("x-api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                with fake._lock:
+                    counter = len(fake.requests)
+                    fake.requests.append(
+                        {
+                            "method": "POST",
+                            "path": self.path,
+                            "provider": "anthropic" if anthropic else "openai",
+                            "key": key,
+                            "body": body,
+                        }
+                    )
+                if self.path.rstrip("/") not in ("/v1/chat/completions", "/v1/messages"):
+                    self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return
+                if fake.latency:
+                    time.sleep(fake.latency)
+                queued, behaviour = fake._next_queued()
+                if not queued:
+                    behaviour = fake.behaviour_for(key)
+                if behaviour == SLOW:
+                    fake.release.wait(fake.slow_seconds)
+                    behaviour = None
+                if behaviour is not None:
+                    self._behave(behaviour, anthropic=anthropic, key=key)
+                    return
+                if key not in fake.valid_keys:
+                    self._behave(UNAUTHORIZED, anthropic=anthropic, key=key)
+                    return
+                text, calls = _reply(body, anthropic=anthropic)
+                if anthropic:
+                    self._send(200, _anthropic_message(body, text, calls, counter), {"request-id": _REQUEST_ID})
+                else:
+                    self._send(200, _openai_completion(body, text, calls, counter), {"x-request-id": _REQUEST_ID})
 
             def do_GET(self) -> None:
                 anthropic = "anthropic-version" in self.headers

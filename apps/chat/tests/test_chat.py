@@ -1,0 +1,116 @@
+"""POST /api/chat: the model's tool calls run through the one pipeline, in both providers' formats."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.accounts.services import pat_create
+from apps.audit.models import AuditEvent
+from apps.chat.models import ChatMessage
+from apps.keys.services import provider_key_create
+from apps.mcp_tools.models import ToolCall
+from apps.providers.tests import fake_provider as fake
+from apps.providers.tests.keys import anthropic_key, openai_key
+from apps.todos.models import Todo
+
+pytestmark = pytest.mark.django_db
+CHAT = "/api/chat"
+
+
+@pytest.fixture(autouse=True)
+def fast_calls(settings):
+    settings.PROVIDER_RETRY_BASE_SECONDS = 0.01
+    settings.PROVIDER_RETRY_ATTEMPTS = 2
+    settings.PROVIDER_CALL_TIMEOUT_SECONDS = 2
+
+
+def _store(fake_server, user, provider: str) -> str:
+    api_key = openai_key() if provider == "openai" else anthropic_key()
+    fake_server.valid_keys.add(api_key)
+    provider_key_create(actor=user, owner=user, provider=provider, api_key=api_key)
+    return api_key
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_client, provider):
+    _store(fake_provider, alice, provider)
+    response = alice_client.post(
+        CHAT, {"messages": [{"role": "user", "content": "create todo: buy milk"}], "provider": provider}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["provider"] == provider and body["offline"] is False
+    assert [(c["tool_name"], c["success"]) for c in body["tool_calls"]] == [("create_todos", True)]
+    assert body["tool_calls"][0]["result"]["created"][0]["title"] == "buy milk"
+    assert body["message"]["role"] == "assistant" and body["message"]["content"].startswith("Done:")
+    assert body["usage"]["input_tokens"] > 0
+    assert Todo.objects.get(owner=alice).title == "buy milk"
+    # The call went through the pipeline like any other door's.
+    assert ToolCall.objects.filter(tool_name="create_todos", transport="chat", user=alice).count() == 1
+    assert AuditEvent.objects.filter(action="tool.invoked", target_id="create_todos").exists()
+    # The second model call saw the tool's result in its own provider's format.
+    second = fake_provider.model_calls()[-1]["body"]["messages"][-1]
+    if provider == "openai":
+        assert second["role"] == "tool" and second["tool_call_id"]
+    else:
+        assert second["role"] == "user" and second["content"][0]["type"] == "tool_result"
+
+
+def test_conversations_are_stored_per_user_and_continue(fake_provider, alice, alice_client, bob_client):
+    _store(fake_provider, alice, "openai")
+    first = alice_client.post(CHAT, {"messages": [{"role": "user", "content": "hello"}]}, format="json").json()
+    conversation_id = first["conversation_id"]
+    assert first["message"]["content"] == "echo: hello" and first["tool_calls"] == []
+    again = alice_client.post(
+        CHAT, {"messages": [{"role": "user", "content": "again"}], "conversation_id": conversation_id}, format="json"
+    ).json()
+    assert again["conversation_id"] == conversation_id
+    # The history went to the model.
+    sent = [m["content"] for m in fake_provider.model_calls()[-1]["body"]["messages"] if m["role"] != "system"]
+    assert sent == ["hello", "echo: hello", "again"]
+    listed = alice_client.get("/api/chat/conversations").json()
+    assert [c["id"] for c in listed] == [conversation_id]
+    detail = alice_client.get(f"/api/chat/conversations/{conversation_id}").json()
+    assert [m["role"] for m in detail["messages"]] == ["user", "assistant", "user", "assistant"]
+    # bob sees neither the list entry nor the conversation, and cannot continue it.
+    assert bob_client.get("/api/chat/conversations").json() == []
+    assert bob_client.get(f"/api/chat/conversations/{conversation_id}").status_code == 404
+    hijack = bob_client.post(
+        CHAT, {"messages": [{"role": "user", "content": "x"}], "conversation_id": conversation_id}, format="json"
+    )
+    assert hijack.status_code == 404
+
+
+def test_chat_without_a_working_provider_is_offline(fake_provider, alice, alice_client):
+    _store(fake_provider, alice, "openai")
+    fake_provider.behaviour = fake.UNAVAILABLE
+    body = alice_client.post(CHAT, {"messages": [{"role": "user", "content": "hi"}]}, format="json").json()
+    assert body["offline"] is True and body["provider"] is None
+    assert "OpenAI" in body["offline_reason"]
+    assert ChatMessage.objects.filter(role="assistant").count() == 1
+
+
+def test_chat_needs_the_ai_scope_and_authentication(fake_provider, alice, anon_client):
+    assert anon_client.post(CHAT, {"messages": [{"role": "user", "content": "hi"}]}, format="json").status_code == 401
+    _row, token = pat_create(user=alice, name="reader", scopes=["todos:read"])
+    response = anon_client.post(
+        CHAT,
+        {"messages": [{"role": "user", "content": "hi"}]},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 403
+
+
+def test_chat_tools_follow_the_callers_token_scopes(fake_provider, alice, anon_client):
+    _store(fake_provider, alice, "openai")
+    _row, token = pat_create(user=alice, name="ai only", scopes=["ai:invoke", "todos:read"])
+    body = anon_client.post(
+        CHAT,
+        {"messages": [{"role": "user", "content": "create todo: not allowed"}]},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    ).json()
+    offered = {t["function"]["name"] for t in fake_provider.model_calls()[0]["body"].get("tools", [])}
+    assert "create_todos" not in offered and "list_todos" in offered
+    assert body["tool_calls"] == [] and not Todo.objects.exists()

@@ -1,0 +1,20 @@
+from rest_framework import serializers
+
+from apps.core.schema import enum_list_field
+from apps.providers.registry import PROVIDERS
+
+
+class ModelsByProviderSerializer(serializers.Serializer):
+    openai = serializers.CharField(required=False, max_length=100)
+    anthropic = serializers.CharField(required=False, max_length=100)
+    openai_compatible = serializers.CharField(required=False, max_length=100)
+
+
+class AIPreferencesSerializer(serializers.Serializer):
+    provider_order = enum_list_field(sorted(PROVIDERS), help_text="Providers to try, first to last.")
+    models = ModelsByProviderSerializer(help_text="The model to ask of each provider.")
+
+
+class AIPreferencesUpdateSerializer(serializers.Serializer):
+    provider_order = enum_list_field(sorted(PROVIDERS), required=False, max_length=len(PROVIDERS))
+    models = serializers.DictField(child=serializers.CharField(max_length=100), required=False)
