@@ -50,7 +50,8 @@ def _http_app(server):
 def constant_app():
     from mcp.server.mcpserver import MCPServer
 
-    server = MCPServer("bare-constant")
+    # WARNING as in the gateway (settings.LOGGING): the SDK logs every stateless request at INFO.
+    server = MCPServer("bare-constant", log_level="WARNING")
 
     @server.tool(name="constant", description="Returns the same small object every time.")
     def constant() -> dict:
@@ -75,7 +76,7 @@ def tool_app(tool_name: str, user_id: int):
     if spec is None:
         raise SystemExit(f"no tool called {tool_name!r}")
     principal = principal_for_user(User.objects.get(pk=user_id), auth_method="jwt")
-    server = MCPServer("bare-tool")
+    server = MCPServer("bare-tool", log_level="WARNING")
 
     async def tool() -> dict:
         return await database_work(spec.func, principal)

@@ -392,7 +392,9 @@ def report(args: argparse.Namespace, machine: dict[str, str], results: dict) -> 
             lines.append(f"| {row['target']} | {row['workers']} | {row['calls']} | {row['p50_ms']:.1f} | "
                          f"{row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {row['max_ms']:.1f} | {row['failed']} | "
                          f"{row['rss_mb']} |")  # fmt: skip
-        lines += ["", "Goal at 100 calls/s: p50 <= 5 ms, p95 <= 15 ms, p99 <= 40 ms for both doors.", ""]
+        lines += ["", "Goal at 100 calls/s: p50 <= 5 ms, p95 <= 15 ms, p99 <= 40 ms for both doors."]
+        failures = [row for row in results["fixed"] if row["failed"]]
+        lines += [f"- {row['target']} first failure: `{row['first_failure']}`" for row in failures] + [""]
     if results.get("memory"):
         mem = results["memory"]
         names = [name for name in mem["samples"][0] if name != "minute"]

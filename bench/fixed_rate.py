@@ -49,6 +49,7 @@ async def run(targets: list[tuple[str, str, str]], rate: float, seconds: float, 
     latencies: list[list[float]] = [[] for _ in targets]
     failures = [0] * len(targets)
     late_ms: list[float] = []
+    first_failure = [""] * len(targets)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
 
@@ -58,11 +59,13 @@ async def run(targets: list[tuple[str, str, str]], rate: float, seconds: float, 
             try:
                 response = await http.post(url, content=body, headers=mcp_headers if kind == "mcp" else headers)
                 ok = _ok(kind, response.status_code, response.text)
-            except httpx.HTTPError:
-                ok = False
+                answer = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                ok, answer = False, repr(exc)[:200]
             latencies[index].append((time.perf_counter() - due) * 1000)
             if not ok:
                 failures[index] += 1
+                first_failure[index] = first_failure[index] or answer
 
         total = int(rate * seconds)
         start = time.perf_counter() + 0.05
@@ -92,6 +95,7 @@ async def run(targets: list[tuple[str, str, str]], rate: float, seconds: float, 
                 "p99_ms": _percentile(ordered, 0.99),
                 "max_ms": ordered[-1] if ordered else 0.0,
                 "send_late_p99_ms": _percentile(ordered_late, 0.99),
+                "first_failure": first_failure[index],
             }
         )
     return results

@@ -530,3 +530,8 @@ LOGGING = {
         "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Performance (issue 13) ------------------------------------------------------------------------
+# Seconds a verified bearer token is answered from the process's memory without a database round
+# trip; also the longest a revocation takes to reach other processes (apps/accounts/principal_cache.py).
+PRINCIPAL_CACHE_SECONDS = env_float("PRINCIPAL_CACHE_SECONDS", 5, minimum=0, maximum=60)

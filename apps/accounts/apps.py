@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 
 def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
@@ -39,3 +39,15 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="accounts.schedules")
         # A deactivation revokes the user's tokens whichever door saved it (admin form, service, shell).
         post_save.connect(_on_user_saved, sender=self.get_model("User"), dispatch_uid="accounts.deactivation")
+        self._principal_cache_invalidation()
+
+    def _principal_cache_invalidation(self) -> None:
+        """Any saved user, token, session family or role membership empties this process's cache of
+        verified tokens (other processes follow within PRINCIPAL_CACHE_SECONDS)."""
+        from apps.accounts.principal_cache import principal_cache_clear
+
+        user = self.get_model("User")
+        for model in (user, self.get_model("PersonalAccessToken"), self.get_model("RefreshTokenFamily")):
+            for signal in (post_save, post_delete):
+                signal.connect(principal_cache_clear, sender=model, dispatch_uid=f"accounts.principal_cache.{model}")
+        m2m_changed.connect(principal_cache_clear, sender=user.groups.through, dispatch_uid="accounts.principal_cache")
