@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -14,32 +15,24 @@ from apps.todos.models import (
     Priority,
     Todo,
 )
+from apps.todos.representation import TODO_FIELDS, todo_as_dict
 
 
 class TodoSerializer(serializers.ModelSerializer):
-    tags = serializers.SerializerMethodField()
+    """Declares the REST shape for the OpenAPI schema; the values come from the one representation."""
+
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     status = serializers.CharField(read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Todo
-        fields = [
-            "id",
-            "title",
-            "description",
-            "priority",
-            "due_at",
-            "tags",
-            "status",
-            "is_overdue",
-            "completed_at",
-            "created_at",
-            "updated_at",
-        ]
+        fields = list(TODO_FIELDS)
         read_only_fields = fields
 
-    def get_tags(self, obj: Todo) -> list[str]:
-        return [tag.name for tag in obj.tags.all()]
+    def to_representation(self, instance: Todo) -> dict[str, Any]:
+        # The request's zone (the user's, activated per request), written as DRF writes times.
+        return todo_as_dict(instance, tz=timezone.get_current_timezone(), zulu=True)
 
 
 class DueAtField(serializers.DateTimeField):

@@ -31,6 +31,7 @@ from apps.mcp_tools.tools.schemas import (
 from apps.todos import selectors, services
 from apps.todos.dates import due_parse
 from apps.todos.models import Todo
+from apps.todos.representation import moment_text, todo_as_dict
 
 READ = {"required_scope": TODOS_READ, "cache_group": TODOS_GROUP}
 WRITE = {"required_scope": TODOS_WRITE, "cache_group": TODOS_GROUP}
@@ -39,27 +40,6 @@ CACHED = {"default_cacheable": True}
 
 def _zone(principal: Principal) -> ZoneInfo:
     return zone_or_utc(principal.user.timezone)
-
-
-def _when(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
-    return value.astimezone(tz).isoformat() if value is not None else None
-
-
-def todo_as_dict(todo: Todo, tz: ZoneInfo) -> dict[str, Any]:
-    """A todo as tools return it: times in the user's own zone, with their UTC offset."""
-    return {
-        "id": todo.pk,
-        "title": todo.title,
-        "description": todo.description,
-        "priority": todo.priority,
-        "due_at": _when(todo.due_at, tz),
-        "tags": [tag.name for tag in todo.tags.all()],
-        "status": todo.status,
-        "is_overdue": todo.is_overdue,
-        "completed_at": _when(todo.completed_at, tz),
-        "created_at": _when(todo.created_at, tz),
-        "updated_at": _when(todo.updated_at, tz),
-    }
 
 
 def _due(principal: Principal, value: str | None, *, field: str, bound: str = "due") -> dt.datetime | None:
@@ -72,7 +52,7 @@ def _due(principal: Principal, value: str | None, *, field: str, bound: str = "d
 
 
 def _fresh(principal: Principal, todo_id: int) -> dict[str, Any]:
-    return todo_as_dict(selectors.todo_get(owner=principal.user, todo_id=todo_id), _zone(principal))
+    return todo_as_dict(selectors.todo_get(owner=principal.user, todo_id=todo_id), tz=_zone(principal))
 
 
 def _owned(principal: Principal, ids: list[int]) -> list[Todo]:
@@ -87,7 +67,7 @@ def _owned(principal: Principal, ids: list[int]) -> list[Todo]:
 def _many(principal: Principal, ids: list[int]) -> list[dict[str, Any]]:
     tz = _zone(principal)
     todos = selectors.todo_map_by_ids(owner=principal.user, ids=ids)
-    return [todo_as_dict(todos[todo_id], tz) for todo_id in ids if todo_id in todos]
+    return [todo_as_dict(todos[todo_id], tz=tz) for todo_id in ids if todo_id in todos]
 
 
 TODO_LIST_RESULT = obj(
@@ -159,7 +139,7 @@ def _list(principal: Principal, filters: dict[str, Any], *, limit: int, offset: 
     queryset = selectors.todo_list(owner=principal.user, filters=filters)
     total = queryset.count()
     tz = _zone(principal)
-    todos = [todo_as_dict(todo, tz) for todo in queryset[offset : offset + limit]]
+    todos = [todo_as_dict(todo, tz=tz) for todo in queryset[offset : offset + limit]]
     next_offset = offset + limit if offset + limit < total else None
     return {"todos": todos, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}
 
@@ -397,7 +377,7 @@ def set_due_date(principal: Principal, *, id: int, due: str | None) -> dict[str,
     due_at = _due(principal, due, field="due")
     services.todo_update(todo=todo, changes={"due_at": due_at})
     tz = _zone(principal)
-    return {"todo": _fresh(principal, id), "interpreted_due_at": _when(due_at, tz), "timezone": str(tz)}
+    return {"todo": _fresh(principal, id), "interpreted_due_at": moment_text(due_at, tz=tz), "timezone": str(tz)}
 
 
 @tool(
