@@ -16,14 +16,14 @@ from pathlib import Path
 # (label, substring of a frame "function (file:line)"); the first match on a stack counts once.
 STEPS = [
     ("authenticate (bearer: PAT / JWT lookup)", "bearer_authenticate ("),
-    ("principal cache", "principal_cached ("),
+    ("principal cache", "principal_cache_get ("),
     ("pipeline: tool_invoke (all of it)", "tool_invoke ("),
     ("  policy read", "policy_for ("),
     ("  argument check", "arguments_checked ("),
     ("  rate limit", "rate_limit_hit ("),
     ("  quota / limits", "_quota_check ("),
     ("  result cache", "result_get ("),
-    ("  the tool", "_execute ("),
+    ("  the tool", "_execute (apps/mcp_tools"),
     ("  usage + audit record", "_record ("),
     ("    audit event", "audit_event_record ("),
     ("database: execute (waiting on PostgreSQL)", "CursorWrapper._execute ("),
