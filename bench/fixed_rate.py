@@ -80,6 +80,7 @@ async def run(targets: list[tuple[str, str, str]], rate: float, seconds: float, 
             task.add_done_callback(pending.discard)
         if pending:
             await asyncio.gather(*pending)
+        run_seconds = time.perf_counter() - start
     ordered_late = sorted(late_ms)
     results = []
     for index, (kind, url, _body) in enumerate(targets):
@@ -95,6 +96,8 @@ async def run(targets: list[tuple[str, str, str]], rate: float, seconds: float, 
                 "p99_ms": _percentile(ordered, 0.99),
                 "max_ms": ordered[-1] if ordered else 0.0,
                 "send_late_p99_ms": _percentile(ordered_late, 0.99),
+                # Longer than --seconds by more than the slowest call: the generator or the clock stalled.
+                "run_seconds": run_seconds,
                 "first_failure": first_failure[index],
             }
         )
