@@ -100,8 +100,10 @@ def server_env() -> dict[str, str]:
         DEBUG="0",
         # Warnings and errors still print; per-request INFO lines would be measured with the calls.
         LOG_LEVEL="warning",
-        # One user calls one tool as fast as it can; the limiter still runs on every call.
+        # One user calls one tool as fast as it can; the limits are still checked on every call.
         MCP_RATE_LIMIT_DEFAULT="1000000000/minute",
+        QUOTA_USER_RATE="1000000000/minute",
+        QUOTA_USER_BURST="1000000000",
     )
     return env
 

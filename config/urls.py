@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.core import health
 from apps.core.http_errors import api_not_found, json_or_html_error_view, server_error
+from apps.quotas import api as quotas_api
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
@@ -24,6 +25,8 @@ urlpatterns = [
     path("api/", include("apps.todos.urls")),
     path("api/mcp/", include("apps.mcp_tools.urls")),
     path("api/", include("apps.keys.urls")),
+    path("api/quotas/", include("apps.quotas.urls")),
+    path("api/notifications", quotas_api.NotificationListView.as_view(), name="notifications"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from a URL (no inline script) for the Content-Security-Policy.
     path(

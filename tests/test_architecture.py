@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"accounts"},
     {"todos", "providers"},
     {"keys"},
+    {"quotas"},
     {"mcp_tools"},
 ]
 MAX_MODULE_LINES = 450

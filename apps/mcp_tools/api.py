@@ -14,6 +14,7 @@ from apps.mcp_tools.pipeline import tool_invoke
 from apps.mcp_tools.pipeline.policies import policy_for, tools_available
 from apps.mcp_tools.pipeline.registry import ToolSpec
 from apps.mcp_tools.serializers import ToolInvokeResultSerializer, ToolInvokeSerializer, ToolSerializer
+from apps.quotas.throttle import decision_attach
 
 
 def tool_describe(spec: ToolSpec) -> dict:
@@ -45,6 +46,8 @@ class ToolInvokeView(APIView):
     """Run one tool through the pipeline. Errors: unknown 404, not permitted 403, bad arguments 400, 429."""
 
     permission_classes = [IsAuthenticated]
+    # The pipeline counts the call against the caller's and the tool's rates; DRF must not count it twice.
+    quota_in_pipeline = True
 
     # 404: no such tool or user; 409: a provider key that cannot be used now; 422: the provider refused it.
     @extend_schema(
@@ -63,6 +66,7 @@ class ToolInvokeView(APIView):
         outcome = tool_invoke(
             principal=principal, tool_name=data["tool_name"], arguments=data.get("parameters"), transport="rest"
         )
+        decision_attach(request, outcome.rate_limits)
         if outcome.success:
             return Response(outcome.as_dict())
         error = outcome.error

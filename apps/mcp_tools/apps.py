@@ -20,5 +20,9 @@ class McpToolsConfig(AppConfig):
     def ready(self) -> None:
         from apps.mcp_tools import tools  # noqa: F401 - registers every tool
         from apps.mcp_tools.pipeline import cache as _cache  # noqa: F401 - connects the todo invalidation signals
+        from apps.mcp_tools.pipeline.usage import TOOL_SOURCE
+        from apps.quotas.sources import tool_source_register
+
+        tool_source_register(TOOL_SOURCE)
 
         post_migrate.connect(_ensure_policies, sender=self, dispatch_uid="mcp_tools.policies")

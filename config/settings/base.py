@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.mcp_tools",
     "apps.providers",
     "apps.keys",
+    "apps.quotas",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # RateLimit-* headers on every REST response whose request was counted (apps.quotas.throttle).
+    "apps.quotas.throttle.rate_limit_headers_middleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

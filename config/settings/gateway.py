@@ -51,8 +51,6 @@ MCP_RESULT_CACHE = env_bool("MCP_RESULT_CACHE", default=bool(REDIS_URL))
 MCP_CACHE_TTL_DEFAULT = env_int("MCP_CACHE_TTL_DEFAULT", 30, minimum=1)
 # Seconds policies stay in the shared cache; every save deletes the entry, so changes apply at once.
 MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60 if REDIS_URL else 0, minimum=0)
-# Dotted path to callable(*, principal, tool_name) raising a DomainError to refuse a call: the quotas seam.
-MCP_QUOTA_HOOK = env_str("MCP_QUOTA_HOOK", "")
 
 # --- Key vault ------------------------------------------------------------------------------------
 # VAULT_MASTER_KEYS="v2:<base64 32 bytes>,v1:<base64>": the first wraps new data keys, the others

@@ -78,6 +78,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every REST request counts against the caller's rate across all doors (or its address's).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.quotas.throttle.QuotaThrottle"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.GatewayAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.http_errors.api_exception_handler",

@@ -35,7 +35,7 @@ def _me(access: str) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_thirty_concurrent_refreshes_of_one_token_let_exactly_one_through(alice):
+def test_thirty_concurrent_refreshes_of_one_token_let_exactly_one_through(alice, patient_pool):
     refresh = _login()["refresh"]
     start = threading.Barrier(30)
     statuses: list[int] = []

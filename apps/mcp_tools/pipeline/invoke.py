@@ -1,6 +1,6 @@
 """THE invocation pipeline: every tool call from every door (REST, MCP over HTTP or stdio, chat) runs here.
 
-authorise (policy, role, scope) -> validate (JSON Schema, size) -> rate limit -> quota seam -> cache
+authorise (policy, role, scope) -> validate (JSON Schema, size) -> rate limits (apps.quotas) -> cache
 -> execute -> record usage (ToolCall) -> audit -> result. Doors only authenticate the caller into a
 Principal and translate the InvocationResult into their own wire format.
 """
@@ -17,7 +17,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils.crypto import salted_hmac
-from django.utils.module_loading import import_string
 
 from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_record
@@ -27,7 +26,8 @@ from apps.mcp_tools.pipeline.arguments import arguments_checked
 from apps.mcp_tools.pipeline.cache import result_get, result_key_or_none, result_set
 from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_for
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
-from apps.mcp_tools.ratelimit import rate_limit_hit
+from apps.quotas.limiter import Decision
+from apps.quotas.services import QuotaRateLimited, quota_tool_call_check
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class InvocationResult:
     error: DomainError | None
     duration_ms: float
     invocation_id: str
+    # The rate limits this call was counted against (None when it was refused before the check).
+    rate_limits: Decision | None = None
 
     def as_dict(self) -> dict[str, Any]:
         error = None
@@ -85,12 +87,6 @@ def _unknown_tool_label(tool_name: object) -> str:
     return f"{UNKNOWN_TOOL_LABEL} {digest}"
 
 
-def _quota_check(*, principal: Principal, spec: ToolSpec) -> None:
-    """Seam for the quotas issue: MCP_QUOTA_HOOK names a callable that raises a DomainError to refuse."""
-    if settings.MCP_QUOTA_HOOK:
-        import_string(settings.MCP_QUOTA_HOOK)(principal=principal, tool_name=spec.name)
-
-
 def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any]) -> dict[str, Any]:
     if spec.open_world and not spec.read_only:
         # Outside tool_invoke's transaction: a batch still happens entirely or not at all.
@@ -109,23 +105,29 @@ def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any])
 
 def _run(
     *, spec: ToolSpec, policy: PolicySnapshot, principal: Principal, arguments: object
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[dict[str, Any], bool, Decision]:
     denial = policy_allows(spec=spec, principal=principal, policy=policy)
     if denial is not None:
         raise denial
     checked = arguments_checked(spec, arguments)
-    rate_limit_hit(user_id=principal.user.pk, tool_name=spec.name, rate=policy.rate_limit or None)
-    _quota_check(principal=principal, spec=spec)
+    # The caller's rate across all doors (an operator acting for a user is counted as the operator)
+    # and the subject's per-tool rate, in one round trip; REST invoke is not counted again by DRF.
+    decision = quota_tool_call_check(
+        caller=principal.operator or principal.user,
+        user_id=principal.user.pk,
+        tool_name=spec.name,
+        policy_rate=policy.rate_limit or None,
+    )
     if not (settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only):
-        return _execute(spec=spec, principal=principal, arguments=checked), False
+        return _execute(spec=spec, principal=principal, arguments=checked), False, decision
     key = result_key_or_none(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
     hit = result_get(key) if key is not None else None
     if hit is not None:
-        return hit, True
+        return hit, True, decision
     result = _execute(spec=spec, principal=principal, arguments=checked)
     if key is not None:
         result_set(key, result, ttl=policy.cache_ttl_seconds or settings.MCP_CACHE_TTL_DEFAULT)
-    return result, False
+    return result, False, decision
 
 
 def _argument_keys(arguments: object) -> list[str]:
@@ -215,6 +217,7 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
     # What is stored in the usage and audit rows: the registered name, or a label without the text.
     stored_name = spec.name if spec is not None else _unknown_tool_label(tool_name)
     record = {"principal": principal, "tool_name": stored_name, "transport": transport, "arguments": arguments}
+    decision: Decision | None = None
     try:
         if spec is None:
             raise NotFound(f"There is no tool called {name!r}.", code="unknown_tool")
@@ -222,8 +225,9 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
         # together (one commit per call) or, when the tool fails, not at all. A tool that waits on
         # the network runs outside any transaction and is recorded in its own afterwards.
         outside = spec.open_world
+        policy = policy_for(spec)
         with nullcontext() if outside else transaction.atomic():
-            result, cached = _run(spec=spec, policy=policy_for(spec), principal=principal, arguments=arguments)
+            result, cached, decision = _run(spec=spec, policy=policy, principal=principal, arguments=arguments)
             outcome = InvocationResult(
                 tool_name=name,
                 success=True,
@@ -232,12 +236,15 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
                 error=None,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 invocation_id=invocation_id,
+                rate_limits=decision,
             )
             if not outside:
                 _record_rows(**record, outcome=outcome, error_code="")
         if outside:
             _record(**record, outcome=outcome)
         return outcome
+    except QuotaRateLimited as exc:
+        error, decision = exc, exc.decision
     except DomainError as exc:
         error = exc
     except Exception:
@@ -262,6 +269,7 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
         error=error,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         invocation_id=invocation_id,
+        rate_limits=decision,
     )
     _record(**record, outcome=outcome)
     return outcome

@@ -31,10 +31,3 @@ def result_of(client: APIClient, tool_name: str, parameters: Any = None) -> dict
     body = response.json()
     assert body["success"] is True
     return body["result"]
-
-
-def quota_refuse_everything(*, principal, tool_name: str) -> None:
-    """A stand-in quota hook (MCP_QUOTA_HOOK) for the seam test: refuses every call."""
-    from apps.core.errors import RateLimited
-
-    raise RateLimited(f"Quota used up for {tool_name}.", retry_after=3600, details={"quota": "monthly"})

@@ -312,33 +312,6 @@ def _users_with_one_todo(count: int) -> list[tuple[str, str]]:
     return callers
 
 
-@pytest.fixture
-def patient_pool():
-    """Let the live server's requests wait longer for a pooled connection than the product's 0.5 s.
-
-    The test's client and the live server share one process and one GIL, so a burst of 40 calls on a
-    pool of 8 queues far longer here than it would against a server of its own; this test is about
-    answers reaching the right caller, not about how long a burst may wait (test_http_edge covers that).
-    """
-    from django.db import connections
-
-    connection = connections["default"]
-    pool = (
-        connection.pool
-        if connection.vendor == "postgresql" and connection.settings_dict.get("OPTIONS", {}).get("pool")
-        else None
-    )
-    if pool is None:
-        yield
-        return
-    before = pool.timeout
-    pool.timeout = 10
-    try:
-        yield
-    finally:
-        pool.timeout = before
-
-
 async def test_it_answers_concurrent_calls_that_reuse_one_request_id_each_with_its_own_result(
     asgi_server, patient_pool
 ):
@@ -394,7 +367,7 @@ async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_s
 def _limit_tool_to_one_call_a_minute(tool_name: str, operator) -> None:
     from apps.mcp_tools.models import ToolPolicy
     from apps.mcp_tools.pipeline.policies import policies_ensure, tool_policy_update
-    from apps.mcp_tools.ratelimit import rate_limit_reset
+    from apps.quotas.limiter import limits_reset as rate_limit_reset
 
     rate_limit_reset()
     policies_ensure()
@@ -403,7 +376,7 @@ def _limit_tool_to_one_call_a_minute(tool_name: str, operator) -> None:
 
 
 async def test_it_answers_a_rate_limited_call_as_a_tool_error_with_retry_after(asgi_server, alice_pat, olivia):
-    from apps.mcp_tools.ratelimit import rate_limit_reset
+    from apps.quotas.limiter import limits_reset as rate_limit_reset
 
     await _limit_tool_to_one_call_a_minute("todo_overview", olivia)
     try:
@@ -418,6 +391,18 @@ async def test_it_answers_a_rate_limited_call_as_a_tool_error_with_retry_after(a
     text = second.content[0].text
     assert text.startswith("rate_limited: ")
     assert 1 <= json.loads(text[text.index("{") :])["retry_after"] <= 60
+
+
+async def test_it_counts_tools_list_against_the_callers_rate_as_rest_does(asgi_server, alice_pat, settings):
+    settings.QUOTA_USER_RATE = "2/hour"
+    settings.QUOTA_USER_BURST = 2
+    async with mcp_client(asgi_server.mcp_url, alice_pat) as client:
+        for _ in range(2):
+            assert (await client.list_tools()).tools
+        with pytest.raises(MCPError) as refused:
+            await client.list_tools()
+    assert str(refused.value).startswith("rate_limited: Too many requests: the user limit is 2 per hour")
+    assert refused.value.error.data["limit"] == "user" and refused.value.error.data["retry_after"] > 1000
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])

@@ -288,12 +288,14 @@ def test_failed_calls_are_recorded_with_their_error_code(alice, alice_client):
     assert AuditEvent.objects.filter(action="tool.invoked", outcome="failure").exists()
 
 
-def test_the_quota_hook_can_refuse_a_call(alice, alice_client, settings):
-    settings.MCP_QUOTA_HOOK = "apps.mcp_tools.tests.pipeline_helpers.quota_refuse_everything"
-    response = invoke(alice_client, "create_todos", {"items": [{"title": "x"}]})
+def test_a_rate_limit_refusal_stops_a_write_before_it_runs(alice, alice_client, settings):
+    settings.QUOTA_USER_RATE = "1/hour"
+    settings.QUOTA_USER_BURST = 1
+    assert invoke(alice_client, "create_todos", {"items": [{"title": "first"}]}).status_code == 200
+    response = invoke(alice_client, "create_todos", {"items": [{"title": "second"}]})
     assert response.status_code == 429
-    assert response.json()["error"]["details"]["quota"] == "monthly"
-    assert not alice.todos.exists()
+    assert response.json()["error"]["details"]["limit"] == "user"
+    assert list(alice.todos.values_list("title", flat=True)) == ["first"]
 
 
 # --- policies, edited in the admin by olivia -------------------------------------------------------------

@@ -32,6 +32,7 @@ from apps.core.request_id import request_id_current
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
 from apps.mcp_tools.pipeline.policies import tools_available
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
+from apps.quotas.services import quota_caller_check, rate_limit_meta
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ INSTRUCTIONS = (
 UNAUTHENTICATED_ERROR = -32001
 # JSON-RPC "internal error": an unexpected failure, answered without its detail.
 INTERNAL_ERROR = -32603
+# JSON-RPC implementation-defined server error: a request refused by a limit (or its store being down).
+REFUSED_ERROR = -32000
 
 PrincipalSource = Callable[[ServerRequestContext[Any, Any]], Awaitable[Principal]]
 
@@ -84,6 +87,9 @@ def call_result_from_invocation(outcome: InvocationResult) -> types.CallToolResu
             "duration_ms": outcome.duration_ms,
         }
     }
+    if outcome.rate_limits is not None and outcome.rate_limits.binding is not None:
+        # The same figures REST sends as RateLimit-* headers.
+        meta["todo-gateway/ratelimit"] = rate_limit_meta(outcome.rate_limits)
     if outcome.success:
         result = outcome.result if outcome.result is not None else {}
         return types.CallToolResult(
@@ -118,6 +124,22 @@ def failure_text(exc: Exception) -> tuple[str, dict[str, Any]]:
     }
 
 
+def refusal_error(error: DomainError) -> MCPError:
+    """A request other than tools/call refused on purpose: the same text and details a tool error has."""
+    details = dict(error.details) if isinstance(error.details, dict) else {}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        details["retry_after"] = retry_after
+    return MCPError(code=REFUSED_ERROR, message=f"{error.code}: {error.message}", data=details)
+
+
+def _tools_listed(principal: Principal) -> list[ToolSpec]:
+    # Counted against the caller's rate across all doors, as GET /api/mcp/tools is at REST; tools/call
+    # is counted by the pipeline.
+    quota_caller_check(user=principal.operator or principal.user)
+    return tools_available(principal=principal)
+
+
 def protocol_error(exc: Exception) -> MCPError:
     text, details = failure_text(exc)
     return MCPError(code=INTERNAL_ERROR, message=text, data=details)
@@ -134,7 +156,9 @@ def server_build(*, principal_source: PrincipalSource, transport: str) -> Server
     ) -> types.ListToolsResult:
         principal = await principal_source(ctx)
         try:
-            specs = await database_work(tools_available, principal=principal)
+            specs = await database_work(_tools_listed, principal)
+        except DomainError as refused:
+            raise refusal_error(refused) from None
         except Exception as exc:
             raise protocol_error(exc) from None
         # Private and never fresh: the list depends on the caller and on policies an operator can change.

@@ -1,0 +1,25 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
+    from apps.core.schedules import periodic_task_ensure
+
+    periodic_task_ensure(
+        name="Warn accounts approaching their budgets",
+        task="quotas.budget_warnings_scan",
+        crontab={"minute": "*/15"},
+    )
+
+
+class QuotasConfig(AppConfig):
+    """Rate limits on every door, the usage ledger with prices, budgets and their warnings."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "apps.quotas"
+    verbose_name = "Quotas"
+
+    def ready(self) -> None:
+        post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="quotas.schedules")

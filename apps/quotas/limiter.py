@@ -1,0 +1,284 @@
+"""Every rate limit that applies to one request, checked and counted in one Redis round trip.
+
+The scheme is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key):
+a rate of N per period refills one request every period/N, and the bucket holds `burst` requests.
+One Lua script looks at every key of the request and counts the request against all of them only
+if all admit it, so concurrent requests from any number of processes can never pass a limit, and a
+request refused by one limit does not use up another.
+
+When Redis cannot be reached, each limit family's setting decides: "closed" refuses with 503,
+"local" counts in this process's memory (so with k processes a client gets up to k times the
+limit, but never unlimited). Never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from limits import parse
+
+from apps.core.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "gw-quota"
+FAMILIES = ("user", "tool", "anonymous", "provider")
+FAIL_CLOSED = "closed"
+FAIL_LOCAL = "local"
+# After a failed round trip, go straight to the fallback for this long instead of paying a connect
+# timeout on every request while Redis is away.
+REDIS_RETRY_SECONDS = 1.0
+LOCAL_MAX_KEYS = 100_000
+US = 1_000_000
+
+# KEYS: one per limit. ARGV: per limit, its emission interval and its burst tolerance (interval x
+# (burst - 1)), both in microseconds. Returns, per limit: {admitted 0/1, remaining, retry_after_us, reset_us}.
+# Redis's own clock, so every process agrees on "now".
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+local tats = {}
+local refused = false
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local allow_at = tat - tolerance
+  if now < allow_at then
+    refused = true
+    out[i] = {0, 0, allow_at - now, tat - now}
+  else
+    local new_tat = tat + interval
+    tats[i] = new_tat
+    out[i] = {1, math.floor((now - (new_tat - tolerance - interval)) / interval), 0, new_tat - now}
+  end
+end
+if not refused then
+  for i = 1, #KEYS do
+    redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1)
+  end
+else
+  for i = 1, #KEYS do
+    if out[i][1] == 1 then
+      -- Not counted after all: what remains is one more than if it had been.
+      out[i][2] = out[i][2] + 1
+      out[i][4] = out[i][4] - tonumber(ARGV[2 * i - 1])
+    end
+  end
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit on one request: `burst` at once, refilled at `amount` per `period_seconds`."""
+
+    family: str  # user | tool | anonymous | provider: chooses the behaviour when Redis is down
+    name: str  # what the client is told: "user", "tool current_time", "address", "provider openai"
+    key: str  # whose counter: "user:12", "tool:12:current_time"
+    amount: int
+    period_seconds: int
+    burst: int
+    source: str = ""  # where the rate comes from: "setting", "role user", "override", "tool policy"
+
+    @property
+    def interval_us(self) -> int:
+        return max(1, round(self.period_seconds * US / self.amount))
+
+    @property
+    def rate_text(self) -> str:
+        return f"{self.amount}/{self.period_seconds}s (burst {self.burst})"
+
+
+@dataclass(frozen=True)
+class LimitState:
+    limit: Limit
+    admitted: bool
+    remaining: int
+    retry_after_seconds: int  # 0 when admitted
+    reset_seconds: int  # until the bucket is full again
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one request: admitted only if every limit admitted it."""
+
+    states: tuple[LimitState, ...]
+
+    @property
+    def admitted(self) -> bool:
+        return all(state.admitted for state in self.states)
+
+    @property
+    def binding(self) -> LimitState | None:
+        """The limit to report: the refusing one that waits longest, else the one with the least left."""
+        if not self.states:
+            return None
+        refused = [state for state in self.states if not state.admitted]
+        if refused:
+            return max(refused, key=lambda state: state.retry_after_seconds)
+        return min(self.states, key=lambda state: (state.remaining, -state.reset_seconds))
+
+
+def rate_split(rate: str) -> tuple[int, int]:
+    """'120/minute' -> (120, 60): the `limits` notation, as the settings and the tool policies use."""
+    item = _parse(rate)
+    return item.amount, item.get_expiry()
+
+
+@lru_cache(maxsize=256)
+def _parse(rate: str):
+    return parse(rate)
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+
+
+@lru_cache(maxsize=4)
+def _script(url: str):
+    return _client(url).register_script(_SCRIPT)
+
+
+class _LocalBuckets:
+    """The per-process fallback: the same GCRA over a bounded in-memory table."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tats: dict[str, int] = {}
+
+    def hit(self, limits: list[Limit]) -> Decision:
+        now = time.time_ns() // 1000
+        with self._lock:
+            rows = []
+            for limit in limits:
+                tolerance = limit.interval_us * (limit.burst - 1)
+                tat = max(self._tats.get(_storage_key(limit), now), now)
+                if now < tat - tolerance:
+                    rows.append((0, 0, tat - tolerance - now, tat - now))
+                else:
+                    new_tat = tat + limit.interval_us
+                    rows.append((1, (now - (new_tat - tolerance - limit.interval_us)) // limit.interval_us, 0, new_tat))
+            refused = any(row[0] == 0 for row in rows)
+            if not refused and len(self._tats) >= LOCAL_MAX_KEYS:
+                # A bucket whose time is past is full again: forgetting it changes nothing.
+                self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
+            out = []
+            for limit, row in zip(limits, rows, strict=True):
+                if row[0] == 1:
+                    new_tat = row[3]
+                    if refused:
+                        out.append((1, row[1] + 1, 0, new_tat - limit.interval_us - now))
+                    else:
+                        self._tats[_storage_key(limit)] = new_tat
+                        out.append((1, row[1], 0, new_tat - now))
+                else:
+                    out.append(row)
+        return _decision(limits, out)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tats.clear()
+
+
+_local = _LocalBuckets()
+_redis_down_until = 0.0
+
+
+def _decision(limits: list[Limit], rows) -> Decision:
+    return Decision(
+        states=tuple(
+            LimitState(
+                limit=limit,
+                admitted=bool(row[0]),
+                remaining=max(0, int(row[1])),
+                retry_after_seconds=0 if row[0] else max(1, math.ceil(int(row[2]) / US)),
+                reset_seconds=max(0, math.ceil(int(row[3]) / US)),
+            )
+            for limit, row in zip(limits, rows, strict=True)
+        )
+    )
+
+
+def _storage_url() -> str:
+    return settings.MCP_RATE_LIMIT_STORAGE_URL
+
+
+def limits_hit(limits: list[Limit]) -> Decision:
+    """Count one request against every limit in `limits` (all or none); one Redis round trip.
+
+    Raises ServiceUnavailable when Redis is unreachable and a family of these limits is fail-closed.
+    """
+    global _redis_down_until
+    if not limits:
+        return Decision(states=())
+    url = _storage_url()
+    if url.startswith("memory://"):
+        return _local.hit(limits)
+    if time.monotonic() >= _redis_down_until:
+        keys = [_storage_key(limit) for limit in limits]
+        args: list[int] = []
+        for limit in limits:
+            args += [limit.interval_us, limit.interval_us * (limit.burst - 1)]
+        try:
+            rows = _script(url)(keys=keys, args=args)
+            return _decision(limits, rows)
+        except redis.RedisError as exc:
+            _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+            logger.warning("rate-limit store unreachable: %s", type(exc).__name__)
+    return _fallback(limits)
+
+
+def _storage_key(limit: Limit) -> str:
+    # The bucket's time only means something under the rate that wrote it, so a changed rate (an
+    # override, a new role default) starts a fresh bucket instead of inheriting the old one's debt.
+    return f"{KEY_PREFIX}:{limit.key}:{limit.interval_us}:{limit.burst}"
+
+
+def _fallback(limits: list[Limit]) -> Decision:
+    closed = sorted({limit.family for limit in limits if failure_mode(limit.family) == FAIL_CLOSED})
+    if closed:
+        raise ServiceUnavailable(
+            "The rate limiter is unavailable; try again shortly.",
+            code="rate_limiter_unavailable",
+            retry_after=math.ceil(REDIS_RETRY_SECONDS),
+            details={"limits": closed},
+        )
+    return _local.hit(limits)
+
+
+def failure_mode(family: str) -> str:
+    return settings.QUOTA_WHEN_REDIS_DOWN.get(family, FAIL_CLOSED)
+
+
+def limits_reset() -> None:
+    """Forget every counter, shared and local (tests; an operator lifting limits after an incident)."""
+    global _redis_down_until
+    _redis_down_until = 0.0
+    _local.reset()
+    url = _storage_url()
+    if url.startswith("memory://"):
+        return
+    client = _client(url)
+    try:
+        batch = []
+        for key in client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                client.delete(*batch)
+                batch = []
+        if batch:
+            client.delete(*batch)
+    except redis.RedisError:
+        pass

@@ -1,0 +1,140 @@
+"""The provider call path's way into quotas: admit before a call to an LLM provider, record after it.
+
+    admission = provider_call_admit(user=user, provider="openai", model="gpt-4o-mini",
+                                    input_tokens=estimated_prompt_tokens, max_output_tokens=max_tokens)
+    # ... the provider call, outside any transaction (admit has committed its reservation) ...
+    provider_call_record(user=user, provider="openai", model="gpt-4o-mini", admission=admission,
+                         input_tokens=usage.input, output_tokens=usage.output, latency_ms=elapsed,
+                         cached=False, outcome="ok", door="mcp", tool_name="chat", token_id=principal.token_id)
+
+A cached answer is not admitted (it spends nothing) and is recorded with `admission=None, cached=True`
+at cost 0. A failed call is recorded too (its outcome is the error code; tokens the provider
+reports, usually none), which hands back what admit reserved. When the provider itself says the
+account is out of quota, `provider_quota_exhausted` tells the user once a day per provider.
+
+Layers: quotas sits above providers, so the caller is the layer above both (the tools in
+apps.mcp_tools, the chat loop), never apps.providers itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import InvalidInput
+from apps.quotas.budgets import Reservation, budget_reserve, budget_settle
+from apps.quotas.limiter import Decision
+from apps.quotas.models import Notification, UsageRecord
+from apps.quotas.notifications import notification_send
+from apps.quotas.services import quota_provider_call_check, usage_record_provider_call
+
+
+@dataclass(frozen=True)
+class ProviderCallAdmission:
+    """An admitted provider call: its rate-limit standing and its budget reservation until recorded."""
+
+    user_id: int
+    provider: str
+    model: str
+    reservation: Reservation
+    rate_limits: Decision
+
+    @property
+    def warnings(self) -> list[dict]:
+        """Soft budgets this call passes (details as in a refusal), for the caller to show if it likes."""
+        return self.reservation.warnings
+
+
+def provider_call_admit(
+    *, user, provider: str, model: str, input_tokens: int, max_output_tokens: int
+) -> ProviderCallAdmission:
+    """Check and count a provider call before it is made: the per-user per-provider rate, then every budget.
+
+    The rate is one Redis round trip (QUOTA_PROVIDER_RATE; the `provider` family's Redis-down policy).
+    The budgets reserve the most the call can cost (input + max output tokens, priced now) under row
+    locks, so parallel calls cannot pass a hard budget together. Raises:
+    - QuotaRateLimited (code rate_limited) naming the provider limit, with retry_after;
+    - BudgetExceeded (code budget_exceeded) naming the budget, the amount used, the reset time and an
+      alternative (another provider, a cheaper model, the cached answer), retry_after until the reset;
+    - ServiceUnavailable (rate_limiter_unavailable) when Redis is down and the family is fail-closed;
+    - InvalidInput (validation_error) for negative token counts.
+    All three refusals are RateLimited / DomainErrors: 429 or 503 at REST, tool errors over MCP.
+    """
+    _tokens_checked(input_tokens, max_output_tokens)
+    decision = quota_provider_call_check(user=user, provider=provider)
+    reservation = budget_reserve(
+        user=user, provider=provider, model=model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
+    )
+    return ProviderCallAdmission(
+        user_id=user.pk, provider=provider, model=model, reservation=reservation, rate_limits=decision
+    )
+
+
+def provider_call_record(
+    *,
+    user,
+    provider: str,
+    model: str,
+    admission: ProviderCallAdmission | None,
+    input_tokens: int,
+    output_tokens: int,
+    latency_ms: float,
+    cached: bool,
+    outcome: str,
+    door: str,
+    tool_name: str = "",
+    token_id: int | None = None,
+) -> UsageRecord:
+    """After the call: the ledger row (cost from the price table; 0 when cached) and the budget settled.
+
+    One transaction: the reservation is replaced by the real use exactly when the row is written.
+    """
+    _tokens_checked(input_tokens, output_tokens)
+    if admission is not None and (admission.user_id, admission.provider, admission.model) != (user.pk, provider, model):
+        raise InvalidInput("The admission is for another user, provider or model.")
+    with transaction.atomic():
+        if admission is not None:
+            budget_settle(
+                reservation=admission.reservation,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cached=cached,
+            )
+        return usage_record_provider_call(
+            user=user,
+            provider=provider,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            cached=cached,
+            outcome=outcome,
+            door=door,
+            tool_name=tool_name,
+            token_id=token_id,
+        )
+
+
+def provider_quota_exhausted(*, user, provider: str) -> Notification | None:
+    """The provider said the user's own account is out of quota or credit: tell the user, once a day.
+
+    In the app and by email; None when today's notice for this provider was already sent.
+    """
+    today = timezone.now().date().isoformat()
+    return notification_send(
+        user=user,
+        kind="provider_quota",
+        message=(
+            f"{provider} refused a call because your {provider} account is out of quota or credit. "
+            f"Check the plan and billing on the provider's site, or use another provider's key."
+        ),
+        data={"provider": provider, "date": today},
+        dedup_key=f"provider-quota:{provider}:{today}",
+    )
+
+
+def _tokens_checked(*counts: int) -> None:
+    if any(count < 0 for count in counts):
+        raise InvalidInput("Token counts cannot be negative.")

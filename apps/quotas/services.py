@@ -1,0 +1,252 @@
+"""The rate-limit checks every door calls: one call per request, every applicable limit in it.
+
+REST resource views: the caller's own limit across all doors (or the address's, when anonymous).
+Tool calls (REST invoke, MCP over HTTP or stdio): the caller's limit and the tool's, from the
+pipeline only, so REST invoke is checked once, not twice. Provider calls: the user's per-provider
+limit, for the provider call path to call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import InvalidInput, RateLimited
+from apps.quotas.limiter import Decision, Limit, LimitState, limits_hit, rate_split
+from apps.quotas.models import ModelPrice, UsageRecord
+from apps.quotas.selectors import user_rate_effective
+
+ENFORCING = "QUOTA_RATE_LIMITS"
+
+
+def user_limit(user) -> Limit:
+    effective = user_rate_effective(user)
+    amount, period = rate_split(effective.rate)
+    return Limit(
+        family="user",
+        name="user",
+        key=f"user:{user.pk}",
+        amount=amount,
+        period_seconds=period,
+        burst=effective.burst,
+        source=effective.source,
+    )
+
+
+def address_limit(address: str) -> Limit:
+    amount, period = rate_split(settings.QUOTA_ANON_RATE)
+    return Limit(
+        family="anonymous",
+        name="address",
+        key=f"address:{address}",
+        amount=amount,
+        period_seconds=period,
+        burst=settings.QUOTA_ANON_BURST,
+        source="setting QUOTA_ANON_RATE",
+    )
+
+
+def tool_limit(*, user_id: int, tool_name: str, policy_rate: str | None) -> Limit:
+    # A tool's rate is a plain "N per period": its burst is N, as the policy's help text promises.
+    rate = policy_rate or settings.MCP_RATE_LIMIT_DEFAULT
+    amount, period = rate_split(rate)
+    return Limit(
+        family="tool",
+        name=f"tool {tool_name}",
+        key=f"tool:{user_id}:{tool_name}",
+        amount=amount,
+        period_seconds=period,
+        burst=amount,
+        source="tool policy" if policy_rate else "setting MCP_RATE_LIMIT_DEFAULT",
+    )
+
+
+def provider_limit(*, user_id: int, provider: str) -> Limit:
+    amount, period = rate_split(settings.QUOTA_PROVIDER_RATE)
+    return Limit(
+        family="provider",
+        name=f"provider {provider}",
+        key=f"provider:{user_id}:{provider}",
+        amount=amount,
+        period_seconds=period,
+        burst=settings.QUOTA_PROVIDER_BURST,
+        source="setting QUOTA_PROVIDER_RATE",
+    )
+
+
+def _enforced(limits: list[Limit]) -> Decision:
+    if not settings.QUOTA_RATE_LIMITS:
+        return Decision(states=())
+    decision = limits_hit(limits)
+    if not decision.admitted:
+        raise rate_limited_error(decision)
+    return decision
+
+
+def quota_request_check(*, user, address: str) -> Decision:
+    """A REST request: the signed-in caller's rate across all doors, or the address's when anonymous."""
+    if user is not None and user.is_authenticated:
+        return quota_caller_check(user=user)
+    return _enforced([address_limit(address)])
+
+
+def quota_caller_check(*, user) -> Decision:
+    """A request by a signed-in caller that is not a tool call (e.g. MCP tools/list): its rate across all doors."""
+    return _enforced([user_limit(user)])
+
+
+def quota_tool_call_check(*, caller, user_id: int, tool_name: str, policy_rate: str | None) -> Decision:
+    """A tool call: the caller's rate across all doors and the per-user tool rate, in one round trip.
+
+    `caller` is who sends the request (an operator acting for a user is counted as the operator);
+    the tool's counter is the subject user's.
+    """
+    return _enforced([user_limit(caller), tool_limit(user_id=user_id, tool_name=tool_name, policy_rate=policy_rate)])
+
+
+def quota_provider_call_check(*, user, provider: str) -> Decision:
+    """A provider call made for `user`: the per-user, per-provider rate (QUOTA_PROVIDER_RATE)."""
+    return _enforced([provider_limit(user_id=user.pk, provider=provider)])
+
+
+class QuotaRateLimited(RateLimited):
+    """A refusal that knows which limits applied, so every door can report them the same way."""
+
+    def __init__(self, message: str, *, retry_after: int, details: dict, decision: Decision) -> None:
+        super().__init__(message, retry_after=retry_after, details=details)
+        self.decision = decision
+
+
+def rate_limited_error(decision: Decision) -> QuotaRateLimited:
+    state = decision.binding
+    assert state is not None and not state.admitted
+    limit = state.limit
+    message = (
+        f"Too many requests: the {limit.name} limit is {limit.amount} per {_period_text(limit.period_seconds)}"
+        f" (burst {limit.burst}); retry in {state.retry_after_seconds} s."
+    )
+    return QuotaRateLimited(
+        message,
+        retry_after=state.retry_after_seconds,
+        details=state_details(state),
+        decision=decision,
+    )
+
+
+def state_details(state: LimitState) -> dict:
+    limit = state.limit
+    details = {
+        "limit": limit.name,
+        "rate": f"{limit.amount}/{_period_text(limit.period_seconds)}",
+        "burst": limit.burst,
+        "remaining": state.remaining,
+        "reset": state.reset_seconds,
+    }
+    if not state.admitted:
+        details["retry_after"] = state.retry_after_seconds
+    return details
+
+
+def _period_text(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds} seconds"
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """RateLimit-Limit / -Remaining / -Reset for the binding limit, and RateLimit-Policy naming every limit."""
+    state = decision.binding
+    if state is None:
+        return {}
+    policies = ", ".join(
+        f'{s.limit.amount};w={s.limit.period_seconds};burst={s.limit.burst};name="{s.limit.name}"'
+        for s in decision.states
+    )
+    return {
+        "RateLimit-Limit": str(state.limit.burst),
+        "RateLimit-Remaining": str(state.remaining),
+        "RateLimit-Reset": str(state.reset_seconds),
+        "RateLimit-Policy": policies,
+    }
+
+
+def rate_limit_meta(decision: Decision) -> dict:
+    """The RateLimit header figures as an MCP result's `_meta` entry, with every limit named."""
+    state = decision.binding
+    assert state is not None
+    return {
+        "limit": state.limit.burst,
+        "remaining": state.remaining,
+        "reset": state.reset_seconds,
+        "name": state.limit.name,
+        "retry_after": state.retry_after_seconds or None,
+        "policies": [state_details(each) for each in decision.states],
+    }
+
+
+# --- Usage ledger and prices --------------------------------------------------------------------------
+
+MILLION = Decimal(1_000_000)
+
+
+def price_for(*, provider: str, model: str, at: datetime | None = None) -> ModelPrice | None:
+    """The price row in force for `provider`/`model` at `at` (now by default), or None if none is known."""
+    return (
+        ModelPrice.objects.filter(provider=provider, model=model, effective_from__lte=at or timezone.now())
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def call_cost(*, price: ModelPrice | None, input_tokens: int, output_tokens: int, cached: bool) -> Decimal:
+    if cached or price is None:
+        return Decimal(0)
+    return (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / MILLION
+
+
+@transaction.atomic
+def usage_record_provider_call(
+    *,
+    user,
+    provider: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    latency_ms: float,
+    cached: bool,
+    outcome: str,
+    door: str,
+    tool_name: str = "",
+    token_id: int | None = None,
+) -> UsageRecord:
+    """Record one provider call in the ledger with its cost from the price table at call time.
+
+    The seam the provider call path calls after every call (answered, cached or failed).
+    """
+    if input_tokens < 0 or output_tokens < 0:
+        raise InvalidInput("Token counts cannot be negative.")
+    price = None if cached else price_for(provider=provider, model=model)
+    record = UsageRecord(
+        user=user,
+        token_id=token_id,
+        door=door[:20],
+        tool_name=tool_name[:100],
+        provider=provider[:40],
+        model=model[:120],
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=call_cost(price=price, input_tokens=input_tokens, output_tokens=output_tokens, cached=cached),
+        price=price,
+        latency_ms=latency_ms,
+        cached=cached,
+        outcome=outcome[:50],
+    )
+    record.full_clean()
+    record.save()
+    return record
