@@ -28,4 +28,6 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-proxy-headers", "--lifespan", "on"]
+# WEB_CONCURRENCY workers (default: the cores the container sees); flags in scripts/web.sh.
+ENV HOST=0.0.0.0 PORT=8000
+CMD ["./scripts/web.sh"]

@@ -32,7 +32,7 @@ fmt: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 bench: install
-	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/bench.sh
+	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

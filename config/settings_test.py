@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("APP_ENV", "development")
 os.environ.setdefault("LOG_LEVEL", "warning")
+# Tests of revocation expect it at once in every process they start; the cache's own tests turn it
+# on and prove its bound (apps/accounts/tests/test_principal_cache.py).
+os.environ.setdefault("PRINCIPAL_CACHE_SECONDS", "0")
 # Generous request rates by default: suites that make many requests (schema fuzzing, lockouts) test
 # other things; the quota tests set the rates they test.
 os.environ.setdefault("QUOTA_USER_RATE", "100000/minute")

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Run every benchmark in bench/ against the configured database (set DATABASE_URL for PostgreSQL).
+# `make bench`: the gateway's HTTP bench (bench/bench_http.py, see bench/README.md), on the PostgreSQL
+# and Redis named by DATABASE_URL and REDIS_URL. Arguments go to bench_http.py, e.g.
+#   make bench BENCH_ARGS="--mode throughput --duration 5"
+# The other benches (bench/bench_vault.py, ...) run on their own: python bench/<name>.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export APP_ENV="${APP_ENV:-development}"
-export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings_test}"
-shopt -s nullglob
-for bench in bench/bench_*.py; do
-  echo "== $bench"
-  python "$bench" "$@"
-done
+if ! command -v wrk >/dev/null; then
+  echo "Installing wrk (Debian package) for the load generator"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+  else
+    sudo apt-get install -y wrk || { sudo apt-get update && sudo apt-get install -y wrk; }
+  fi
+fi
+exec python bench/bench_http.py "$@"

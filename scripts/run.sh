@@ -35,7 +35,8 @@ celery -A config beat --loglevel "${CELERY_LOG_LEVEL:-info}" --scheduler django_
 pids+=("$!")
 
 echo "Serving http://$HOST:$PORT/ (admin at /admin/, API docs at /api/docs/, MCP at /mcp)"
-uvicorn config.asgi:application --host "$HOST" --port "$PORT" --no-proxy-headers --lifespan on &
+# WEB_CONCURRENCY uvicorn workers, by default one per core (scripts/web.sh).
+HOST="$HOST" PORT="$PORT" ./scripts/web.sh &
 pids+=("$!")
 
 # Background jobs, so this shell stays free to run the trap the moment a signal arrives.

@@ -129,8 +129,9 @@ def healthy(service: str, env: dict[str, str], port: int) -> bool:
 def start(service: str, env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     command = [str(part) for part in SERVICES[service]["command"]]
     if service == "web":
-        loopback = {"0.0.0.0": "127.0.0.1", "8000": str(port)}  # noqa: S104 - the compose value, replaced
-        command = [loopback.get(part, part) for part in command]
+        # scripts/web.sh listens where the image's HOST and PORT say: loopback and a free port here.
+        assert env["HOST"] == "0.0.0.0" and env["PORT"] == "8000"  # noqa: S104 - the image's values, replaced
+        env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )

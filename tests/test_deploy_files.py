@@ -104,6 +104,13 @@ def _check_command(command: list[str]) -> None:
             from django.core.management import get_commands
 
             assert command[2] in get_commands()
+    elif program == "./scripts/web.sh":
+        script = ROOT / "scripts" / "web.sh"
+        assert os.access(script, os.X_OK)
+        start = re.search(r"^exec uvicorn (\S+)", script.read_text(), re.M)
+        assert start is not None
+        module_name, attribute = start.group(1).split(":")
+        assert hasattr(importlib.import_module(module_name), attribute)
     elif program in {"redis-server"}:
         return
     else:

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 
 def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
@@ -48,3 +48,15 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(signins.on_user_logged_in, dispatch_uid="accounts.signed_in")
         user_login_failed.connect(signins.on_user_login_failed, dispatch_uid="accounts.sign_in_failed")
         post_save.connect(_on_user_saved, sender=self.get_model("User"), dispatch_uid="accounts.deactivation")
+        self._principal_cache_invalidation()
+
+    def _principal_cache_invalidation(self) -> None:
+        """Any saved user, token, session family or role membership empties this process's cache of
+        verified tokens (other processes follow within PRINCIPAL_CACHE_SECONDS)."""
+        from apps.accounts.principal_cache import principal_cache_clear
+
+        user = self.get_model("User")
+        for model in (user, self.get_model("PersonalAccessToken"), self.get_model("RefreshTokenFamily")):
+            for signal in (post_save, post_delete):
+                signal.connect(principal_cache_clear, sender=model, dispatch_uid=f"accounts.principal_cache.{model}")
+        m2m_changed.connect(principal_cache_clear, sender=user.groups.through, dispatch_uid="accounts.principal_cache")

@@ -6,6 +6,9 @@ failures are answered 429 with Retry-After instead of 401) and audited in aggreg
 `access_token.authentication_failed` event per address and BEARER_FAILURE_AUDIT_WINDOW_SECONDS,
 plus one `access_token.authentication_throttled` event when an address crosses the limit.
 
+A token verified in the last PRINCIPAL_CACHE_SECONDS is answered from this process's memory
+(apps.accounts.principal_cache, which states how soon a revocation takes effect).
+
 Only failures are counted and refused: a valid token from the same address still works, so a
 guesser behind a shared address (office NAT, carrier-grade NAT) cannot lock its neighbours out,
 and a successful request costs no extra round trip.
@@ -21,6 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
 from apps.accounts.pats import pat_authenticate, pat_mask
+from apps.accounts.principal_cache import principal_cache_get, principal_cache_put
 from apps.accounts.tokens import access_token_authenticate
 from apps.audit.services import audit_event_record
 from apps.core.errors import RateLimited, ServiceUnavailable, Unauthenticated
@@ -44,15 +48,21 @@ def bearer_authenticate(*, raw_token: str, client_address: str | None) -> Bearer
     raw_token = (raw_token or "").strip()
     if not raw_token:
         raise Unauthenticated("A bearer token is required.", code="token_missing")
+    cached = principal_cache_get(raw_token)
+    if cached is not None:
+        return cached
     try:
         if raw_token.startswith(PAT_PREFIX):
             token = pat_authenticate(raw_token=raw_token)
-            return BearerIdentity(user=token.user, personal_token=token)
-        user, jwt = access_token_authenticate(raw_token=raw_token)
-        return BearerIdentity(user=user, jwt=jwt)
+            identity = BearerIdentity(user=token.user, personal_token=token)
+        else:
+            user, jwt = access_token_authenticate(raw_token=raw_token)
+            identity = BearerIdentity(user=user, jwt=jwt)
     except Unauthenticated as exc:
         bearer_failure_record(client_address=client_address or LOCAL_CALLER, raw_token=raw_token, error=exc)
         raise
+    principal_cache_put(raw_token, identity)
+    return identity
 
 
 def bearer_failure_record(*, client_address: str, raw_token: str, error: Unauthenticated) -> None:

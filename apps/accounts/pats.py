@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
-from apps.accounts.scopes import scopes_for_user, scopes_normalise
+from apps.accounts.scopes import role_annotations, scopes_for_user, scopes_normalise, user_roles_from_annotations
 from apps.audit.services import audit_event_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 
@@ -159,7 +159,15 @@ def pat_authenticate(*, raw_token: str) -> PersonalAccessToken:
     if parts is None:
         _pat_refuse(code="token_invalid", message="The access token is invalid.")
     lookup_id, secret = parts
-    token = PersonalAccessToken.objects.select_related("user").filter(lookup_id=lookup_id).first()
+    # One round trip: the token, its user and the user's roles (for the principal's scopes).
+    token = (
+        PersonalAccessToken.objects.select_related("user")
+        .annotate(**role_annotations("user_id"))
+        .filter(lookup_id=lookup_id)
+        .first()
+    )
+    if token is not None:
+        user_roles_from_annotations(token.user, token)
     pepper = _pat_pepper(token.pepper_id) if token is not None else None
     if token is None or pepper is None:
         # Spend the same HMAC work as a real check so timing does not reveal which lookups exist.

@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.bearer import bearer_authenticate
 from apps.accounts.models import PersonalAccessToken
+from apps.accounts.principal_cache import principal_cache_get
 from apps.accounts.scopes import scopes_for_user
 from apps.accounts.selectors import user_active_get
 from apps.core.errors import Forbidden
@@ -67,6 +68,18 @@ def principal_from_bearer(raw_token: str, *, client_address: str | None = None) 
     apps.accounts.bearer). Sync (ORM); call via asgiref sync_to_async.
     """
     identity = bearer_authenticate(raw_token=raw_token, client_address=client_address)
+    if identity.personal_token is not None:
+        return principal_for_token(identity.personal_token)
+    return principal_for_user(identity.user, auth_method="jwt")
+
+
+def principal_from_bearer_cached(raw_token: str) -> Principal | None:
+    """The Principal for a token verified moments ago in this process (apps.accounts.principal_cache),
+    or None: then call `principal_from_bearer`. No database work, so the async /mcp door can ask
+    without a thread hop."""
+    identity = principal_cache_get((raw_token or "").strip())
+    if identity is None:
+        return None
     if identity.personal_token is not None:
         return principal_for_token(identity.personal_token)
     return principal_for_user(identity.user, auth_method="jwt")

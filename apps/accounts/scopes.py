@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.accounts.roles import ROLE_AUDITOR, ROLE_OPERATOR, ROLE_USER
+from django.db.models import Exists, OuterRef
+
+from apps.accounts.roles import ROLE_AUDITOR, ROLE_OPERATOR, ROLE_USER, ROLES
 
 TODOS_READ = "todos:read"
 TODOS_WRITE = "todos:write"
@@ -39,6 +41,19 @@ def user_roles(user: Any) -> frozenset[str]:
         roles = frozenset(user.roles)
         user._roles_memo = roles
     return roles
+
+
+def role_annotations(user_field: str) -> dict[str, Exists]:
+    """One EXISTS per role, to annotate a query that loads a user (`user_field` names its id), so the
+    roles arrive in the same round trip instead of a second query (see `user_roles_from_annotations`)."""
+    from django.contrib.auth.models import Group
+
+    return {f"has_role_{role}": Exists(Group.objects.filter(user=OuterRef(user_field), name=role)) for role in ROLES}
+
+
+def user_roles_from_annotations(user: Any, row: Any) -> None:
+    """Remember the roles a `role_annotations` query read for `user` (what `user_roles` would query)."""
+    user._roles_memo = frozenset(role for role in ROLES if getattr(row, f"has_role_{role}"))
 
 
 def scopes_for_user(user: Any) -> frozenset[str]:

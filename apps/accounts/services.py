@@ -26,6 +26,7 @@ from apps.accounts.pats import (  # noqa: F401 - re-exported: PAT services lived
     pat_mask,
     pat_revoke,
 )
+from apps.accounts.principal_cache import principal_cache_clear
 from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sync, user_manageable_by
 from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_session_revoke, jwt_sessions_revoke
 from apps.audit.services import audit_event_record
@@ -78,7 +79,18 @@ def user_register(
         key=("register", "all"),
         message="Too many sign-ups right now; try again later.",
     )
-    return user_create(username=username, password=password, email=email, timezone_name=timezone_name)
+    with transaction.atomic():
+        user = user_create(username=username, password=password, email=email, timezone_name=timezone_name)
+        # Recorded as the new user's own act.
+        audit_event_record(
+            action="user.signed_up",
+            category="auth",
+            actor=user,
+            target_type="user",
+            target_id=user.pk,
+            data={"username": user.username, "timezone": user.timezone},
+        )
+    return user
 
 
 @transaction.atomic
@@ -112,21 +124,6 @@ def user_update_profile(*, user: User, email: str | None = None, timezone_name: 
     user.save(update_fields=["email", "timezone"])
     audit_event_record(
         action="user.profile_updated", actor=user, target_type="user", target_id=user.pk, data={"fields": changed}
-    )
-    return user
-
-
-@transaction.atomic
-def user_register(*, username: str, password: str, email: str = "", timezone_name: str = "UTC") -> User:
-    """Self sign-up: a `user` account, recorded as the new user's own act."""
-    user = user_create(username=username, password=password, email=email, timezone_name=timezone_name)
-    audit_event_record(
-        action="user.signed_up",
-        category="auth",
-        actor=user,
-        target_type="user",
-        target_id=user.pk,
-        data={"username": user.username, "timezone": user.timezone},
     )
     return user
 
@@ -296,6 +293,7 @@ def _pats_revoke_all(*, user: User) -> list[str]:
     live = PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True)
     prefixes = [token.prefix for token in live]
     live.update(revoked_at=timezone.now())
+    principal_cache_clear()  # a queryset update sends no signal (see apps.accounts.principal_cache)
     return prefixes
 
 
@@ -307,6 +305,7 @@ def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
     refresh-token families and the personal access tokens. The password stays as it is.
     """
     User.objects.filter(pk=user.pk).update(credential_epoch=F("credential_epoch") + 1)
+    principal_cache_clear()
     user.refresh_from_db(fields=["credential_epoch"])
     _credentials_revoke_all(user=user, actor=actor, reason="signed_out_everywhere", action="user.signed_out_everywhere")
 

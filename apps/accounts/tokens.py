@@ -24,6 +24,8 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from apps.accounts.models import RefreshTokenFamily, User
+from apps.accounts.principal_cache import principal_cache_clear
+from apps.accounts.scopes import role_annotations, user_roles_from_annotations
 from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput, Unauthenticated
 
@@ -247,6 +249,8 @@ def jwt_sessions_revoke(*, user: User, reason: str) -> int:
     jtis = list(live.values_list("current_jti", flat=True))
     count = live.update(revoked_at=timezone.now(), revoked_reason=reason)
     _blacklist(jtis)
+    # A queryset update sends no signal; this process forgets at once, others within the cache's bound.
+    principal_cache_clear()
     return count
 
 
@@ -269,9 +273,11 @@ def access_token_authenticate(*, raw_token: str) -> tuple[User, AccessToken]:
     )
     user: Any = (
         User.objects.filter(**{jwt_settings.USER_ID_FIELD: token[jwt_settings.USER_ID_CLAIM]})
-        .annotate(session_live=Exists(live_family))
+        .annotate(session_live=Exists(live_family), **role_annotations("pk"))
         .first()
     )
+    if user is not None:
+        user_roles_from_annotations(user, user)
     if user is None or not user.is_active:
         raise Unauthenticated("The access token is invalid.", code="token_invalid")
     if not user.session_live or not hmac.compare_digest(user.credential_stamp(), str(token[STAMP_CLAIM])):

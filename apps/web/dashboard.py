@@ -19,7 +19,7 @@ from django_celery_beat.models import PeriodicTask
 from apps.accounts.models import PersonalAccessToken, User
 from apps.accounts.roles import ROLES
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_chain_verify
+from apps.audit.verify import audit_chain_verify
 from apps.keys.models import ProviderKey
 from apps.mcp_tools.models import ToolCall, ToolPolicy
 from apps.quotas.admin import top_users
@@ -121,8 +121,8 @@ def dashboard_audit(*, verify: bool) -> dict[str, Any]:
         today=Count("id", filter=Q(created_at__gte=day_ago)),
         denied_today=Count("id", filter=Q(created_at__gte=day_ago, outcome="denied")),
     )
-    broken = audit_chain_verify() if verify else None
-    return {**counts, "verified": verify, "broken": broken[:20] if broken else [], "intact": verify and not broken}
+    result = audit_chain_verify() if verify else None
+    return {**counts, "verified": verify, "result": result, "intact": result is not None and result.intact}
 
 
 def dashboard_top_users() -> dict[str, list]:

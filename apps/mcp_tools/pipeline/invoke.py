@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,12 +90,16 @@ def _unknown_tool_label(tool_name: object) -> str:
 
 
 def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any]) -> dict[str, Any]:
-    if spec.read_only or spec.own_transactions:
+    if spec.own_transactions:
+        # An AI tool opens its own short transactions, so none is held while it waits on a provider.
         result = spec.func(principal, **arguments)
-    else:
-        # A batch either happens entirely or not at all.
+    elif spec.open_world and not spec.read_only:
+        # Outside tool_invoke's transaction: a batch still happens entirely or not at all.
         with transaction.atomic():
             result = spec.func(principal, **arguments)
+    else:
+        # Inside tool_invoke's transaction: a batch happens with its usage row and audit event, or not at all.
+        result = spec.func(principal, **arguments)
     if settings.DEBUG and spec.output_schema is not None:
         # Development and tests hold every tool to its published output schema.
         from jsonschema import Draft202012Validator
@@ -145,7 +150,7 @@ def _record(
     outcome: InvocationResult,
 ) -> None:
     error_code = outcome.error.code if outcome.error is not None else ""
-    # One transaction for the usage row and the audit event: one commit (one fsync) per call, not two.
+    # One transaction for the usage row and the audit event of a refused or failed call.
     with transaction.atomic():
         _record_rows(
             principal=principal,
@@ -244,14 +249,33 @@ def _tool_invoke(
     spec = tool_get(tool_name)
     # What is stored in the usage and audit rows: the registered name, or a label without the text.
     stored_name = spec.name if spec is not None else _unknown_tool_label(tool_name)
-    result: dict[str, Any] | None = None
-    cached = False
-    error: DomainError | None = None
+    record = {"principal": principal, "tool_name": stored_name, "transport": transport, "arguments": arguments}
     decision: Decision | None = None
     try:
         if spec is None:
             raise NotFound(f"There is no tool called {name!r}.", code="unknown_tool")
-        result, cached, decision = _run(spec=spec, policy=policy_for(spec), principal=principal, arguments=arguments)
+        # One transaction for the tool's writes, its usage row and its audit event: they commit
+        # together (one commit per call) or, when the tool fails, not at all. A tool that waits on
+        # the network runs outside any transaction and is recorded in its own afterwards.
+        outside = spec.open_world or spec.own_transactions
+        policy = policy_for(spec)
+        with nullcontext() if outside else transaction.atomic():
+            result, cached, decision = _run(spec=spec, policy=policy, principal=principal, arguments=arguments)
+            outcome = InvocationResult(
+                tool_name=name,
+                success=True,
+                result=result,
+                cached=cached,
+                error=None,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                invocation_id=invocation_id,
+                rate_limits=decision,
+            )
+            if not outside:
+                _record_rows(**record, outcome=outcome, error_code="")
+        if outside:
+            _record(**record, outcome=outcome)
+        return outcome
     except QuotaRateLimited as exc:
         error, decision = exc, exc.decision
     except DomainError as exc:
@@ -267,17 +291,18 @@ def _tool_invoke(
             invocation_id=invocation_id,
         )
         logger.exception("Tool %s failed (invocation %s)", name, invocation_id)
-        _record(principal=principal, tool_name=stored_name, transport=transport, arguments=arguments, outcome=outcome)
+        _record(**record, outcome=outcome)
         raise
+    # Refused or failed: the tool's writes were rolled back; the refusal is recorded on its own.
     outcome = InvocationResult(
         tool_name=name,
-        success=error is None,
-        result=result if error is None else None,
-        cached=cached,
+        success=False,
+        result=None,
+        cached=False,
         error=error,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         invocation_id=invocation_id,
         rate_limits=decision,
     )
-    _record(principal=principal, tool_name=stored_name, transport=transport, arguments=arguments, outcome=outcome)
+    _record(**record, outcome=outcome)
     return outcome

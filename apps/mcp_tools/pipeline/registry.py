@@ -46,6 +46,11 @@ class ToolSpec:
     def read_only(self) -> bool:
         return bool(self.annotations.get("readOnlyHint"))
 
+    @property
+    def open_world(self) -> bool:
+        """It reaches outside the service (a provider): it must not run inside a database transaction."""
+        return bool(self.annotations.get("openWorldHint"))
+
     @cached_property
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)

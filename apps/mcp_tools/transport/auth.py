@@ -14,7 +14,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from apps.accounts.principal import Principal, principal_from_bearer
+from apps.accounts.principal import Principal, principal_from_bearer, principal_from_bearer_cached
 from apps.core.client_address import client_address_from_scope
 from apps.core.database import database_work
 from apps.core.errors import RateLimited, Unauthenticated, error_body
@@ -38,8 +38,11 @@ class GatewayTokenVerifier(TokenVerifier):
             return None
 
     async def verify_or_explain(self, token: str, client_address: str | None = None) -> PrincipalAccessToken:
-        # The connection goes back to the pool at once: the request may still wait on the network.
-        principal = await database_work(principal_from_bearer, token, client_address=client_address)
+        # A token verified moments ago needs no thread and no database; otherwise the connection
+        # goes back to the pool at once: the request may still wait on the network.
+        principal = principal_from_bearer_cached(token)
+        if principal is None:
+            principal = await database_work(principal_from_bearer, token, client_address=client_address)
         return PrincipalAccessToken(
             # The token itself is not kept: nothing downstream needs it, and it should not linger in scope.
             token="",

@@ -99,8 +99,8 @@ class DjangoRequestLifecycle:
 
     One thread-sensitive context per request, so its ORM work runs on one thread of its own (not
     the process-wide sync thread every request would otherwise queue on), and the request_started /
-    request_finished signals, so database connections are opened and closed per request as
-    CONN_MAX_AGE says instead of leaking with the thread.
+    request_finished signals. Connections are handed back by `database_work` after each unit of
+    database work, so a call costs one thread hop when its principal is cached.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -111,11 +111,16 @@ class DjangoRequestLifecycle:
             await self.app(scope, receive, send)
             return
         async with ThreadSensitiveContext():
-            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            # Sent on the event loop, not through a thread: `asend` would spend a thread hop on each
+            # (two per call). Django's receivers reset this thread's query log, connections, caches
+            # and URLconf, of which the loop thread holds none; the request's own database work runs
+            # in `database_work`, which hands its thread's connections back as soon as it returns.
+            # A receiver that needs the database here would fail loudly (SynchronousOnlyOperation).
+            signals.request_started.send(sender=self.__class__, scope=scope)
             try:
                 await self.app(scope, receive, send)
             finally:
-                await signals.request_finished.asend(sender=self.__class__)
+                signals.request_finished.send(sender=self.__class__)
 
 
 def protected_resource_routes() -> list:
