@@ -135,6 +135,7 @@ def provider_call_record(
                 "output_tokens": output_tokens,
             },
             token_id=token_id,
+            door=door,
             duration_ms=latency_ms,
             tokens=input_tokens + output_tokens,
             cost=record.cost,
