@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import TemplateView
 
+from apps.web.limits import limited_patterns
 from apps.web.views import accounts, keys, pages, setup, tokens, usage
 
 app_name = "web"
@@ -40,3 +41,6 @@ urlpatterns = [
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("settings/usage/", usage.usage_page, name="usage"),
 ]
+
+# Pages are a door: each counts against the caller's rate like a REST request (apps.web.limits).
+urlpatterns = limited_patterns(urlpatterns)
