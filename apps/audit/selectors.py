@@ -15,32 +15,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from apps.audit.chain import CONTENT_FIELDS
 from apps.audit.models import AuditEvent
 
-# What a list row and an export row carry (the chain columns are the verifier's business).
-LOG_FIELDS = (
-    "id",
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "actor_type",
-    "token_id",
-    "subject_id",
-    "category",
-    "action",
-    "outcome",
-    "error_code",
-    "target_type",
-    "target_id",
-    "data",
-    "request_id",
-    "client_address",
-    "user_agent",
-    "door",
-    "duration_ms",
-    "tokens",
-    "cost",
-)
+# What a list row and an export row carry: the id and the content (the chain columns are the verifier's business).
+LOG_FIELDS = ("id", *CONTENT_FIELDS)
 EXPORT_CHUNK = 2000
 
 
