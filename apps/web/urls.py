@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import TemplateView
 
-from apps.web.views import accounts, keys, pages, setup, tokens, usage
+from apps.web.views import accounts, activity, chat, keys, pages, setup, tokens, usage
 
 app_name = "web"
 
@@ -39,4 +39,8 @@ urlpatterns = [
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("settings/usage/", usage.usage_page, name="usage"),
+    path("settings/activity/", activity.activity_page, name="activity"),
+    path("settings/activity/export/", activity.activity_export, name="activity_export"),
+    path("chat/", chat.chat_page, name="chat"),
+    path("chat/<int:conversation_id>/", chat.chat_page, name="chat_conversation"),
 ]
