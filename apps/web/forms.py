@@ -223,7 +223,9 @@ class ActivityFilterForm(PageForm):
     since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="Through (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     category = forms.ChoiceField(label="Category", required=False, choices=_any(AuditEvent.Category.choices, "Any"))
-    action = forms.CharField(label="Action", required=False, max_length=80, help_text="For example key.created.")
+    action = forms.CharField(
+        label="Action", required=False, max_length=80, help_text="For example provider_key.created."
+    )
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AuditEvent.Outcome.choices, "Any"))
     door = forms.ChoiceField(label="Door", required=False, choices=_any(DOORS, "Any"))
 
