@@ -255,3 +255,36 @@ class ChatMessageForm(PageForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For example: create todo: buy milk, or what is due this week?",
     )
+
+
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
+
+
+class ProviderOrderForm(PageForm):
+    """The order providers are tried in, and the model asked of each (apps.providers' preferences).
+
+    One choice per place; the service refuses a provider named twice (its rule, not the form's)."""
+
+    def __init__(self, *args, preferences=None, **kwargs) -> None:
+        if preferences is not None and not kwargs.get("initial"):
+            initial = {f"choice_{index}": name for index, name in enumerate(preferences.provider_order)}
+            initial.update({f"model_{name}": model for name, model in preferences.models.items()})
+            kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        names = [(name, spec.display_name) for name, spec in PROVIDERS.items()]
+        for index in range(len(names)):
+            self.fields[f"choice_{index}"] = forms.ChoiceField(label=f"{ORDINALS[index]} choice", choices=names)
+        for name, display in names:
+            self.fields[f"model_{name}"] = forms.CharField(
+                label=f"{display} model",
+                required=False,
+                max_length=100,
+                help_text="Empty: the server's default." if name in ("openai", "anthropic") else "",
+            )
+
+    def provider_order(self) -> list[str]:
+        return [self.cleaned_data[f"choice_{index}"] for index in range(len(PROVIDERS))]
+
+    def models(self) -> dict[str, str]:
+        models = {name: (self.cleaned_data.get(f"model_{name}") or "").strip() for name in PROVIDERS}
+        return {name: model for name, model in models.items() if model}
