@@ -14,6 +14,7 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 
+from apps.keys.services import provider_key_create
 from apps.mcp_tools.tests.conftest import mcp_client
 from apps.providers.tests.keys import openai_key
 from apps.web.tests.browser import axe_violations, screenshot
@@ -188,10 +189,19 @@ async def test_the_keyboard_reaches_everything_and_focus_is_visible(chromium, as
     await context.close()
 
 
-async def test_the_pages_work_without_javascript(chromium, asgi_server, alice):
+async def test_the_pages_work_without_javascript(chromium, asgi_server, alice, fake_provider, keyring):
+    api_key = openai_key()
+    fake_provider.valid_keys.add(api_key)
+    await sync_to_async(provider_key_create)(actor=alice, owner=alice, provider="openai", api_key=api_key)
     context = await chromium.new_context(base_url=asgi_server.url, java_script_enabled=False)
     page = await context.new_page()
     await _sign_in(page, "alice")
+    # The chat is a form post answered by a redirect: the todo list beside it is current without a script.
+    await page.goto("/chat/")
+    await page.get_by_label("Your message").fill("create todo: call the plumber")
+    await _submit(page, "Send")
+    assert re.search(r"/chat/\d+/$", page.url)
+    assert "call the plumber" in await page.locator(".chat-todos").inner_text()
     await page.goto("/settings/tokens/")
     await page.get_by_label("Name", exact=True).fill("script")
     await _submit(page, "Create token")

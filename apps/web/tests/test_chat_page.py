@@ -102,3 +102,12 @@ def test_an_empty_message_is_refused_on_the_form(alice_browser, alices_key):
     response = _say(alice_browser, "")
     assert response.status_code == 200 and "This field is required." in response.content.decode()
     assert not Conversation.objects.exists()
+
+
+def test_a_key_pasted_into_the_chat_is_shown_nowhere(alice_browser, alice, alices_key):
+    response = _say(alice_browser, f"my key is {alices_key}")
+    pages = [response["Location"], "/chat/", "/settings/activity/", "/settings/activity/export/?format=ndjson"]
+    for path in pages:
+        answer = alice_browser.get(path)
+        body = b"".join(answer.streaming_content) if answer.streaming else answer.content
+        assert alices_key.encode() not in body and alices_key[8:24].encode() not in body, path
