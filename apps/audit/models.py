@@ -82,7 +82,8 @@ class AuditEvent(models.Model):
     door = models.CharField(max_length=10, blank=True, default="")
     duration_ms = models.FloatField(null=True, blank=True)
     tokens = models.PositiveIntegerField(null=True, blank=True)
-    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    # As precise as the usage ledger (apps.quotas UsageRecord.cost): fractions of a cent per call add up.
+    cost = models.DecimalField(max_digits=16, decimal_places=8, null=True, blank=True)
     # The chain, set once by the sealer.
     seq = models.BigIntegerField(null=True, blank=True, unique=True)
     prev_hash = models.CharField(max_length=64, null=True, blank=True)

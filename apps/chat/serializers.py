@@ -31,7 +31,7 @@ class ChatToolCallSerializer(serializers.Serializer):
     error = serializers.JSONField(required=False)
 
 
-class UsageSerializer(serializers.Serializer):
+class TokenUsageSerializer(serializers.Serializer):
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
 
@@ -42,7 +42,7 @@ class ChatResponseSerializer(serializers.Serializer):
     tool_calls = ChatToolCallSerializer(many=True)
     provider = serializers.CharField(allow_null=True)
     model = serializers.CharField(allow_null=True)
-    usage = UsageSerializer()
+    usage = TokenUsageSerializer()
     offline = serializers.BooleanField()
     offline_reason = serializers.CharField(required=False)
     retry_after = serializers.IntegerField(required=False, allow_null=True)

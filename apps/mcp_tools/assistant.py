@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.core.errors import InvalidInput, Unprocessable
+from apps.core.request_context import request_context_current
 from apps.keys.services import provider_candidates, provider_key_refused
 from apps.mcp_tools.pipeline.cache import cache_group_version_key
 from apps.providers.answer_cache import answer_key, answer_lookup, answer_store, answer_versions
@@ -152,9 +153,13 @@ def assistant_complete(
     model: str | None = None,
     cache_groups: Sequence[str] = (),
     cacheable: bool = True,
-    door: str = "tool",
+    door: str | None = None,
 ) -> AssistantAnswer:
-    """Ask the user's providers; `cache_groups` name the data (e.g. todos) the answer depends on."""
+    """Ask the user's providers; `cache_groups` name the data (e.g. todos) the answer depends on.
+
+    `door` defaults to the one the request came through (an AI tool: the pipeline's transport).
+    """
+    door = door or request_context_current().door
     order, models = _routes(user=user, provider=provider, model=model)
     routes = [Route(provider=name, base_url="", model=models[name]) for name in order if name in models]
     cacheable = cacheable and request.temperature == 0 and not request.tools

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput
 from apps.quotas.budgets import Reservation, budget_reserve, budget_settle
 from apps.quotas.limiter import Decision
@@ -102,7 +103,7 @@ def provider_call_record(
                 output_tokens=output_tokens,
                 cached=cached,
             )
-        return usage_record_provider_call(
+        record = usage_record_provider_call(
             user=user,
             provider=provider,
             model=model,
@@ -115,6 +116,31 @@ def provider_call_record(
             tool_name=tool_name,
             token_id=token_id,
         )
+        # The call's audit event, with its tokens and cost, commits with its ledger row. The actor is the
+        # request's caller (an operator acting for the user included); the user is the subject.
+        audit_event_record(
+            action="provider.called",
+            category="provider",
+            subject=user,
+            outcome="success" if outcome == "ok" else "failure",
+            error_code="" if outcome == "ok" else outcome,
+            target_type="provider",
+            target_id=f"{provider}/{model}"[:64],
+            data={
+                "provider": provider,
+                "model": model,
+                "cached": cached,
+                "tool": tool_name,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+            },
+            token_id=token_id,
+            door=door,
+            duration_ms=latency_ms,
+            tokens=input_tokens + output_tokens,
+            cost=record.cost,
+        )
+        return record
 
 
 def provider_quota_exhausted(*, user, provider: str) -> Notification | None:

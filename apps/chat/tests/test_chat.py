@@ -47,7 +47,14 @@ def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_cli
     assert Todo.objects.get(owner=alice).title == "buy milk"
     # The call went through the pipeline like any other door's.
     assert ToolCall.objects.filter(tool_name="create_todos", transport="chat", user=alice).count() == 1
-    assert AuditEvent.objects.filter(action="tool.invoked", target_id="create_todos").exists()
+    # One event per operation, each naming the chat door: the tool call, the todo it made (carrying the
+    # call's invocation id) and the two model calls with their tokens.
+    tool_event = AuditEvent.objects.get(action="tool.invoked", target_id="create_todos")
+    todo_event = AuditEvent.objects.get(action="todo.created")
+    assert tool_event.door == todo_event.door == "chat"
+    assert todo_event.data["invocation_id"] == tool_event.data["invocation_id"]
+    model_calls = AuditEvent.objects.filter(action="provider.called", door="chat", actor_id=alice.pk)
+    assert model_calls.count() == 2 and all(event.tokens > 0 for event in model_calls)
     # The second model call saw the tool's result in its own provider's format.
     second = fake_provider.model_calls()[-1]["body"]["messages"][-1]
     if provider == "openai":

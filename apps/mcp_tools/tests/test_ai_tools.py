@@ -185,11 +185,19 @@ def test_every_answer_is_in_the_usage_ledger_and_a_spent_budget_refuses(fake_pro
     result_of(alice_client, "ai_complete", {"prompt": "count me"})
     result_of(alice_client, "ai_complete", {"prompt": "count me"})  # from the cache: recorded at cost 0
     rows = list(UsageRecord.objects.filter(user=alice).order_by("id"))
-    assert [(r.provider, r.cached, r.outcome, r.tool_name) for r in rows] == [
-        ("openai", False, "ok", "ai_complete"),
-        ("openai", True, "ok", "ai_complete"),
+    # The door is the one the call came through (REST invoke here), in the ledger and the audit trail.
+    assert [(r.provider, r.cached, r.outcome, r.tool_name, r.door) for r in rows] == [
+        ("openai", False, "ok", "ai_complete", "rest"),
+        ("openai", True, "ok", "ai_complete", "rest"),
     ]
     assert rows[0].input_tokens > 0 and rows[0].output_tokens > 0
+    from apps.audit.models import AuditEvent
+
+    events = list(AuditEvent.objects.filter(action="provider.called").order_by("id"))
+    assert [(e.door, e.tokens, e.cost) for e in events] == [
+        ("rest", rows[0].input_tokens + rows[0].output_tokens, rows[0].cost),
+        ("rest", 0, 0),
+    ]
     Budget.objects.create(user=alice, provider="openai", period="day", measure="tokens", amount=10, hard=True)
     refused = invoke(alice_client, "ai_complete", {"prompt": "a new question that would pass the budget"})
     assert refused.status_code == 429

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from apps.audit.models import AuditEvent
 from apps.core.errors import InvalidInput
 from apps.quotas.budgets import BudgetExceeded
 from apps.quotas.models import Budget, BudgetSpend, Notification, UsageRecord
@@ -39,6 +40,15 @@ def test_an_admitted_call_is_recorded_with_its_cost_and_settles_the_budget(alice
     assert record.cost == Decimal("0.45")  # 1M x 0.15 + 0.5M x 0.60 per million
     assert (record.door, record.tool_name, record.token_id, record.outcome) == ("mcp", "chat", 7, "ok")
     assert BudgetSpend.objects.get(user=alice, period="day").tokens == 1_500_000  # what it used
+    event = AuditEvent.objects.get(action="provider.called")
+    assert (event.category, event.outcome, event.target_id) == ("provider", "success", "openai/gpt-4o-mini")
+    assert (event.tokens, event.cost, event.subject_id) == (1_500_000, Decimal("0.45"), alice.pk)
+
+
+def test_a_failed_call_leaves_a_failure_event_with_its_kind_and_no_cost(alice):
+    _record(alice, None, input_tokens=0, output_tokens=0, outcome="rate_limited")
+    event = AuditEvent.objects.get(action="provider.called")
+    assert (event.outcome, event.error_code, event.tokens, event.cost) == ("failure", "rate_limited", 0, 0)
 
 
 def test_a_hard_budget_refuses_naming_the_limit_the_use_the_reset_and_an_alternative(alice):
