@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -19,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.audit import selectors
+from apps.audit.exports import CONTENT_TYPES, audit_export_lines
 from apps.audit.reports import audit_report
 from apps.audit.serializers import (
     AuditExportQuerySerializer,
@@ -63,46 +61,6 @@ class AuditLogView(APIView):
         )
 
 
-class _Echo:
-    """csv.writer writes into this and gets the line back."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(selectors.LOG_FIELDS)
-    for row in rows:
-        yield writer.writerow(
-            [
-                json.dumps(row[name], sort_keys=True) if name == "data" else _text(row[name])
-                for name in selectors.LOG_FIELDS
-            ]
-        )
-
-
-def _ndjson_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    for row in rows:
-        yield json.dumps({name: _json_value(row[name]) for name in selectors.LOG_FIELDS}, sort_keys=True) + "\n"
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str | dict | list):
-        return value
-    return str(value)
-
-
 class _JsonErrorsOnly(DefaultContentNegotiation):
     """`?format=` is this endpoint's own parameter, not DRF's renderer override; errors are JSON."""
 
@@ -127,10 +85,9 @@ class AuditExportView(APIView):
         rows = selectors.audit_rows_walk(events=events)
         export_format = query.validated_data["format"]
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        if export_format == "csv":
-            response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
-        else:
-            response = StreamingHttpResponse(_ndjson_lines(rows), content_type="application/x-ndjson")
+        response = StreamingHttpResponse(
+            audit_export_lines(rows=rows, export_format=export_format), content_type=CONTENT_TYPES[export_format]
+        )
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'
         response["Cache-Control"] = "no-store"
         return response

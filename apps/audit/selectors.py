@@ -41,15 +41,16 @@ def audit_sees_everyone(user: Any) -> bool:
     return bool(user.is_active and user.has_perm("audit.view_auditevent"))
 
 
-def audit_events_visible(*, user: Any) -> QuerySet[AuditEvent]:
+def audit_events_visible(*, user: Any, own_only: bool = False) -> QuerySet[AuditEvent]:
+    """`own_only`: the user's own trail even for an operator (the activity page is about oneself)."""
     events = AuditEvent.objects.all()
-    if audit_sees_everyone(user):
+    if audit_sees_everyone(user) and not own_only:
         return events
     return events.filter(Q(actor_id=user.pk) | Q(subject_id=user.pk))
 
 
-def audit_events_filtered(*, user: Any, filters: AuditFilters) -> QuerySet[AuditEvent]:
-    events = audit_events_visible(user=user)
+def audit_events_filtered(*, user: Any, filters: AuditFilters, own_only: bool = False) -> QuerySet[AuditEvent]:
+    events = audit_events_visible(user=user, own_only=own_only)
     exact = {
         "category": filters.category,
         "action": filters.action,

@@ -8,7 +8,16 @@ from django.conf import settings
 from django.http import HttpRequest
 
 # URL names -> the navigation entry they belong to (aria-current="page").
-_SECTIONS = {"setup": "setup", "keys": "keys", "tokens": "tokens", "password_change": "password", "usage": "usage"}
+_SECTIONS = {
+    "setup": "setup",
+    "keys": "keys",
+    "tokens": "tokens",
+    "password_change": "password",
+    "usage": "usage",
+    "activity": "activity",
+    "chat": "chat",
+    "chat_conversation": "chat",
+}
 
 
 def site(request: HttpRequest) -> dict[str, Any]:

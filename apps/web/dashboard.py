@@ -22,6 +22,10 @@ from apps.audit.models import AuditEvent
 from apps.audit.verify import audit_chain_verify
 from apps.keys.models import ProviderKey
 from apps.mcp_tools.models import ToolCall, ToolPolicy
+from apps.providers.answer_cache import L1_HIT, L2_HIT, MISS, answer_cache_stats
+from apps.providers.breaker import circuit_snapshot
+from apps.providers.models import ProviderCircuit
+from apps.providers.registry import provider_spec_get
 from apps.quotas.admin import top_users
 from apps.web.models import SetupStep
 from apps.web.services import SETUP_STEPS
@@ -129,3 +133,29 @@ def dashboard_top_users() -> dict[str, list]:
     """This month's top users by cost and by refused calls: the usage ledger's own ranking (apps.quotas)."""
     ranking = top_users()
     return {"by_cost": ranking["top_by_cost"][:5], "refused": ranking["top_refused"][:5]}
+
+
+def _rate(hits: int, total: int) -> int | None:
+    return round(100 * hits / total) if total else None
+
+
+def dashboard_providers() -> dict[str, Any]:
+    """Each provider's circuit breaker as Redis holds it now, and how often caches answered."""
+    circuits = [
+        {"circuit": circuit, "display_name": provider_spec_get(circuit.provider).display_name, **vars(snap)}
+        for circuit in ProviderCircuit.objects.order_by("provider", "base_url")[:20]
+        for snap in [circuit_snapshot(circuit)]
+    ]
+    stats = answer_cache_stats()
+    hits = stats.get(L1_HIT, 0) + stats.get(L2_HIT, 0)
+    lookups = hits + stats.get(MISS, 0)
+    since = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    tools = ToolCall.objects.filter(created_at__gte=since).aggregate(
+        calls=Count("id"), cached=Count("id", filter=Q(cached=True))
+    )
+    return {
+        "circuits": circuits,
+        "open": sum(1 for row in circuits if row["state"] != "closed"),
+        "answers": {**stats, "hits": hits, "lookups": lookups, "rate": _rate(hits, lookups)},
+        "tools_rate": _rate(tools["cached"], tools["calls"]),
+    }

@@ -10,7 +10,10 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.utils import timezone
 
 from apps.accounts.scopes import SCOPES
+from apps.audit.models import AuditEvent
+from apps.audit.selectors import AuditFilters
 from apps.core.errors import INVALID, DomainError, RateLimited
+from apps.core.request_context import DOORS
 from apps.keys.models import LABEL_MAX_LENGTH
 from apps.keys.services import API_KEY_MAX_LENGTH
 from apps.providers.registry import PROVIDERS
@@ -207,3 +210,82 @@ class ToolTryForm(PageForm):
     def __init__(self, *args, tools: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["tool_name"].choices = tools
+
+
+def _any(choices: list[tuple[str, str]] | tuple[str, ...], label: str) -> list[tuple[str, str]]:
+    pairs = [(c, c) if isinstance(c, str) else c for c in choices]
+    return [("", label), *pairs]
+
+
+class ActivityFilterForm(PageForm):
+    """The activity page's filters (GET): days in UTC, both ends inclusive."""
+
+    since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="Through (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    category = forms.ChoiceField(label="Category", required=False, choices=_any(AuditEvent.Category.choices, "Any"))
+    action = forms.CharField(
+        label="Action", required=False, max_length=80, help_text="For example provider_key.created."
+    )
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AuditEvent.Outcome.choices, "Any"))
+    # "web": tools tried from the setup page are recorded under the pages' own transport.
+    door = forms.ChoiceField(label="Door", required=False, choices=_any((*DOORS, "web"), "Any"))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end is before the start.")
+        return data
+
+    def filters(self) -> AuditFilters:
+        data = self.cleaned_data
+        since, until = data.get("since"), data.get("until")
+        return AuditFilters(
+            since=dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC) if since else None,
+            until=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) if until else None,
+            category=data.get("category") or "",
+            action=(data.get("action") or "").strip(),
+            outcome=data.get("outcome") or "",
+            door=data.get("door") or "",
+        )
+
+
+class ChatMessageForm(PageForm):
+    message = forms.CharField(
+        label="Your message",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: create todo: buy milk, or what is due this week?",
+    )
+
+
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
+
+
+class ProviderOrderForm(PageForm):
+    """The order providers are tried in, and the model asked of each (apps.providers' preferences).
+
+    One choice per place; the service refuses a provider named twice (its rule, not the form's)."""
+
+    def __init__(self, *args, preferences=None, **kwargs) -> None:
+        if preferences is not None and not kwargs.get("initial"):
+            initial = {f"choice_{index}": name for index, name in enumerate(preferences.provider_order)}
+            initial.update({f"model_{name}": model for name, model in preferences.models.items()})
+            kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        names = [(name, spec.display_name) for name, spec in PROVIDERS.items()]
+        for index in range(len(names)):
+            self.fields[f"choice_{index}"] = forms.ChoiceField(label=f"{ORDINALS[index]} choice", choices=names)
+        for name, display in names:
+            self.fields[f"model_{name}"] = forms.CharField(
+                label=f"{display} model",
+                required=False,
+                max_length=100,
+                help_text="Empty: the server's default." if name in ("openai", "anthropic") else "",
+            )
+
+    def provider_order(self) -> list[str]:
+        return [self.cleaned_data[f"choice_{index}"] for index in range(len(PROVIDERS))]
+
+    def models(self) -> dict[str, str]:
+        models = {name: (self.cleaned_data.get(f"model_{name}") or "").strip() for name in PROVIDERS}
+        return {name: model for name, model in models.items() if model}

@@ -17,6 +17,7 @@ from apps.accounts.principal import principal_for_user
 from apps.core.errors import InvalidInput
 from apps.keys.models import ProviderKey
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
+from apps.providers.models import AIPreference
 from apps.web.models import SetupStep
 
 Step = SetupStep.Step
@@ -25,6 +26,7 @@ Step = SetupStep.Step
 SETUP_STEPS: tuple[str, ...] = (
     Step.KEY_ADDED,
     Step.KEY_VALIDATED,
+    Step.PROVIDER_ORDER,
     Step.TOKEN_CREATED,
     Step.CLIENT_CONFIGURED,
     Step.TOOL_TRIED,
@@ -91,6 +93,8 @@ def _steps_shown_by_state(*, user: User) -> set[str]:
         done.add(Step.KEY_VALIDATED)
     if PersonalAccessToken.objects.filter(user=user).exists():
         done.add(Step.TOKEN_CREATED)
+    if AIPreference.objects.filter(user=user).exists():
+        done.add(Step.PROVIDER_ORDER)
     return done
 
 

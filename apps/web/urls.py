@@ -3,7 +3,7 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from apps.web.limits import limited_patterns
-from apps.web.views import accounts, keys, pages, setup, tokens, usage
+from apps.web.views import accounts, activity, chat, keys, pages, setup, tokens, usage
 
 app_name = "web"
 
@@ -40,6 +40,10 @@ urlpatterns = [
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("settings/usage/", usage.usage_page, name="usage"),
+    path("settings/activity/", activity.activity_page, name="activity"),
+    path("settings/activity/export/", activity.activity_export, name="activity_export"),
+    path("chat/", chat.chat_page, name="chat"),
+    path("chat/<int:conversation_id>/", chat.chat_page, name="chat_conversation"),
 ]
 
 # Pages are a door: each counts against the caller's rate like a REST request (apps.web.limits).

@@ -28,4 +28,5 @@ def operator_dashboard(context: dict[str, Any]) -> dict[str, Any]:
         "audit": dashboard.dashboard_audit(verify=request.GET.get("verify_audit") == "1"),
         "schedules": dashboard.dashboard_schedules(),
         "top": dashboard.dashboard_top_users(),
+        "providers": dashboard.dashboard_providers(),
     }

@@ -14,6 +14,7 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 
+from apps.keys.services import provider_key_create
 from apps.mcp_tools.tests.conftest import mcp_client
 from apps.providers.tests.keys import openai_key
 from apps.web.tests.browser import axe_violations, screenshot
@@ -67,7 +68,7 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     await page.get_by_label("Timezone").select_option("Europe/Berlin")
     await _submit(page, "Create account")
     assert SETTINGS.match(page.url)
-    assert "0 of 5 steps done" in await page.locator(".progress-block").inner_text()
+    assert "0 of 6 steps done" in await page.locator(".progress-block").inner_text()
     await _check(page, base, "03-setup-start")
 
     # A key the provider refuses: the page says why, and keeps nothing.
@@ -84,8 +85,16 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     await page.get_by_label("Label").fill("Work")
     await _submit(page, "Store and check the key")
     assert "Valid" in await page.locator(".messages").inner_text()
-    assert "2 of 5 steps done" in await page.locator(".progress-block").inner_text()
+    assert "2 of 6 steps done" in await page.locator(".progress-block").inner_text()
     await _check(page, base, "05-setup-key-accepted")
+
+    # The provider order: OpenAI first (the only key), its model kept.
+    await page.get_by_label("First choice").select_option("openai")
+    await page.get_by_label("Second choice").select_option("anthropic")
+    await page.get_by_label("Third choice").select_option("openai_compatible")
+    await _submit(page, "Save the order")
+    assert "3 of 6 steps done" in await page.locator(".progress-block").inner_text()
+    await _check(page, base, "05b-setup-provider-order")
 
     # A token, shown once, with configurations that carry it.
     await page.locator("#step-token_created").get_by_label("Name", exact=True).fill("Claude Desktop")
@@ -108,7 +117,7 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     await _submit(page, "Run the tool")
     result = await page.locator(".tool-result").inner_text()
     assert "Result of list_todos" in result and "Water the plants" in result
-    assert "5 of 5 steps done" in await page.locator(".progress-block").inner_text()
+    assert "6 of 6 steps done" in await page.locator(".progress-block").inner_text()
     await _check(page, base, "07-setup-complete")
 
     await page.get_by_role("link", name="Provider keys").click()
@@ -118,6 +127,15 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     await _check(page, base, "09-key-delete-confirm")
     await page.get_by_role("link", name="Cancel").click()
 
+    # The chat: the assistant creates a todo through a tool call, and the list beside it shows it.
+    await page.get_by_role("link", name="Chat").click()
+    await _check(page, base, "09b-chat-empty")
+    await page.get_by_label("Your message").fill("create todo: buy milk")
+    await _submit(page, "Send")
+    assert "create_todos" in await page.locator(".chat-turns").inner_text()
+    assert "buy milk" in await page.locator(".chat-todos").inner_text()
+    await _check(page, base, "09c-chat-todo-created")
+
     await page.get_by_role("link", name="Access tokens").click()
     content = await page.content()
     assert token not in content and token[:19] in content
@@ -125,7 +143,15 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     await page.get_by_role("link", name="Usage").click()
     tools_table = await page.locator("#tools-title + .table-wrap table").inner_text()
     assert "create_todos" in tools_table and "todo_overview" in tools_table  # the SDK client's calls
+    assert "openai" in await page.locator("#providers-title + .table-wrap table").inner_text()  # the chat's
     await _check(page, base, "11-usage")
+    await page.get_by_role("link", name="Activity").click()
+    events = await page.locator("main table").inner_text()
+    assert "provider_key.created" in events and "tool.invoked" in events and "access_token.created" in events
+    await page.get_by_label("Category").select_option("tool")
+    await _submit(page, "Show")
+    assert "provider_key.created" not in await page.locator("main table").inner_text()
+    await _check(page, base, "11b-activity")
     await page.get_by_role("link", name="Password").click()
     await _check(page, base, "11-password")
 
@@ -163,10 +189,19 @@ async def test_the_keyboard_reaches_everything_and_focus_is_visible(chromium, as
     await context.close()
 
 
-async def test_the_pages_work_without_javascript(chromium, asgi_server, alice):
+async def test_the_pages_work_without_javascript(chromium, asgi_server, alice, fake_provider, keyring):
+    api_key = openai_key()
+    fake_provider.valid_keys.add(api_key)
+    await sync_to_async(provider_key_create)(actor=alice, owner=alice, provider="openai", api_key=api_key)
     context = await chromium.new_context(base_url=asgi_server.url, java_script_enabled=False)
     page = await context.new_page()
     await _sign_in(page, "alice")
+    # The chat is a form post answered by a redirect: the todo list beside it is current without a script.
+    await page.goto("/chat/")
+    await page.get_by_label("Your message").fill("create todo: call the plumber")
+    await _submit(page, "Send")
+    assert re.search(r"/chat/\d+/$", page.url)
+    assert "call the plumber" in await page.locator(".chat-todos").inner_text()
     await page.goto("/settings/tokens/")
     await page.get_by_label("Name", exact=True).fill("script")
     await _submit(page, "Create token")

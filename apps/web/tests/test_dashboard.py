@@ -7,6 +7,10 @@ from decimal import Decimal
 import pytest
 
 from apps.accounts import pats
+from apps.providers.fallback import completion_with_fallback
+from apps.providers.models import ProviderCircuit
+from apps.providers.tests import fake_provider as fake
+from apps.providers.tests.test_calls import HELLO, candidate
 from apps.quotas.models import UsageRecord
 from apps.web import services
 from apps.web.tests.conftest import signed_in
@@ -51,3 +55,22 @@ def test_operators_see_where_people_stop_and_the_state_of_keys_tokens_and_calls(
 def test_auditors_get_the_admin_without_the_dashboard(audrey):
     response = signed_in(audrey).get("/admin/")
     assert response.status_code == 200 and "Guided setup: where people stop" not in response.content.decode()
+
+
+def test_operators_see_an_open_breaker_and_reset_it_from_the_admin(olivia, fake_provider, settings):
+    settings.PROVIDER_RETRY_ATTEMPTS = 1
+    one = candidate(fake_provider)
+    fake_provider.behaviour = fake.UNAVAILABLE
+    for _ in range(settings.PROVIDER_BREAKER_FAILURES):
+        completion_with_fallback(request=HELLO, candidates=[one])
+    browser = signed_in(olivia)
+    body = browser.get("/admin/").content.decode()
+    assert "Providers and caches" in body and '<td class="dashboard-bad">open</td>' in body
+    assert "reset: 1 not closed" in body and "AI answer cache:" in body
+    circuit = ProviderCircuit.objects.get(provider="openai")
+    reset = browser.post(
+        "/admin/providers/providercircuit/", {"action": "reset_breakers", "_selected_action": [circuit.pk]}
+    )
+    assert reset.status_code == 302
+    body = browser.get("/admin/").content.decode()
+    assert '<td class="dashboard-ok">closed</td>' in body and "not closed" not in body

@@ -8,16 +8,27 @@ import pytest
 from django.test import Client
 
 from apps.accounts import pats
+from apps.chat.models import Conversation
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC_PAGES = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password-reset/"]
-SIGNED_IN_PAGES = ["/settings/", "/settings/keys/", "/settings/tokens/", "/settings/usage/", "/accounts/password/"]
+SIGNED_IN_PAGES = [
+    "/settings/",
+    "/settings/keys/",
+    "/settings/tokens/",
+    "/settings/usage/",
+    "/settings/activity/",
+    "/chat/",
+    "/accounts/password/",
+]
 
 
 def _object_pages(key_id: int, token_id: int) -> dict[str, list[str]]:
-    """Pages about one object -> the methods they answer."""
+    """Pages about one object -> the methods they answer (alice's one conversation included)."""
+    conversation = Conversation.objects.get(title="alice's chat")
     return {
+        f"/chat/{conversation.pk}/": ["get", "post"],
         f"/settings/keys/{key_id}/rotate/": ["get", "post"],
         f"/settings/keys/{key_id}/expiry/": ["get", "post"],
         f"/settings/keys/{key_id}/delete/": ["get", "post"],
@@ -31,6 +42,7 @@ def _object_pages(key_id: int, token_id: int) -> dict[str, list[str]]:
 def alices_objects(alice, store_key):
     key, plaintext = store_key(alice)
     token, token_plaintext = pats.pat_create(user=alice, name="laptop", scopes=["todos:read"])
+    Conversation.objects.create(user=alice, title="alice's chat")
     return key, token, plaintext, token_plaintext
 
 
@@ -70,13 +82,14 @@ def test_another_users_key_and_token_are_not_found(bob_browser, alices_objects):
     key.refresh_from_db()
     token.refresh_from_db()
     assert key.status == "active" and token.revoked_at is None
+    assert not Conversation.objects.get(title="alice's chat").messages.exists()
 
 
 def test_every_form_needs_the_csrf_token(alice, alices_objects):
     key, token, _, _ = alices_objects
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(alice)
-    posts = ["/settings/", "/settings/keys/", "/settings/tokens/", "/accounts/password/", "/accounts/logout/"]
+    posts = ["/settings/", "/settings/keys/", "/settings/tokens/", "/chat/", "/accounts/password/", "/accounts/logout/"]
     posts += [path for path, methods in _object_pages(key.pk, token.pk).items() if "post" in methods]
     for path in posts:
         assert browser.post(path, {"action": "configured"}).status_code == 403, path

@@ -13,9 +13,17 @@ from apps.keys import selectors as key_selectors
 from apps.keys import services as key_services
 from apps.keys.models import ProviderKey
 from apps.providers.registry import provider_specs_list
+from apps.providers.services import ai_preferences_get, ai_preferences_update
 from apps.providers.validation import LiveValidationResult
 from apps.web import services
-from apps.web.forms import KeyAddForm, KeyExpiryForm, KeyRotateForm, error_text, form_add_domain_error
+from apps.web.forms import (
+    KeyAddForm,
+    KeyExpiryForm,
+    KeyRotateForm,
+    ProviderOrderForm,
+    error_text,
+    form_add_domain_error,
+)
 from apps.web.views.common import render_page, signed_in_page
 
 
@@ -53,10 +61,32 @@ def key_add(request: HttpRequest, form: KeyAddForm) -> tuple[ProviderKey, LiveVa
     return key, outcome
 
 
-def _list_context(request: HttpRequest, form: KeyAddForm) -> dict:
+def provider_order_form(request: HttpRequest, *, bound: bool, auto_id: str = "order-%s") -> ProviderOrderForm:
+    preferences = ai_preferences_get(user=request.user)
+    return ProviderOrderForm(request.POST if bound else None, preferences=preferences, auto_id=auto_id)
+
+
+def provider_order_save(request: HttpRequest, form: ProviderOrderForm) -> DomainError | None:
+    """Save the order and models from a bound, valid form (apps.providers' service, as the API's);
+    shared by the key manager and the guided setup. A refusal goes onto the form and is returned."""
+    try:
+        ai_preferences_update(user=request.user, provider_order=form.provider_order(), models=form.models())
+    except DomainError as exc:
+        # The service's messages are about the whole order ("Name each provider once."), not one field.
+        details = exc.details if isinstance(exc.details, dict) else {}
+        reasons = [str(m) for messages_ in details.values() if isinstance(messages_, list) for m in messages_]
+        for reason in reasons or [error_text(exc)]:
+            form.add_error(None, reason)
+        return exc
+    services.setup_step_complete(user=request.user, step=services.Step.PROVIDER_ORDER)
+    return None
+
+
+def _list_context(request: HttpRequest, form: KeyAddForm, order_form: ProviderOrderForm) -> dict:
     return {
         "keys": key_selectors.provider_key_list(owner=request.user),
         "form": form,
+        "order_form": order_form,
         "providers": provider_specs_list(),
         "validations": ProviderKey.Validation,
     }
@@ -65,9 +95,16 @@ def _list_context(request: HttpRequest, form: KeyAddForm) -> dict:
 @sensitive_post_parameters("api_key")
 @signed_in_page
 def key_list(request: HttpRequest) -> HttpResponse:
-    form = KeyAddForm(request.POST or None)
+    ordering = request.method == "POST" and request.POST.get("action") == "provider_order"
+    form = KeyAddForm(request.POST if request.method == "POST" and not ordering else None)
+    order_form = provider_order_form(request, bound=ordering)
     error = None
-    if request.method == "POST" and form.is_valid():
+    if ordering and order_form.is_valid():
+        error = provider_order_save(request, order_form)
+        if error is None:
+            messages.success(request, "Provider order and models saved.")
+            return redirect("web:keys")
+    elif request.method == "POST" and not ordering and form.is_valid():
         added = key_add(request, form)
         if not isinstance(added, DomainError):
             key, outcome = added
@@ -76,7 +113,8 @@ def key_list(request: HttpRequest) -> HttpResponse:
             )
             return redirect("web:keys")
         error = added
-    return render_page(request, "web/settings/keys.html", _list_context(request, form), error=error)
+    context = _list_context(request, form, order_form)
+    return render_page(request, "web/settings/keys.html", context, error=error)
 
 
 def _key(request: HttpRequest, key_id: int) -> ProviderKey:

@@ -15,10 +15,10 @@ from apps.mcp_tools.pipeline.registry import tool_get
 from apps.web import services
 from apps.web.forms import KeyAddForm, TokenCreateForm, ToolTryForm, form_add_domain_error
 from apps.web.views.common import render_page, signed_in_page
-from apps.web.views.keys import key_add, validation_message
+from apps.web.views.keys import key_add, provider_order_form, provider_order_save, validation_message
 from apps.web.views.tokens import mcp_configs, shown_once, token_create
 
-ACTIONS = ("add_key", "create_token", "configured", "try_tool")
+ACTIONS = ("add_key", "provider_order", "create_token", "configured", "try_tool")
 
 
 def _tool_choices() -> list[tuple[str, str]]:
@@ -45,6 +45,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         },
         auto_id="token-%s",
     )
+    order_form = provider_order_form(request, bound=action == "provider_order")
     tool_form = ToolTryForm(request.POST if action == "try_tool" else None, tools=_tool_choices(), auto_id="tool-%s")
     context: dict = {}
     error: DomainError | None = None
@@ -58,6 +59,11 @@ def setup(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, f"Key \u201c{key.label}\u201d stored as {key.mask}. {validation_message(outcome)}"
             )
+            return redirect("web:setup")
+    elif action == "provider_order" and order_form.is_valid():
+        error = provider_order_save(request, order_form)
+        if error is None:
+            messages.success(request, "Provider order saved.")
             return redirect("web:setup")
     elif action == "create_token" and token_form.is_valid():
         created = token_create(request, token_form)
@@ -86,6 +92,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         progress=progress,
         key_form=key_form,
         token_form=token_form,
+        order_form=order_form,
         tool_form=tool_form,
         keys=key_selectors.provider_key_list(owner=request.user),
         configs=context.get("configs") or mcp_configs(None),
