@@ -30,6 +30,15 @@ sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("APP_ENV", "development")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "warning")
+# The trace is one user calling as fast as the answers come: the per-user and per-provider rates are
+# raised so they are checked on every call without refusing it (the cache is what is measured).
+for _name, _value in {
+    "QUOTA_USER_RATE": "1000000/minute",
+    "QUOTA_USER_BURST": "1000000",
+    "QUOTA_PROVIDER_RATE": "1000000/minute",
+    "QUOTA_PROVIDER_BURST": "1000000",
+}.items():
+    os.environ.setdefault(_name, _value)
 
 TOPICS = [f"topic {n}: how should I approach task number {n} this week?" for n in range(200)]
 TODO_IDS = re.compile(r"#\d+")
