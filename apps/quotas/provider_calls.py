@@ -29,7 +29,7 @@ from apps.quotas.budgets import Reservation, budget_reserve, budget_settle
 from apps.quotas.limiter import Decision
 from apps.quotas.models import Notification, UsageRecord
 from apps.quotas.notifications import notification_send
-from apps.quotas.services import quota_provider_call_check, usage_record_provider_call
+from apps.quotas.services import call_cost, price_for, quota_provider_call_check
 
 
 @dataclass(frozen=True)
@@ -103,19 +103,25 @@ def provider_call_record(
                 output_tokens=output_tokens,
                 cached=cached,
             )
-        record = usage_record_provider_call(
+        # The cost from the price table at call time, stored: later price changes do not rewrite history.
+        price = None if cached else price_for(provider=provider, model=model)
+        record = UsageRecord(
             user=user,
-            provider=provider,
-            model=model,
+            token_id=token_id,
+            door=door[:20],
+            tool_name=tool_name[:100],
+            provider=provider[:40],
+            model=model[:120],
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            cost=call_cost(price=price, input_tokens=input_tokens, output_tokens=output_tokens, cached=cached),
+            price=price,
             latency_ms=latency_ms,
             cached=cached,
-            outcome=outcome,
-            door=door,
-            tool_name=tool_name,
-            token_id=token_id,
+            outcome=outcome[:50],
         )
+        record.full_clean()
+        record.save()
         # The call's audit event, with its tokens and cost, commits with its ledger row. The actor is the
         # request's caller (an operator acting for the user included); the user is the subject.
         audit_event_record(

@@ -12,12 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from apps.core.errors import InvalidInput, RateLimited
+from apps.core.errors import RateLimited
 from apps.quotas.limiter import Decision, Limit, LimitState, limits_hit, rate_split
-from apps.quotas.models import ModelPrice, UsageRecord
+from apps.quotas.models import ModelPrice
 from apps.quotas.selectors import user_rate_effective
 
 ENFORCING = "QUOTA_RATE_LIMITS"
@@ -208,45 +207,3 @@ def call_cost(*, price: ModelPrice | None, input_tokens: int, output_tokens: int
     if cached or price is None:
         return Decimal(0)
     return (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / MILLION
-
-
-@transaction.atomic
-def usage_record_provider_call(
-    *,
-    user,
-    provider: str,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    latency_ms: float,
-    cached: bool,
-    outcome: str,
-    door: str,
-    tool_name: str = "",
-    token_id: int | None = None,
-) -> UsageRecord:
-    """Record one provider call in the ledger with its cost from the price table at call time.
-
-    The seam the provider call path calls after every call (answered, cached or failed).
-    """
-    if input_tokens < 0 or output_tokens < 0:
-        raise InvalidInput("Token counts cannot be negative.")
-    price = None if cached else price_for(provider=provider, model=model)
-    record = UsageRecord(
-        user=user,
-        token_id=token_id,
-        door=door[:20],
-        tool_name=tool_name[:100],
-        provider=provider[:40],
-        model=model[:120],
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cost=call_cost(price=price, input_tokens=input_tokens, output_tokens=output_tokens, cached=cached),
-        price=price,
-        latency_ms=latency_ms,
-        cached=cached,
-        outcome=outcome[:50],
-    )
-    record.full_clean()
-    record.save()
-    return record

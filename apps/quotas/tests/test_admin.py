@@ -44,10 +44,11 @@ def test_ordinary_users_cannot_reach_the_rate_limit_admin(alice):
 
 
 def test_the_ledger_page_shows_top_users_by_cost_and_refusals(olivia, alice, bob, alice_client, settings):
-    from apps.quotas.services import usage_record_provider_call
+    from apps.quotas.provider_calls import provider_call_record
 
     for user, tokens in ((alice, 1_000_000), (bob, 3_000_000)):
-        usage_record_provider_call(
+        provider_call_record(
+            admission=None,
             user=user,
             provider="openai",
             model="gpt-4o-mini",

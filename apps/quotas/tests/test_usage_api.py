@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from apps.quotas.budgets import budget_reserve, budget_settle
 from apps.quotas.models import Budget
-from apps.quotas.services import usage_record_provider_call
+from apps.quotas.provider_calls import provider_call_record
 
 
 def test_usage_shows_providers_models_tools_and_budgets(alice, alice_client, bob):
@@ -15,7 +15,8 @@ def test_usage_shows_providers_models_tools_and_budgets(alice, alice_client, bob
         user=alice, provider="openai", model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500
     )
     budget_settle(reservation=reservation, input_tokens=1000, output_tokens=200, cached=False)
-    usage_record_provider_call(
+    provider_call_record(
+        admission=None,
         user=alice,
         provider="openai",
         model="gpt-4o-mini",
@@ -26,7 +27,8 @@ def test_usage_shows_providers_models_tools_and_budgets(alice, alice_client, bob
         outcome="ok",
         door="rest",
     )
-    usage_record_provider_call(
+    provider_call_record(
+        admission=None,
         user=bob,
         provider="openai",
         model="gpt-4o",

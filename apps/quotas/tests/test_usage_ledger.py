@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from apps.core.errors import InvalidInput
 from apps.quotas.models import ModelPrice, UsageRecord
-from apps.quotas.services import price_for, usage_record_provider_call
+from apps.quotas.provider_calls import provider_call_record
+from apps.quotas.services import price_for
 
 
 def _record(user, **overrides) -> UsageRecord:
@@ -27,7 +28,7 @@ def _record(user, **overrides) -> UsageRecord:
         "tool_name": "chat",
     }
     values.update(overrides)
-    return usage_record_provider_call(user=user, **values)
+    return provider_call_record(user=user, admission=None, **values)
 
 
 def test_the_seeded_price_table_knows_current_models(db):
