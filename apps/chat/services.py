@@ -17,9 +17,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
+from apps.accounts.scopes import AI_INVOKE
 from apps.audit.masking import mask_text
 from apps.chat.models import ChatMessage, Conversation
-from apps.core.errors import NotFound
+from apps.core.errors import Forbidden, NotFound
 from apps.core.timezones import zone_or_utc
 from apps.mcp_tools.assistant import assistant_complete
 from apps.mcp_tools.pipeline import tool_invoke
@@ -122,6 +123,9 @@ def chat_send(
     model: str | None = None,
 ) -> ChatReply:
     """Add the user's messages to a conversation (a new one without an id) and run the loop to an answer."""
+    # Here, not in each door: the API and the chat page ask the same question of the same principal.
+    if AI_INVOKE not in principal.scopes:
+        raise Forbidden("Your role or token may not use the assistant (it needs the ai:invoke scope).")
     user = principal.user
     if conversation_id is None:
         title = mask_text(messages[-1]["content"])[:200] if messages else ""

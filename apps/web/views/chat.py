@@ -15,10 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from apps.accounts.principal import principal_for_user
-from apps.accounts.scopes import AI_INVOKE
 from apps.chat import services as chat_services
 from apps.chat.models import ChatMessage, Conversation
-from apps.core.errors import DomainError, Forbidden, RateLimited
+from apps.core.errors import DomainError, RateLimited
 from apps.todos.models import Todo
 from apps.todos.selectors import todo_list
 from apps.web.forms import ChatMessageForm, error_text
@@ -69,11 +68,8 @@ def _open_todos(user: Any) -> list[Todo]:
 
 def _send(request: HttpRequest, form: ChatMessageForm, conversation: Conversation | None) -> HttpResponse | None:
     """Run one turn; a redirect to the conversation when it ran, None when the page shows a refusal."""
-    principal = principal_for_user(request.user)
-    if AI_INVOKE not in principal.scopes:
-        raise Forbidden("Your role may not use the assistant.")
     reply = chat_services.chat_send(
-        principal=principal,
+        principal=principal_for_user(request.user),
         messages=[{"role": "user", "content": form.cleaned_data["message"]}],
         conversation_id=conversation.pk if conversation is not None else None,
     )
