@@ -121,3 +121,15 @@ def test_chat_tools_follow_the_callers_token_scopes(fake_provider, alice, anon_c
     offered = {t["function"]["name"] for t in fake_provider.model_calls()[0]["body"].get("tools", [])}
     assert "create_todos" not in offered and "list_todos" in offered
     assert body["tool_calls"] == [] and not Todo.objects.exists()
+
+
+def test_the_service_itself_refuses_a_caller_without_the_ai_scope(alice):
+    """Every door (the API, the chat page, any later one) gets the rule from chat_send itself."""
+    from apps.accounts.principal import Principal
+    from apps.chat.services import chat_send
+    from apps.core.errors import Forbidden
+
+    reader = Principal(user=alice, scopes=frozenset({"todos:read", "profile:read"}), auth_method="pat", token_id=1)
+    with pytest.raises(Forbidden, match="ai:invoke"):
+        chat_send(principal=reader, messages=[{"role": "user", "content": "hello"}])
+    assert not ChatMessage.objects.exists()
