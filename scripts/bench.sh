@@ -14,4 +14,6 @@ if ! command -v wrk >/dev/null; then
     sudo apt-get install -y wrk || { sudo apt-get update && sudo apt-get install -y wrk; }
   fi
 fi
+# A database named in DATABASE_URL that does not exist yet is created, as `make run` does.
+python manage.py database_ensure
 exec python bench/bench_http.py "$@"
