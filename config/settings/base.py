@@ -240,6 +240,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Logging --------------------------------------------------------------------------------------
+# scripts/web.sh passes the same variable to uvicorn; see the "uvicorn.access" logger below.
+WEB_ACCESS_LOG = env_bool("WEB_ACCESS_LOG", default=False)
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
 LOGGING = {
     "version": 1,
@@ -256,7 +258,13 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # The MCP SDK logs every stateless request at INFO ("Terminating session: None").
         "mcp": {"level": "WARNING"},
-        # uvicorn's access log through our handler, so its filter sees request paths (reset links).
-        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # uvicorn's access log through our handler, so its filter sees request paths (reset links),
+        # only when asked for: uvicorn logs a line per request whenever this logger has a handler,
+        # whatever `--no-access-log` said before Django configured logging.
+        "uvicorn.access": {
+            "handlers": ["console"] if WEB_ACCESS_LOG else [],
+            "level": "INFO" if WEB_ACCESS_LOG else "WARNING",
+            "propagate": False,
+        },
     },
 }

@@ -24,6 +24,8 @@ def debug_log(settings):
     config = copy.deepcopy(django_settings.LOGGING)
     config["root"]["level"] = "DEBUG"
     config["loggers"]["django"]["level"] = "DEBUG"
+    # The access log as WEB_ACCESS_LOG=1 configures it.
+    config["loggers"]["uvicorn.access"].update(handlers=["console"], level="INFO")
     logging.config.dictConfig(config)
     stream = io.StringIO()
     (console,) = logging.getLogger("django").handlers
@@ -31,6 +33,8 @@ def debug_log(settings):
     try:
         yield stream
     finally:
+        # dictConfig leaves a logger's handlers alone when its config lists none.
+        logging.getLogger("uvicorn.access").handlers.clear()
         logging.config.dictConfig(django_settings.LOGGING)
 
 
@@ -96,3 +100,18 @@ def test_password_reset_links_stay_out_of_request_and_access_logs(debug_log, oli
     output = debug_log.getvalue()
     assert "uvicorn.access" in output and "/admin/password-reset/[masked]" in output
     assert token not in output
+
+
+def test_the_access_log_is_off_unless_asked_for():
+    # uvicorn writes an access line per request whenever this logger has a handler, whatever its
+    # own --no-access-log said before Django configured logging. A fresh process, as uvicorn starts
+    # one (pytest hangs capture handlers on loggers in this one).
+    import os
+    import subprocess
+    import sys
+
+    probe = "import django; django.setup(); import logging; print(logging.getLogger('uvicorn.access').hasHandlers())"
+    for value, expected in (("", "False"), ("1", "True")):
+        env = {**os.environ, "WEB_ACCESS_LOG": value}
+        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == expected, done.stderr
