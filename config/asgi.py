@@ -14,18 +14,22 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_application = get_asgi_application()
+django.setup(set_prefix=False)
 
 from apps.core.edge import Edge  # noqa: E402 - needs Django set up
+from apps.core.request_threads import PooledThreadASGIHandler  # noqa: E402
+
+# What get_asgi_application() returns, except that each request's thread comes from a pool.
+django_application = PooledThreadASGIHandler()
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 
 def _mounts() -> list[tuple[str, ASGIApp, Callable[[], Any] | None]]:
-    # Imported after get_asgi_application(): the MCP app uses models, so Django must be set up.
+    # Imported after django.setup(): the MCP app uses models, so Django must be set up.
     from apps.mcp_tools.transport.http import MCP_PATH, http_app, protected_resource_metadata_app
 
     mcp_app, mcp_lifetime = http_app()

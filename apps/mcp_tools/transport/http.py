@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core import signals
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apps.core.errors import error_body
+from apps.core.request_threads import request_thread
 from apps.mcp_tools.transport.auth import (
     GatewayBearerBackend,
     GatewayTokenVerifier,
@@ -98,7 +98,8 @@ class DjangoRequestLifecycle:
     """Give each /mcp request what Django's own ASGI handler gives a view.
 
     One thread-sensitive context per request, so its ORM work runs on one thread of its own (not
-    the process-wide sync thread every request would otherwise queue on), and the request_started /
+    the process-wide sync thread every request would otherwise queue on), a pooled one
+    (apps.core.request_threads) rather than one started for the request, and the request_started /
     request_finished signals. Connections are handed back by `database_work` after each unit of
     database work, so a call costs one thread hop when its principal is cached.
     """
@@ -110,7 +111,7 @@ class DjangoRequestLifecycle:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        async with ThreadSensitiveContext():
+        async with request_thread():
             # Sent on the event loop, not through a thread: `asend` would spend a thread hop on each
             # (two per call). Django's receivers reset this thread's query log, connections, caches
             # and URLconf, of which the loop thread holds none; the request's own database work runs
