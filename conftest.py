@@ -85,6 +85,7 @@ def _clear_cache():
     from django.core.cache import cache
 
     from apps.core.throttle import throttle_reset
+    from apps.mcp_tools.pipeline.policies import policies_forget
     from apps.quotas.limiter import limits_reset as rate_limit_reset
     from apps.quotas.selectors import rates_forget
 
@@ -92,6 +93,7 @@ def _clear_cache():
     cache.clear()
     rate_limit_reset()
     rates_forget()
+    policies_forget()
     throttle_reset()
     yield
     cache.clear()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -38,18 +39,31 @@ REDIS_RETRY_SECONDS = 1.0
 LOCAL_MAX_KEYS = 100_000
 US = 1_000_000
 
-# KEYS: one per limit. ARGV: per limit, its emission interval and its burst tolerance (interval x
-# (burst - 1)), both in microseconds. Returns, per limit: {admitted 0/1, remaining, retry_after_us, reset_us}.
-# Redis's own clock, so every process agrees on "now".
+# KEYS: one per limit, then optionally a guard key. ARGV: the number of limits n; per limit, its
+# emission interval and its burst tolerance (interval x (burst - 1)), both in microseconds; with a
+# guard, the version the caller holds and a fresh one to store if the key is missing. Returns, per
+# limit: {admitted 0/1, remaining, retry_after_us, reset_us}; or {"stale", version}, counting nothing,
+# when the guard's version is not the caller's. Redis's own clock, so every process agrees on "now".
 _SCRIPT = """
+local n = tonumber(ARGV[1])
+if #KEYS > n then
+  local version = redis.call('GET', KEYS[n + 1])
+  if not version then
+    version = ARGV[2 * n + 3]
+    redis.call('SET', KEYS[n + 1], version)
+  end
+  if version ~= ARGV[2 * n + 2] then
+    return {'stale', version}
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local out = {}
 local tats = {}
 local refused = false
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tolerance = tonumber(ARGV[2 * i])
+for i = 1, n do
+  local interval = tonumber(ARGV[2 * i])
+  local tolerance = tonumber(ARGV[2 * i + 1])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local allow_at = tat - tolerance
@@ -63,15 +77,15 @@ for i = 1, #KEYS do
   end
 end
 if not refused then
-  for i = 1, #KEYS do
+  for i = 1, n do
     redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1)
   end
 else
-  for i = 1, #KEYS do
+  for i = 1, n do
     if out[i][1] == 1 then
       -- Not counted after all: what remains is one more than if it had been.
       out[i][2] = out[i][2] + 1
-      out[i][4] = out[i][4] - tonumber(ARGV[2 * i - 1])
+      out[i][4] = out[i][4] - tonumber(ARGV[2 * i])
     end
   end
 end
@@ -114,6 +128,8 @@ class Decision:
     """The outcome for one request: admitted only if every limit admitted it."""
 
     states: tuple[LimitState, ...]
+    # True when the request's guard (see `limits_hit`) was checked in the same round trip.
+    guard_checked: bool = False
 
     @property
     def admitted(self) -> bool:
@@ -215,9 +231,77 @@ def _storage_url() -> str:
     return settings.MCP_RATE_LIMIT_STORAGE_URL
 
 
-def limits_hit(limits: list[Limit]) -> Decision:
+def limiter_shared() -> bool:
+    """True when the counters live in Redis, shared by every process (not this process's memory)."""
+    return not _storage_url().startswith("memory://")
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A shared version a request's data depends on, checked in the limits' own round trip.
+
+    A process keeps a copy of data that changes rarely (the tool policies) with the version it read;
+    `limits_hit` counts the request only if the shared version is still that one, so the copy costs no
+    round trip of its own and a change made anywhere applies to the very next request.
+    """
+
+    name: str
+    version: str
+
+    @property
+    def key(self) -> str:
+        return shared_version_key(self.name)
+
+
+class GuardStale(Exception):
+    """The guard's version changed: nothing was counted; reload the data and ask again."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+def shared_version_key(name: str) -> str:
+    return f"{KEY_PREFIX}:version:{name}"
+
+
+def _fresh_version() -> str:
+    return secrets.token_hex(8)
+
+
+def shared_version(name: str) -> str | None:
+    """The current shared version of `name` (created if missing); None without a reachable Redis."""
+    url = _storage_url()
+    if url.startswith("memory://") or time.monotonic() < _redis_down_until:
+        return None
+    try:
+        # SET NX GET: the existing version, or None after storing a fresh one (one round trip).
+        fresh = _fresh_version()
+        old = _client(url).set(shared_version_key(name), fresh, nx=True, get=True)
+    except redis.RedisError as exc:
+        logger.warning("rate-limit store unreachable: %s", type(exc).__name__)
+        return None
+    return old.decode() if isinstance(old, bytes) else (old or fresh)
+
+
+def shared_version_bump(name: str) -> bool:
+    """Give `name` a new shared version, so every process's copy is stale; False if Redis is away."""
+    url = _storage_url()
+    if url.startswith("memory://"):
+        return False
+    try:
+        _client(url).set(shared_version_key(name), _fresh_version())
+    except redis.RedisError as exc:
+        logger.error("Could not publish a new version of %s: %s", name, type(exc).__name__)
+        return False
+    return True
+
+
+def limits_hit(limits: list[Limit], *, guard: Guard | None = None) -> Decision:
     """Count one request against every limit in `limits` (all or none); one Redis round trip.
 
+    With a `guard`, raises GuardStale (counting nothing) when its shared version has moved on. When
+    the guard could not be checked (no shared store), the decision says so (`guard_checked` False).
     Raises ServiceUnavailable when Redis is unreachable and a family of these limits is fail-closed.
     """
     global _redis_down_until
@@ -228,15 +312,22 @@ def limits_hit(limits: list[Limit]) -> Decision:
         return _local.hit(limits)
     if time.monotonic() >= _redis_down_until:
         keys = [_storage_key(limit) for limit in limits]
-        args: list[int] = []
+        args: list[int | str] = [len(limits)]
         for limit in limits:
             args += [limit.interval_us, limit.interval_us * (limit.burst - 1)]
+        if guard is not None:
+            keys.append(guard.key)
+            args += [guard.version, _fresh_version()]
         try:
             rows = _script(url)(keys=keys, args=args)
-            return _decision(limits, rows)
         except redis.RedisError as exc:
             _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
             logger.warning("rate-limit store unreachable: %s", type(exc).__name__)
+        else:
+            if rows and rows[0] == b"stale":
+                raise GuardStale(rows[1].decode())
+            decision = _decision(limits, rows)
+            return Decision(states=decision.states, guard_checked=guard is not None)
     return _fallback(limits)
 
 

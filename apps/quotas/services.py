@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core.errors import RateLimited
-from apps.quotas.limiter import Decision, Limit, LimitState, limits_hit, rate_split
+from apps.quotas.limiter import Decision, Guard, Limit, LimitState, limits_hit, rate_split
 from apps.quotas.models import ModelPrice
 from apps.quotas.selectors import user_rate_effective
 
@@ -77,10 +77,10 @@ def provider_limit(*, user_id: int, provider: str) -> Limit:
     )
 
 
-def _enforced(limits: list[Limit]) -> Decision:
+def _enforced(limits: list[Limit], guard: Guard | None = None) -> Decision:
     if not settings.QUOTA_RATE_LIMITS:
         return Decision(states=())
-    decision = limits_hit(limits)
+    decision = limits_hit(limits, guard=guard)
     if not decision.admitted:
         raise rate_limited_error(decision)
     return decision
@@ -98,13 +98,17 @@ def quota_caller_check(*, user) -> Decision:
     return _enforced([user_limit(user)])
 
 
-def quota_tool_call_check(*, caller, user_id: int, tool_name: str, policy_rate: str | None) -> Decision:
+def quota_tool_call_check(
+    *, caller, user_id: int, tool_name: str, policy_rate: str | None, guard: Guard | None = None
+) -> Decision:
     """A tool call: the caller's rate across all doors and the per-user tool rate, in one round trip.
 
     `caller` is who sends the request (an operator acting for a user is counted as the operator);
-    the tool's counter is the subject user's.
+    the tool's counter is the subject user's. `guard`: the version of the tool policies the caller
+    decided with, checked in the same round trip (apps.quotas.limiter.Guard; raises GuardStale).
     """
-    return _enforced([user_limit(caller), tool_limit(user_id=user_id, tool_name=tool_name, policy_rate=policy_rate)])
+    limits = [user_limit(caller), tool_limit(user_id=user_id, tool_name=tool_name, policy_rate=policy_rate)]
+    return _enforced(limits, guard)
 
 
 def quota_provider_call_check(*, user, provider: str) -> Decision:

@@ -25,9 +25,9 @@ from apps.core.request_context import request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
 from apps.mcp_tools.pipeline.cache import result_get, result_key_or_none, result_set
-from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_for
+from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_table
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
-from apps.quotas.limiter import Decision
+from apps.quotas.limiter import Decision, GuardStale, shared_version
 from apps.quotas.services import QuotaRateLimited, quota_tool_call_check
 
 logger = logging.getLogger(__name__)
@@ -108,21 +108,51 @@ def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any])
     return result
 
 
-def _run(
-    *, spec: ToolSpec, policy: PolicySnapshot, principal: Principal, arguments: object
-) -> tuple[dict[str, Any], bool, Decision]:
-    denial = policy_allows(spec=spec, principal=principal, policy=policy)
-    if denial is not None:
-        raise denial
-    checked = arguments_checked(spec, arguments)
-    # The caller's rate across all doors (an operator acting for a user is counted as the operator)
-    # and the subject's per-tool rate, in one round trip; REST invoke is not counted again by DRF.
-    decision = quota_tool_call_check(
-        caller=principal.operator or principal.user,
-        user_id=principal.user.pk,
-        tool_name=spec.name,
-        policy_rate=policy.rate_limit or None,
-    )
+def _admitted(*, spec: ToolSpec, principal: Principal, arguments: object) -> tuple[PolicySnapshot, dict, Decision]:
+    """Authorise, check the arguments and count the call, deciding with a policy no older than the call.
+
+    The policies come from this process's copy; the limits' round trip checks the copy's version and
+    counts nothing if an operator changed a policy since (then the copy is reloaded and the decision
+    taken again). A refusal checks the version on its own before it is answered.
+    """
+    table = policy_table()
+    for attempt in range(3):
+        if attempt == 2:
+            table = policy_table(unguarded=True)  # changing under us: decide from the table itself
+        policy = table.policy(spec)
+        denial = policy_allows(spec=spec, principal=principal, policy=policy)
+        if denial is not None:
+            current = shared_version(table.guard.name) if table.guard is not None else None
+            if current is not None and current != table.guard.version:
+                table = policy_table(current)
+                continue
+            raise denial
+        checked = arguments_checked(spec, arguments)
+        # The caller's rate across all doors (an operator acting for a user is counted as the operator)
+        # and the subject's per-tool rate, in one round trip; REST invoke is not counted again by DRF.
+        try:
+            decision = quota_tool_call_check(
+                caller=principal.operator or principal.user,
+                user_id=principal.user.pk,
+                tool_name=spec.name,
+                policy_rate=policy.rate_limit or None,
+                guard=table.guard,
+            )
+        except GuardStale as stale:
+            table = policy_table(stale.version)
+            continue
+        if table.guard is not None and not decision.guard_checked:
+            # Counted without Redis, so the copy was not checked: the decision stands on the table itself.
+            policy = policy_table(unguarded=True).policy(spec)
+            denial = policy_allows(spec=spec, principal=principal, policy=policy)
+            if denial is not None:
+                raise denial
+        return policy, checked, decision
+    raise AssertionError("unreachable: the third attempt decides without a guard")
+
+
+def _run(*, spec: ToolSpec, principal: Principal, arguments: object) -> tuple[dict[str, Any], bool, Decision]:
+    policy, checked, decision = _admitted(spec=spec, principal=principal, arguments=arguments)
     if not (settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only):
         return _execute(spec=spec, principal=principal, arguments=checked), False, decision
     key = result_key_or_none(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
@@ -258,9 +288,8 @@ def _tool_invoke(
         # together (one commit per call) or, when the tool fails, not at all. A tool that waits on
         # the network runs outside any transaction and is recorded in its own afterwards.
         outside = spec.open_world or spec.own_transactions
-        policy = policy_for(spec)
         with nullcontext() if outside else transaction.atomic():
-            result, cached, decision = _run(spec=spec, policy=policy, principal=principal, arguments=arguments)
+            result, cached, decision = _run(spec=spec, principal=principal, arguments=arguments)
             outcome = InvocationResult(
                 tool_name=name,
                 success=True,

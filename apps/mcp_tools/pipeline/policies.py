@@ -1,14 +1,19 @@
-"""Tool policies: the admin-editable half of authorisation, read through a shared cache.
+"""Tool policies: the admin-editable half of authorisation.
 
-Every process reads the same cache entry (Redis in production), and any save or delete of a
-ToolPolicy deletes it, so an operator's change applies to the very next call on every replica.
+Tool calls read them from a copy in this process (`policy_table`) kept with the shared version it was
+loaded under; the limits' one Redis round trip checks that version (apps.quotas.limiter.Guard), so
+the copy costs no round trip of its own. Any save or delete of a ToolPolicy deletes the shared cache
+entry and publishes a new version, before and after commit, so an operator's change applies to the
+very next call on every replica. Other readers (tools/list, the REST tool list) read the shared
+cache entry (Redis in production) as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -25,6 +30,7 @@ from apps.core.errors import DomainError, Forbidden, InvalidInput
 from apps.mcp_tools.models import ToolPolicy
 from apps.mcp_tools.pipeline.cache import CACHE_ERRORS
 from apps.mcp_tools.pipeline.registry import ToolSpec, tools_registered
+from apps.quotas.limiter import Guard, limiter_shared, shared_version, shared_version_bump
 
 if TYPE_CHECKING:
     from apps.accounts.principal import Principal
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 POLICIES_CACHE_KEY = "mcp:policies:v1"
+POLICIES_VERSION = "mcp-policies"
 POLICY_FIELDS = ("enabled", "allowed_roles", "required_scope", "cacheable", "cache_ttl_seconds", "rate_limit")
 
 
@@ -72,10 +79,14 @@ def policy_defaults(spec: ToolSpec) -> dict[str, Any]:
 
 
 def policies_invalidate() -> None:
+    global _table
+    _table = None
     try:
         cache.delete(POLICIES_CACHE_KEY)
     except CACHE_ERRORS:
         logger.error("Could not invalidate the cached tool policies; they expire within MCP_POLICY_CACHE_SECONDS.")
+    if limiter_shared() and not shared_version_bump(POLICIES_VERSION):
+        logger.error("Other processes keep their copy of the tool policies for up to MCP_POLICY_CACHE_SECONDS.")
 
 
 @receiver(post_save, sender=ToolPolicy, dispatch_uid="mcp_tools.policy_saved")
@@ -113,6 +124,57 @@ def _policies_load() -> dict[str, PolicySnapshot]:
 
 def _policies_from_db() -> dict[str, PolicySnapshot]:
     return {row.tool_name: PolicySnapshot.from_row(row) for row in ToolPolicy.objects.all()}
+
+
+@dataclass(frozen=True)
+class PolicyTable:
+    """Every tool's policy as one process holds it, and the shared version it was loaded under."""
+
+    by_name: dict[str, PolicySnapshot]
+    guard: Guard | None  # None: read for this call only, nothing to check
+    loaded_at: float = field(default_factory=time.monotonic)
+
+    def policy(self, spec: ToolSpec) -> PolicySnapshot:
+        return self.by_name.get(spec.name) or policy_for(spec)
+
+
+_table: PolicyTable | None = None
+
+
+def policies_forget() -> None:
+    """Drop this process's copy (tests, whose rolled-back rows never announce themselves)."""
+    global _table
+    _table = None
+
+
+def _versioned() -> bool:
+    # The version is checked in the limits' round trip: without shared, enforced limits there is none.
+    return bool(settings.MCP_POLICY_CACHE_SECONDS and settings.QUOTA_RATE_LIMITS and limiter_shared())
+
+
+def policy_table(stale_version: str | None = None, *, unguarded: bool = False) -> PolicyTable:
+    """The tool policies for one call; `stale_version` is the version the limits reported instead of ours.
+
+    The copy is kept at most MCP_POLICY_CACHE_SECONDS even when no change was announced (a change
+    made while Redis was unreachable could not announce itself). `unguarded`: the rows as they are
+    now, for this call only.
+    """
+    global _table
+    if unguarded:
+        return PolicyTable(by_name=_policies_from_db(), guard=None)
+    table = _table
+    fresh = table is not None and time.monotonic() - table.loaded_at < settings.MCP_POLICY_CACHE_SECONDS
+    if stale_version is None and fresh:
+        return table
+    if not _versioned():
+        return PolicyTable(by_name=_policies_load(), guard=None)
+    # The version first, then the rows: rows read after it are at least as new as it says.
+    version = stale_version or shared_version(POLICIES_VERSION)
+    if version is None:
+        return PolicyTable(by_name=_policies_from_db(), guard=None)
+    table = PolicyTable(by_name=_policies_from_db(), guard=Guard(POLICIES_VERSION, version))
+    _table = table
+    return table
 
 
 def policies_current() -> dict[str, PolicySnapshot]:

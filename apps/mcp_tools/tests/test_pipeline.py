@@ -466,3 +466,22 @@ def test_tool_calls_and_events_stored_before_the_fix_are_shown_masked(olivia, al
     for page in pages:
         assert page.status_code == 200 and "Wv8Wv8" not in page.content.decode()
     assert "whoami" in pages[0].content.decode()  # the tool filter lists registered tools
+
+
+def test_policies_are_read_once_per_process_until_an_operator_changes_one(alice, olivia, monkeypatch):
+    from apps.mcp_tools.pipeline import policies
+
+    reads: list[str] = []
+    real = policies._policies_from_db
+    monkeypatch.setattr(policies, "_policies_from_db", lambda: reads.append("db") or real())
+    monkeypatch.setattr(policies, "_policies_load", lambda: reads.append("shared cache") or real())
+    principal = principal_for_user(alice, auth_method="jwt")
+    for _ in range(5):
+        assert tool_invoke(principal=principal, tool_name="current_time", arguments={}, transport="rest").success
+    assert reads == ["db"]
+
+    policy = ToolPolicy.objects.get(tool_name="current_time")
+    policies.tool_policy_update(policy=policy, actor=olivia, changes={"enabled": False})
+    outcome = tool_invoke(principal=principal, tool_name="current_time", arguments={}, transport="rest")
+    assert outcome.error is not None and outcome.error.code == "tool_disabled"
+    assert reads == ["db", "db"]

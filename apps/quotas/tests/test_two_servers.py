@@ -122,3 +122,23 @@ def test_two_processes_admit_exactly_the_tools_rate_and_count_the_user_once(two_
     after = httpx.get(f"{two_servers[0]}/api/todos/", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert after.status_code == 200
     assert after.headers["RateLimit-Remaining"] == "1"
+
+
+def test_a_policy_change_applies_to_the_very_next_call_in_every_process(two_servers, alice, olivia):
+    # Each server keeps its own copy of the tool policies, checked against a shared version in the
+    # limits' round trip (apps.quotas.limiter.Guard), not re-read on every call.
+    token = pat_for(alice)
+    body = {"tool_name": "current_time", "parameters": {}}
+    warm = _parallel([("POST", f"{url}/api/mcp/tools/invoke", body) for url in two_servers for _ in range(3)], token)
+    assert [response.status_code for response in warm] == [200] * 6
+
+    policy = ToolPolicy.objects.get(tool_name="current_time")
+    tool_policy_update(policy=policy, actor=olivia, changes={"enabled": False})
+    turned_off = _parallel([("POST", f"{url}/api/mcp/tools/invoke", body) for url in two_servers], token)
+    assert [response.status_code for response in turned_off] == [403, 403]
+    assert {response.json()["error"]["code"] for response in turned_off} == {"tool_disabled"}
+
+    tool_policy_update(policy=policy, actor=olivia, changes={"enabled": True, "rate_limit": "1/hour"})
+    # Back on, with a rate both processes now apply: one call of the four, whichever process serves it.
+    again = _parallel([("POST", f"{two_servers[i % 2]}/api/mcp/tools/invoke", body) for i in range(4)], token)
+    assert sorted(response.status_code for response in again) == [200, 429, 429, 429]
