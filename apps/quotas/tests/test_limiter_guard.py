@@ -17,7 +17,6 @@ from apps.quotas.limiter import (
 )
 
 
-
 def _limit(key: str = "guard-test") -> Limit:
     return Limit(family="user", name="user", key=key, amount=10, period_seconds=60, burst=10)
 
