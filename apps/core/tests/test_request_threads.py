@@ -89,3 +89,21 @@ def test_work_after_the_request_is_refused_not_run_on_a_thread_another_request_n
             await leftover[0]
 
     asyncio.run(run())
+
+
+def test_an_api_request_runs_its_middleware_view_and_rendering_in_one_hop(monkeypatch):
+    # Django's async chain hops back to the event loop (async_to_sync) below each sync-only
+    # middleware and out again for the view and the rendering; the sync chain never comes back.
+    from asgiref import sync
+
+    back_to_loop: list[object] = []
+    real = sync.AsyncToSync.__call__
+
+    def counted(self, *args: object, **kwargs: object) -> object:
+        back_to_loop.append(self.awaitable)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(sync.AsyncToSync, "__call__", counted)
+    (response,) = _get(["/api/schema/"])
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/vnd.oai")
+    assert back_to_loop == []
