@@ -48,6 +48,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "warning")
 
 import processes  # noqa: E402
+from http_report import report  # noqa: E402
 
 BENCH_USER = "bench-user"
 PROTOCOL_VERSION = "2025-11-25"
@@ -350,71 +351,6 @@ def memory(args: argparse.Namespace, env: dict[str, str], token: str, workers: l
     return {"samples": samples, "calls": bench_results(output)}
 
 
-# --- Report -----------------------------------------------------------------------------------------------
-
-
-def _ratio(rows: dict[str, dict], top: str, bottom: str, key: str = "calls_per_s") -> float | None:
-    if top in rows and bottom in rows and rows[bottom][key]:
-        return rows[top][key] / rows[bottom][key]
-    return None
-
-
-def report(args: argparse.Namespace, machine: dict[str, str], results: dict) -> str:
-    lines = [f"# Gateway bench, {results['started']}", ""]
-    lines += [f"- {name}: {value}" for name, value in machine.items()]
-    lines += [f"- load average before / after: {results['load_before']} / {results['load_after']}"]
-    lines += [f"- tool `{args.tool}` ({args.todos} todos), wrk -t{args.threads} -c{args.connections}, "
-              f"{args.duration:g} s per target after {args.warmup:g} s warm-up", ""]  # fmt: skip
-    if results.get("throughput"):
-        lines += ["| target | calls/s | p50 ms | p95 ms | p99 ms | errors | RSS MB (per process) |",
-                  "|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-        for row in results["throughput"]:
-            lines.append(f"| {row['target']} | {row['calls_per_s']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
-                         f"{row['p99_ms']:.1f} | {row['errors']} | {row['rss_mb']} |")  # fmt: skip
-        rows = {row["target"]: row for row in results["throughput"]}
-        many = f"mcp-{args.many_workers}w"
-        goals = [
-            ("MCP / bare-tool throughput (goal >= 0.60)", _ratio(rows, "mcp", "bare-tool")),
-            ("REST / bare-tool throughput (goal >= 0.60)", _ratio(rows, "rest", "bare-tool")),
-            ("MCP p99 / bare-tool p99 (goal <= 2)", _ratio(rows, "mcp", "bare-tool", "p99_ms")),
-            ("REST p99 / bare-tool p99 (goal <= 2)", _ratio(rows, "rest", "bare-tool", "p99_ms")),
-            (f"{many} / mcp throughput (goal >= 1.6)", _ratio(rows, many, "mcp")),
-            ("mcp-cached / bare-constant throughput (goal >= 0.70)", _ratio(rows, "mcp-cached", "bare-constant")),
-        ]
-        lines += [""] + [f"- {label}: {value:.2f}" for label, value in goals if value is not None]
-        failures = [row for row in results["throughput"] if row["errors"]]
-        lines += [f"- {row['target']} first failure: `{row['first_failure']}`" for row in failures]
-        lines.append("")
-    if results.get("fixed"):
-        title = f"Fixed rate, {args.rate:g} calls/s for {args.fixed_seconds:g} s (bench/fixed_rate.py, open loop):"
-        lines += [title, "",
-                  "| target | workers | calls | p50 ms | p95 ms | p99 ms | max ms | errors | RSS MB |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-        for row in results["fixed"]:
-            lines.append(f"| {row['target']} | {row['workers']} | {row['calls']} | {row['p50_ms']:.1f} | "
-                         f"{row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {row['max_ms']:.1f} | {row['failed']} | "
-                         f"{row['rss_mb']} |")  # fmt: skip
-        lines += ["", "Goal at 100 calls/s: p50 <= 5 ms, p95 <= 15 ms, p99 <= 40 ms for both doors."]
-        failures = [row for row in results["fixed"] if row["failed"]]
-        lines += [f"- {row['target']} first failure: `{row['first_failure']}`" for row in failures] + [""]
-    if results.get("memory"):
-        mem = results["memory"]
-        names = [name for name in mem["samples"][0] if name != "minute"]
-        lines += [f"Memory at {args.rate:g} calls/s (MCP and REST in turn), RSS MB per process:", "",
-                  "| minute | " + " | ".join(names) + " |", "|---:|" + "---|" * len(names)]  # fmt: skip
-        for sample in mem["samples"]:
-            cells = [" + ".join(f"{rss:.0f}" for rss in sample[name].values()) for name in names]
-            lines.append(f"| {sample['minute']:.1f} | " + " | ".join(cells) + " |")
-        first, last = mem["samples"][0], mem["samples"][-1]
-        growth = sum(last["gateway"].values()) - sum(first["gateway"].values())
-        lines += ["", f"- gateway RSS change over the run: {growth:+.1f} MB"]
-        for row in mem["calls"]:
-            lines.append(f"- {row['target']}: {row['calls']} calls, {row['failed']} errors, "
-                         f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms")  # fmt: skip
-        lines.append("")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["all", "throughput", "fixed", "memory"], default="all")
@@ -431,6 +367,8 @@ def main() -> None:
     parser.add_argument("--fixed-seconds", type=float, default=30)
     parser.add_argument("--memory-minutes", type=float, default=10)
     parser.add_argument("--sample-seconds", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the throughput targets this many times; the report gives medians")  # fmt: skip
     parser.add_argument("--targets", nargs="*", help="only these throughput targets (e.g. mcp rest)")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway targets (throughput mode)")
     args = parser.parse_args()
@@ -450,8 +388,11 @@ def main() -> None:
         worker.__enter__()
     try:
         if args.mode in {"all", "throughput"}:
-            print("throughput (wrk):", flush=True)
-            results["throughput"] = throughput(args, env, user_id, token, stem)
+            results["throughput"] = []
+            for number in range(1, args.rounds + 1):
+                print(f"throughput (wrk), round {number} of {args.rounds}:", flush=True)
+                rows = throughput(args, env, user_id, token, f"{stem}-r{number}" if args.rounds > 1 else stem)
+                results["throughput"] += [{**row, "round": number} for row in rows]
         if args.mode in {"all", "fixed"}:
             print(f"fixed rate ({args.rate:g} calls/s):", flush=True)
             results["fixed"] = fixed(args, env, user_id, token)
