@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from apps.core.database import insert_only_save
+
 
 class AppendOnlyQuerySet(models.QuerySet):
     """The default manager's queries: reads, and inserts, never bulk edits or deletes."""
@@ -109,6 +111,8 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label or '-'} {self.action} {self.outcome}"
 
+    # rows_insert (the tool pipeline's one-statement record) refuses an instance with a pk itself.
+    @insert_only_save
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise PermissionError("Audit events are append-only.")

@@ -1,5 +1,8 @@
 """The audit trail's one writer: a plain INSERT inside the caller's transaction.
 
+(`audit_event_build` gives the same event unsaved, for a caller that inserts it in one statement
+with its own row; the tool pipeline does, apps.core.database.rows_insert.)
+
 No lock and no chain work here: the event commits or rolls back with the operation it records,
 and the sealer (apps.audit.chain) links it into the keyed chain a second or two later. Who, from
 where and through which door come from the request context (apps.core.request_context) unless a
@@ -70,7 +73,7 @@ def _now_ms() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def audit_event_record(
+def audit_event_build(
     *,
     action: str,
     actor: Any = FROM_CONTEXT,
@@ -87,8 +90,9 @@ def audit_event_record(
     tokens: int | None = None,
     cost: Decimal | float | None = None,
 ) -> AuditEvent:
-    """Append one event. `actor` is a user (or anything with pk and username), None for the system,
-    or by default the request's authenticated caller."""
+    """One event, masked and ready to insert but not saved (a caller inserting it beside another row
+    in one statement, apps.core.database.rows_insert). `actor` is a user (or anything with pk and
+    username), None for the system, or by default the request's authenticated caller."""
     context = request_context_current()
     if actor is FROM_CONTEXT:
         actor_id, actor_label = context.actor_id, context.actor_label
@@ -121,6 +125,43 @@ def audit_event_record(
         duration_ms=duration_ms,
         tokens=tokens,
         cost=Decimal(str(cost)) if cost is not None else None,
+    )
+    return event
+
+
+def audit_event_record(
+    *,
+    action: str,
+    actor: Any = FROM_CONTEXT,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    category: str | None = None,
+    target_type: str = "",
+    target_id: str | int = "",
+    data: dict[str, Any] | None = None,
+    error_code: str = "",
+    subject: Any = None,
+    token_id: int | None = None,
+    door: str | None = None,
+    duration_ms: float | None = None,
+    tokens: int | None = None,
+    cost: Decimal | float | None = None,
+) -> AuditEvent:
+    """Append one event (`audit_event_build`, inserted in the caller's transaction)."""
+    event = audit_event_build(
+        action=action,
+        actor=actor,
+        outcome=outcome,
+        category=category,
+        target_type=target_type,
+        target_id=target_id,
+        data=data,
+        error_code=error_code,
+        subject=subject,
+        token_id=token_id,
+        door=door,
+        duration_ms=duration_ms,
+        tokens=tokens,
+        cost=cost,
     )
     event.save(force_insert=True)
     return event

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils.crypto import salted_hmac
 
 from apps.accounts.principal import Principal
-from apps.audit.services import audit_event_record
+from apps.audit.services import audit_event_build
+from apps.core.database import rows_insert
 from apps.core.errors import DomainError, NotFound
 from apps.core.request_context import request_context
 from apps.mcp_tools.models import ToolCall
@@ -98,7 +99,8 @@ def _execute(*, spec: ToolSpec, principal: Principal, arguments: dict[str, Any])
         with transaction.atomic():
             result = spec.func(principal, **arguments)
     else:
-        # Inside tool_invoke's transaction: a batch happens with its usage row and audit event, or not at all.
+        # A write tool runs inside tool_invoke's transaction: a batch happens with its usage row and
+        # audit event, or not at all. A read-only tool runs in autocommit.
         result = spec.func(principal, **arguments)
     if settings.DEBUG and spec.output_schema is not None:
         # Development and tests hold every tool to its published output schema.
@@ -179,29 +181,13 @@ def _record(
     arguments: object,
     outcome: InvocationResult,
 ) -> None:
+    """The call's usage row and tool event, inserted together in one statement (one round trip).
+
+    A statement is atomic by itself: outside a transaction both rows commit or neither does; inside
+    a write tool's transaction they commit or roll back with the tool's changes.
+    """
     error_code = outcome.error.code if outcome.error is not None else ""
-    # One transaction for the usage row and the audit event of a refused or failed call.
-    with transaction.atomic():
-        _record_rows(
-            principal=principal,
-            tool_name=tool_name,
-            transport=transport,
-            arguments=arguments,
-            outcome=outcome,
-            error_code=error_code,
-        )
-
-
-def _record_rows(
-    *,
-    principal: Principal,
-    tool_name: str,
-    transport: str,
-    arguments: object,
-    outcome: InvocationResult,
-    error_code: str,
-) -> None:
-    ToolCall.objects.create(
+    call = ToolCall(
         user=principal.user,
         operator=principal.operator,
         tool_name=tool_name,
@@ -232,7 +218,7 @@ def _record_rows(
     denied = error_code in DENIAL_CODES
     # The tool event; a todo the tool changed has its own event, written in the tool's transaction
     # by the todo service, carrying this invocation_id (see docs/audit.md).
-    audit_event_record(
+    event = audit_event_build(
         action="tool.denied" if denied else "tool.invoked",
         actor=principal.operator or principal.user,
         subject=principal.user,
@@ -245,6 +231,7 @@ def _record_rows(
         data=data,
         duration_ms=outcome.duration_ms,
     )
+    rows_insert(call, event)
 
 
 def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, transport: str) -> InvocationResult:
@@ -284,11 +271,13 @@ def _tool_invoke(
     try:
         if spec is None:
             raise NotFound(f"There is no tool called {name!r}.", code="unknown_tool")
-        # One transaction for the tool's writes, its usage row and its audit event: they commit
-        # together (one commit per call) or, when the tool fails, not at all. A tool that waits on
-        # the network runs outside any transaction and is recorded in its own afterwards.
-        outside = spec.open_world or spec.own_transactions
-        with nullcontext() if outside else transaction.atomic():
+        # A write tool's changes, its usage row and its audit event share one transaction: they
+        # commit together (one commit per call) or, when the tool fails, not at all. Everything else
+        # runs in autocommit, with no BEGIN or COMMIT round trips: a read-only tool (or a cached hit)
+        # sees the per-statement snapshots READ COMMITTED gives inside a transaction too, and its
+        # record is one atomic statement; a tool that waits on the network must hold no transaction.
+        in_transaction = not (spec.read_only or spec.open_world or spec.own_transactions)
+        with transaction.atomic() if in_transaction else nullcontext():
             result, cached, decision = _run(spec=spec, principal=principal, arguments=arguments)
             outcome = InvocationResult(
                 tool_name=name,
@@ -300,9 +289,6 @@ def _tool_invoke(
                 invocation_id=invocation_id,
                 rate_limits=decision,
             )
-            if not outside:
-                _record_rows(**record, outcome=outcome, error_code="")
-        if outside:
             _record(**record, outcome=outcome)
         return outcome
     except QuotaRateLimited as exc:
