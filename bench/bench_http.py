@@ -251,7 +251,9 @@ def fixed_rate(server: Server, kinds: list[str], tool: str, token: str, seconds:
     return bench_results(done.stdout)
 
 
-def profile_start(server: Server, seconds: float, name: str, stem: str) -> subprocess.Popen | None:
+def profile_start(
+    server: Server, seconds: float, name: str, stem: str, args_profile_gil: bool = False
+) -> subprocess.Popen | None:
     """py-spy on the gateway's worker for the measured phase: collapsed stacks in bench/results/."""
     spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
     if spy is None:
@@ -262,6 +264,9 @@ def profile_start(server: Server, seconds: float, name: str, stem: str) -> subpr
     # The last member is the worker serving requests (with one worker, uvicorn itself).
     command = [spy, "record", "--pid", str(workers[-1]), "--duration", str(max(1, round(seconds))),
                "--rate", "200", "--format", "raw", "--nonblocking", "--output", str(output)]  # fmt: skip
+    if args_profile_gil:
+        # Only the thread holding the GIL: where the worker's one core goes, not where its threads wait.
+        command.append("--gil")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -277,7 +282,7 @@ def throughput(args: argparse.Namespace, env: dict[str, str], user_id: int, toke
         check_one(server, kind, tool, auth)
         url, body = server.base + call_path(kind), call_body(kind, tool)
         wrk(url, kind, body, auth, args.warmup, args)
-        spy = profile_start(server, args.duration, target, stem) if args.profile and auth else None
+        spy = profile_start(server, args.duration, target, stem, args.profile_gil) if args.profile and auth else None
         row = {"target": target, **wrk(url, kind, body, auth, args.duration, args), "rss_mb": server.rss()}
         if spy is not None:
             spy.wait()
@@ -371,6 +376,7 @@ def main() -> None:
                         help="run the throughput targets this many times; the report gives medians")  # fmt: skip
     parser.add_argument("--targets", nargs="*", help="only these throughput targets (e.g. mcp rest)")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway targets (throughput mode)")
+    parser.add_argument("--profile-gil", action="store_true", help="with --profile: sample only the GIL holder")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         parser.error("set DATABASE_URL to a PostgreSQL database and REDIS_URL to a Redis database")
