@@ -129,40 +129,10 @@ def audit_event_build(
     return event
 
 
-def audit_event_record(
-    *,
-    action: str,
-    actor: Any = FROM_CONTEXT,
-    outcome: str = AuditEvent.Outcome.SUCCESS,
-    category: str | None = None,
-    target_type: str = "",
-    target_id: str | int = "",
-    data: dict[str, Any] | None = None,
-    error_code: str = "",
-    subject: Any = None,
-    token_id: int | None = None,
-    door: str | None = None,
-    duration_ms: float | None = None,
-    tokens: int | None = None,
-    cost: Decimal | float | None = None,
-) -> AuditEvent:
-    """Append one event (`audit_event_build`, inserted in the caller's transaction)."""
-    event = audit_event_build(
-        action=action,
-        actor=actor,
-        outcome=outcome,
-        category=category,
-        target_type=target_type,
-        target_id=target_id,
-        data=data,
-        error_code=error_code,
-        subject=subject,
-        token_id=token_id,
-        door=door,
-        duration_ms=duration_ms,
-        tokens=tokens,
-        cost=cost,
-    )
+def audit_event_record(**fields: Any) -> AuditEvent:
+    """Append one event, inserted in the caller's transaction; the arguments are `audit_event_build`'s
+    (one signature, so the event a caller records and the one the pipeline inserts are built alike)."""
+    event = audit_event_build(**fields)
     event.save(force_insert=True)
     return event
 
