@@ -126,3 +126,17 @@ def test_one_bucket_per_user_whatever_the_door(alice, alice_client, settings):
     assert stdio.success and stdio.rate_limits.states[0].remaining == 0
     refused = alice_client.get("/api/todos/")
     assert refused.status_code == 429 and refused.json()["error"]["details"]["limit"] == "user"
+
+
+def test_with_redis_gone_a_call_decides_from_the_policy_table_not_the_process_copy(alice, settings):
+    from apps.mcp_tools.models import ToolPolicy
+
+    principal = principal_for_user(alice)
+    assert tool_invoke(principal=principal, tool_name="current_time", arguments={}, transport="rest").success
+    # Turned off where no announcement reaches this process (a queryset update sends no signal), and
+    # the limits' round trip that would have checked the copy's version cannot be made.
+    ToolPolicy.objects.filter(tool_name="current_time").update(enabled=False)
+    settings.MCP_RATE_LIMIT_STORAGE_URL = "redis://127.0.0.1:1/0"
+    settings.QUOTA_WHEN_REDIS_DOWN = {**settings.QUOTA_WHEN_REDIS_DOWN, "user": "local", "tool": "local"}
+    refused = tool_invoke(principal=principal, tool_name="current_time", arguments={}, transport="rest")
+    assert refused.error is not None and refused.error.code == "tool_disabled"
