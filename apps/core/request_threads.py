@@ -33,7 +33,7 @@ class ExecutorPool:
         self.keep_idle = keep_idle
         self._idle: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
-        self.started = 0  # threads this pool has started, for tests and the bench
+        self.started = 0  # threads this pool has started (what the tests check)
 
     def acquire(self) -> ThreadPoolExecutor:
         with self._lock:

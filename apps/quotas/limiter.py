@@ -13,6 +13,7 @@ limit, but never unlimited). Never a 500.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import secrets
@@ -265,15 +266,21 @@ def shared_version_key(name: str) -> str:
     return f"{KEY_PREFIX}:version:{name}"
 
 
+# A fresh version must differ from every earlier one, not be secret: a random per-process prefix and
+# a counter give that without asking the OS for randomness on every guarded call.
+_VERSION_PREFIX = secrets.token_hex(6)
+_version_counter = itertools.count()
+
+
 def _fresh_version() -> str:
-    return secrets.token_hex(8)
+    return f"{_VERSION_PREFIX}-{next(_version_counter)}"
 
 
 def shared_version(name: str) -> str | None:
     """The current shared version of `name` (created if missing); None without a reachable Redis."""
-    url = _storage_url()
-    if url.startswith("memory://") or time.monotonic() < _redis_down_until:
+    if not limiter_shared() or time.monotonic() < _redis_down_until:
         return None
+    url = _storage_url()
     try:
         # SET NX GET: the existing version, or None after storing a fresh one (one round trip).
         fresh = _fresh_version()
@@ -286,11 +293,10 @@ def shared_version(name: str) -> str | None:
 
 def shared_version_bump(name: str) -> bool:
     """Give `name` a new shared version, so every process's copy is stale; False if Redis is away."""
-    url = _storage_url()
-    if url.startswith("memory://"):
+    if not limiter_shared():
         return False
     try:
-        _client(url).set(shared_version_key(name), _fresh_version())
+        _client(_storage_url()).set(shared_version_key(name), _fresh_version())
     except redis.RedisError as exc:
         logger.error("Could not publish a new version of %s: %s", name, type(exc).__name__)
         return False
@@ -307,9 +313,9 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None) -> Decision:
     global _redis_down_until
     if not limits:
         return Decision(states=())
-    url = _storage_url()
-    if url.startswith("memory://"):
+    if not limiter_shared():
         return _local.hit(limits)
+    url = _storage_url()
     if time.monotonic() >= _redis_down_until:
         keys = [_storage_key(limit) for limit in limits]
         args: list[int | str] = [len(limits)]
@@ -358,10 +364,9 @@ def limits_reset() -> None:
     global _redis_down_until
     _redis_down_until = 0.0
     _local.reset()
-    url = _storage_url()
-    if url.startswith("memory://"):
+    if not limiter_shared():
         return
-    client = _client(url)
+    client = _client(_storage_url())
     try:
         batch = []
         for key in client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
