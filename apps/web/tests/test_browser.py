@@ -178,7 +178,9 @@ async def test_the_keyboard_reaches_everything_and_focus_is_visible(chromium, as
     assert await page.evaluate("document.activeElement.textContent") == "Sign in"
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
-    # The login form takes the focus itself; the keyboard alone signs in.
+    # The login form takes the focus itself (autofocus, which the browser may apply just after the
+    # load event, hence waiting for it); the keyboard alone signs in.
+    await page.wait_for_function("document.activeElement && document.activeElement.id === 'id_username'", timeout=5000)
     assert await page.evaluate("document.activeElement.id") == "id_username"
     await page.keyboard.type("alice")
     await page.keyboard.press("Tab")
