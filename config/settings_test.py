@@ -5,8 +5,15 @@ same suite against PostgreSQL and Redis.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("APP_ENV", "development")
+# Checkpoints of this test run's audit chain, not the development server's in var/ (a checkpoint
+# from another database reads as a truncated chain). In the environment, so processes a test starts
+# share the file.
+os.environ.setdefault(
+    "AUDIT_CHECKPOINT_FILE", os.path.join(tempfile.mkdtemp(prefix="gateway-tests-"), "audit-checkpoints.jsonl")
+)
 os.environ.setdefault("LOG_LEVEL", "warning")
 # Tests of revocation expect it at once in every process they start; the cache's own tests turn it
 # on and prove its bound (apps/accounts/tests/test_principal_cache.py).
