@@ -13,6 +13,8 @@ installs it). Every server is started here on a free loopback port, one target a
                   tools/call at /mcp, and POST /api/mcp/tools/invoke; one worker, result cache off
   mcp-cached      the same with the tool's result cache on (every call after the first is a hit)
   mcp-Nw, rest-Nw the gateway with N workers (--many-workers)
+  stage-*         with --stages: the gateway with tools/call answered after one step of a cached
+                  call (bench/stages_asgi.py: stack, hop, limits, record), each step's cost per call
 
 plus a Celery worker and beat for the whole run, as deployed. Modes:
 
@@ -53,6 +55,8 @@ from http_report import report  # noqa: E402
 BENCH_USER = "bench-user"
 PROTOCOL_VERSION = "2025-11-25"
 RESULTS_DIR = BENCH_DIR / "results"
+# bench/stages_asgi.py's stages, in the order each adds one step of a cached call.
+STAGES = ("stack", "hop", "limits", "record")
 
 
 # --- Setup ----------------------------------------------------------------------------------------------
@@ -149,6 +153,17 @@ def gateway(workers: int, env: dict[str, str]) -> Server:
         {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers)},
         port,
     )
+
+
+def stage(name: str, env: dict[str, str]) -> Server:
+    """The gateway with tools/call answered after one step (bench/stages_asgi.py), served as web.sh serves it."""
+    port = processes.free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "stages_asgi:application", "--app-dir", str(BENCH_DIR),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--no-proxy-headers", "--lifespan", "on",
+    ]  # fmt: skip
+    return Server(f"stage-{name}", command, {**env, "BENCH_STAGE": name}, port)
 
 
 def bare(kind: str, env: dict[str, str], tool: str, user_id: int) -> Server:
@@ -303,6 +318,10 @@ def throughput(args: argparse.Namespace, env: dict[str, str], user_id: int, toke
             measure(server, "mcp-cached", "mcp", args.tool, token)
         finally:
             result_cache(args.tool, on=False)
+    if args.stages or any(target.startswith("stage-") for target in args.targets or []):
+        for name in STAGES:
+            with stage(name, env) as server:
+                measure(server, f"stage-{name}", "mcp", args.tool, token)
     many = args.many_workers
     with gateway(many, env) as server:
         measure(server, f"mcp-{many}w", "mcp", args.tool, token)
@@ -375,6 +394,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the throughput targets this many times; the report gives medians")  # fmt: skip
     parser.add_argument("--targets", nargs="*", help="only these throughput targets (e.g. mcp rest)")
+    parser.add_argument("--stages", action="store_true",
+                        help="also measure a call cut short after each step (bench/stages_asgi.py)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway targets (throughput mode)")
     parser.add_argument("--profile-gil", action="store_true", help="with --profile: sample only the GIL holder")
     args = parser.parse_args()

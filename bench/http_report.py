@@ -62,6 +62,39 @@ def _throughput_report(args: argparse.Namespace, all_rows: list[dict]) -> list[s
     failures = [row for row in all_rows if row["errors"]]
     lines += [f"- {row['target']} first failure: `{row['first_failure']}`" for row in failures]
     lines.append("")
+    lines += _stages_report(all_rows, rounds)
+    return lines
+
+
+# What each --stages target adds to the one before it (bench/stages_asgi.py), then the real cached call.
+STEPS = [
+    ("bare-constant", "the SDK alone (bare MCPServer, constant tool)"),
+    ("stage-stack", "+ our event-loop layers: Host/Origin guard, bearer auth (principal cache), low-level server"),
+    ("stage-hop", "+ the hop to the request's thread"),
+    ("stage-limits", "+ the rate limits' Redis round trip"),
+    ("stage-record", "+ the usage row and audit event (one INSERT)"),
+    ("mcp-cached", "+ policy and argument checks, request context, result cache (the real cached call)"),
+]
+
+
+def _stages_report(all_rows: list[dict], rounds: list[int]) -> list[str]:
+    """Milliseconds of the worker per call at each stage, and what each step adds (medians over rounds)."""
+    if not any(row["target"].startswith("stage-") for row in all_rows):
+        return []
+    per_round = [{row["target"]: 1000 / row["calls_per_s"] for row in all_rows if row["round"] == n} for n in rounds]
+    lines = ["Where a cached call's time goes (`--stages`): each stage answers tools/call after one more step; "
+             "ms per call is 1000 / (calls/s) at full load, the median over the rounds.", "",
+             "| target | step | ms per call | added |", "|---|---|---:|---:|"]  # fmt: skip
+    previous = None
+    for target, label in STEPS:
+        own = [costs[target] for costs in per_round if target in costs]
+        if not own:
+            continue
+        added = [costs[target] - costs[previous] for costs in per_round if target in costs and previous in costs]
+        added_text = f"{_median(added):+.2f}" if added else ""
+        lines.append(f"| {target} | {label} | {_median(own):.2f} | {added_text} |")
+        previous = target
+    lines.append("")
     return lines
 
 
