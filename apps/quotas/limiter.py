@@ -40,20 +40,24 @@ REDIS_RETRY_SECONDS = 1.0
 LOCAL_MAX_KEYS = 100_000
 US = 1_000_000
 
-# KEYS: one per limit, then optionally a guard key. ARGV: the number of limits n; per limit, its
-# emission interval and its burst tolerance (interval x (burst - 1)), both in microseconds; with a
-# guard, the version the caller holds and a fresh one to store if the key is missing. Returns, per
-# limit: {admitted 0/1, remaining, retry_after_us, reset_us}; or {"stale", version}, counting nothing,
-# when the guard's version is not the caller's. Redis's own clock, so every process agrees on "now".
+# KEYS: one per limit, then the guard key if there is one, then the keys to read along. ARGV: the
+# number of limits n, whether there is a guard (0/1), how many keys to read; per limit, its emission
+# interval and its burst tolerance (interval x (burst - 1)), both in microseconds; with a guard, the
+# version the caller holds and a fresh one to store if the key is missing. Returns, per limit:
+# {admitted 0/1, remaining, retry_after_us, reset_us}, then (when asked) the values read along; or
+# {"stale", version}, counting nothing, when the guard's version is not the caller's. Redis's own
+# clock, so every process agrees on "now".
 _SCRIPT = """
 local n = tonumber(ARGV[1])
-if #KEYS > n then
+local guarded = tonumber(ARGV[2])
+local reads = tonumber(ARGV[3])
+if guarded == 1 then
   local version = redis.call('GET', KEYS[n + 1])
   if not version then
-    version = ARGV[2 * n + 3]
+    version = ARGV[2 * n + 5]
     redis.call('SET', KEYS[n + 1], version)
   end
-  if version ~= ARGV[2 * n + 2] then
+  if version ~= ARGV[2 * n + 4] then
     return {'stale', version}
   end
 end
@@ -63,8 +67,8 @@ local out = {}
 local tats = {}
 local refused = false
 for i = 1, n do
-  local interval = tonumber(ARGV[2 * i])
-  local tolerance = tonumber(ARGV[2 * i + 1])
+  local interval = tonumber(ARGV[2 * i + 2])
+  local tolerance = tonumber(ARGV[2 * i + 3])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local allow_at = tat - tolerance
@@ -86,9 +90,16 @@ else
     if out[i][1] == 1 then
       -- Not counted after all: what remains is one more than if it had been.
       out[i][2] = out[i][2] + 1
-      out[i][4] = out[i][4] - tonumber(ARGV[2 * i])
+      out[i][4] = out[i][4] - tonumber(ARGV[2 * i + 2])
     end
   end
+end
+if reads > 0 then
+  local values = {}
+  for j = 1, reads do
+    values[j] = redis.call('GET', KEYS[n + guarded + j])
+  end
+  out[n + 1] = values
 end
 return out
 """
@@ -131,6 +142,9 @@ class Decision:
     states: tuple[LimitState, ...]
     # True when the request's guard (see `limits_hit`) was checked in the same round trip.
     guard_checked: bool = False
+    # The values of the keys `limits_hit` was asked to read along (None for a missing key), or None
+    # when they were not read (no shared store): then the caller reads them itself.
+    read_along: tuple[bytes | None, ...] | None = None
 
     @property
     def admitted(self) -> bool:
@@ -303,11 +317,13 @@ def shared_version_bump(name: str) -> bool:
     return True
 
 
-def limits_hit(limits: list[Limit], *, guard: Guard | None = None) -> Decision:
+def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: tuple[str, ...] = ()) -> Decision:
     """Count one request against every limit in `limits` (all or none); one Redis round trip.
 
     With a `guard`, raises GuardStale (counting nothing) when its shared version has moved on. When
     the guard could not be checked (no shared store), the decision says so (`guard_checked` False).
+    `read_along`: raw keys of the limits' Redis whose values the caller needs next (e.g. a cache
+    version), read in the same round trip after the count; the decision carries them.
     Raises ServiceUnavailable when Redis is unreachable and a family of these limits is fail-closed.
     """
     global _redis_down_until
@@ -318,12 +334,13 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None) -> Decision:
     url = _storage_url()
     if time.monotonic() >= _redis_down_until:
         keys = [_storage_key(limit) for limit in limits]
-        args: list[int | str] = [len(limits)]
+        args: list[int | str] = [len(limits), int(guard is not None), len(read_along)]
         for limit in limits:
             args += [limit.interval_us, limit.interval_us * (limit.burst - 1)]
         if guard is not None:
             keys.append(guard.key)
             args += [guard.version, _fresh_version()]
+        keys += read_along
         try:
             rows = _script(url)(keys=keys, args=args)
         except redis.RedisError as exc:
@@ -332,8 +349,9 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None) -> Decision:
         else:
             if rows and rows[0] == b"stale":
                 raise GuardStale(rows[1].decode())
-            decision = _decision(limits, rows)
-            return Decision(states=decision.states, guard_checked=guard is not None)
+            decision = _decision(limits, rows[: len(limits)])
+            values = tuple(rows[len(limits)]) if read_along else None
+            return Decision(states=decision.states, guard_checked=guard is not None, read_along=values)
     return _fallback(limits)
 
 

@@ -77,10 +77,10 @@ def provider_limit(*, user_id: int, provider: str) -> Limit:
     )
 
 
-def _enforced(limits: list[Limit], guard: Guard | None = None) -> Decision:
+def _enforced(limits: list[Limit], guard: Guard | None = None, read_along: tuple[str, ...] = ()) -> Decision:
     if not settings.QUOTA_RATE_LIMITS:
         return Decision(states=())
-    decision = limits_hit(limits, guard=guard)
+    decision = limits_hit(limits, guard=guard, read_along=read_along)
     if not decision.admitted:
         raise rate_limited_error(decision)
     return decision
@@ -99,16 +99,23 @@ def quota_caller_check(*, user) -> Decision:
 
 
 def quota_tool_call_check(
-    *, caller, user_id: int, tool_name: str, policy_rate: str | None, guard: Guard | None = None
+    *,
+    caller,
+    user_id: int,
+    tool_name: str,
+    policy_rate: str | None,
+    guard: Guard | None = None,
+    read_along: tuple[str, ...] = (),
 ) -> Decision:
     """A tool call: the caller's rate across all doors and the per-user tool rate, in one round trip.
 
     `caller` is who sends the request (an operator acting for a user is counted as the operator);
     the tool's counter is the subject user's. `guard`: the version of the tool policies the caller
     decided with, checked in the same round trip (apps.quotas.limiter.Guard; raises GuardStale).
+    `read_along`: raw Redis keys read in that round trip too (`Decision.read_along`).
     """
     limits = [user_limit(caller), tool_limit(user_id=user_id, tool_name=tool_name, policy_rate=policy_rate)]
-    return _enforced(limits, guard)
+    return _enforced(limits, guard, read_along)
 
 
 def quota_provider_call_check(*, user, provider: str) -> Decision:

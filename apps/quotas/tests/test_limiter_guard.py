@@ -54,3 +54,32 @@ def test_a_lost_version_key_makes_every_copy_stale():
 def test_without_a_guard_nothing_is_checked():
     decision = limits_hit([_limit()])
     assert decision.admitted and not decision.guard_checked
+
+
+def test_keys_read_along_come_back_with_the_decision_in_the_same_round_trip():
+    client = _client(settings.MCP_RATE_LIMIT_STORAGE_URL)
+    client.set("read-along:present", "7")
+    client.delete("read-along:missing")
+    version = shared_version("things")
+    decision = limits_hit(
+        [_limit()], guard=Guard("things", version), read_along=("read-along:present", "read-along:missing")
+    )
+    assert decision.admitted and decision.read_along == (b"7", None)
+    assert decision.states[0].remaining == 9
+    # Without a guard too, and a refusal still reads them (the caller decides what to do with both).
+    tight = Limit(family="user", name="user", key="read-along-tight", amount=1, period_seconds=60, burst=1)
+    assert limits_hit([tight], read_along=("read-along:present",)).read_along == (b"7",)
+    refused = limits_hit([tight], read_along=("read-along:present",))
+    assert not refused.admitted and refused.read_along == (b"7",)
+
+
+def test_nothing_asked_nothing_read():
+    assert limits_hit([_limit()]).read_along is None
+
+
+def test_read_along_sees_a_change_made_between_two_calls():
+    client = _client(settings.MCP_RATE_LIMIT_STORAGE_URL)
+    client.set("read-along:version", "1")
+    assert limits_hit([_limit()], read_along=("read-along:version",)).read_along == (b"1",)
+    client.incr("read-along:version")
+    assert limits_hit([_limit()], read_along=("read-along:version",)).read_along == (b"2",)
