@@ -16,13 +16,16 @@ installs it). Every server is started here on a free loopback port, one target a
   stage-*         with --stages: the gateway with tools/call answered after one step of a cached
                   call (bench/stages_asgi.py: stack, hop, limits, record), each step's cost per call
 
-plus a Celery worker and beat for the whole run, as deployed. Modes:
+plus a Celery worker and beat for the whole run, as deployed. Every run starts from the same state
+(bench/run_state.py): a database of its own, `<DATABASE_URL's name>_run`, made empty and migrated at
+the start and dropped at the end (--keep-database keeps it), and cache keys under a prefix of its own.
+Modes:
 
   throughput  wrk, closed loop (--connections, --duration after --warmup): calls/s, p50/p95/p99
   fixed       a fixed rate (--rate calls/s) from bench/fixed_rate.py, a separate open-loop process
               (wrk cannot hold a rate; wrk2 and vegeta are not packaged): latency at that load
-  memory      the fixed rate on both doors for --memory-minutes, RSS of every process sampled
-              every --sample-seconds
+  memory      the fixed rate on both doors for --memory-minutes (10), RSS of every process sampled
+              every --sample-seconds (60), and whether it stayed flat over the second half
   all         the three in turn
 
 Results: a Markdown table (and the raw figures as JSON) in bench/results/, printed at the end.
@@ -50,6 +53,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "warning")
 
 import processes  # noqa: E402
+import run_state  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from http_report import report  # noqa: E402
 
 BENCH_USER = "bench-user"
@@ -389,8 +394,9 @@ def main() -> None:
                         help="gateway workers for fixed and memory modes (default: nproc, as deployed)")  # fmt: skip
     parser.add_argument("--rate", type=float, default=100, help="calls/s for fixed and memory modes")
     parser.add_argument("--fixed-seconds", type=float, default=30)
-    parser.add_argument("--memory-minutes", type=float, default=10)
-    parser.add_argument("--sample-seconds", type=float, default=60)
+    # Issue 13: memory flat over a 10-minute run at 100 calls/s, RSS sampled each minute.
+    parser.add_argument("--memory-minutes", type=float, default=10, help="minutes of the memory run (default 10)")
+    parser.add_argument("--sample-seconds", type=float, default=60, help="seconds between RSS samples (default 60)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the throughput targets this many times; the report gives medians")  # fmt: skip
     parser.add_argument("--targets", nargs="*", help="only these throughput targets (e.g. mcp rest)")
@@ -398,6 +404,8 @@ def main() -> None:
                         help="also measure a call cut short after each step (bench/stages_asgi.py)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway targets (throughput mode)")
     parser.add_argument("--profile-gil", action="store_true", help="with --profile: sample only the GIL holder")
+    parser.add_argument("--keep-database", action="store_true",
+                        help="keep the run's database (<DATABASE_URL name>_run) for inspection")  # fmt: skip
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         parser.error("set DATABASE_URL to a PostgreSQL database and REDIS_URL to a Redis database")
@@ -408,12 +416,31 @@ def main() -> None:
     stem = "http-" + started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(exist_ok=True)
     results: dict = {"started": started.strftime("%Y-%m-%d %H:%M UTC"), "load_before": processes.load_average()}
+    try:
+        database = run_state.RunDatabase.from_url(os.environ["DATABASE_URL"])
+    except (ImproperlyConfigured, run_state.RunDatabaseError) as exc:
+        parser.error(str(exc))
+    try:
+        with run_state.fresh_run(database, stem, keep=args.keep_database) as run:
+            results["run"] = run
+            measure_all(args, stem, results)
+            run.update(run_state.database_rows())
+            results["load_after"] = processes.load_average()
+            text = report(args, processes.machine(), results)
+            (RESULTS_DIR / f"{stem}.md").write_text(text + "\n")
+            (RESULTS_DIR / f"{stem}.json").write_text(json.dumps({"args": vars(args), **results}, indent=2) + "\n")
+            print("\n" + text + f"\nWritten to {RESULTS_DIR / (stem + '.md')}")
+    except run_state.RunDatabaseError as exc:
+        sys.exit(f"bench: {exc}")
+
+
+def measure_all(args: argparse.Namespace, stem: str, results: dict) -> None:
     user_id, token = prepare(args.tool, args.todos)
     env = server_env()
     background = celery(env)
-    for worker in background:
-        worker.__enter__()
     try:
+        for worker in background:
+            worker.__enter__()
         if args.mode in {"all", "throughput"}:
             results["throughput"] = []
             for number in range(1, args.rounds + 1):
@@ -429,11 +456,6 @@ def main() -> None:
     finally:
         for worker in background:
             worker.__exit__()
-    results["load_after"] = processes.load_average()
-    text = report(args, processes.machine(), results)
-    (RESULTS_DIR / f"{stem}.md").write_text(text + "\n")
-    (RESULTS_DIR / f"{stem}.json").write_text(json.dumps({"args": vars(args), **results}, indent=2) + "\n")
-    print("\n" + text + f"\nWritten to {RESULTS_DIR / (stem + '.md')}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import statistics
 
+# Issue 13: "memory flat over a 10-minute run at 100 calls/s". Flat: no process grows by this much
+# over the second half of the run.
+FLAT_SECOND_HALF_MB = 5.0
+
 
 def _ratio(rows: dict[str, dict], top: str, bottom: str, key: str = "calls_per_s") -> float | None:
     if top in rows and bottom in rows and rows[bottom][key]:
@@ -98,10 +102,78 @@ def _stages_report(all_rows: list[dict], rounds: list[int]) -> list[str]:
     return lines
 
 
+def run_lines(run: dict) -> list[str]:
+    """The state the run started from (bench/run_state.py) and what it left in its database."""
+    end = f"kept for inspection as `{run['database']}`" if run["kept"] else "dropped at the end"
+    return [
+        f"- database: a fresh one for this run, `{run['database']}` (created empty and migrated at the start, "
+        f"{end}); at the end it held {run['tool_calls']} tool-call rows and {run['audit_events']} audit events",
+        f"- Redis: the run's cache keys under a prefix of their own, `{run['cache_key_prefix']}`, deleted at the end",
+    ]
+
+
+def memory_growth(samples: list[dict]) -> tuple[dict, list[dict]]:
+    """The sample that starts the second half (the first at or past half the run), and per process
+    (server and pid) its RSS at the first, that and the last sample, with the growth first -> last and
+    over the second half (None where the process was not running at both ends)."""
+    middle = next(sample for sample in samples if sample["minute"] >= samples[-1]["minute"] / 2)
+    first, last = samples[0], samples[-1]
+    rows = []
+    for name in (key for key in first if key != "minute"):
+        pids = list(dict.fromkeys(pid for sample in samples for pid in sample.get(name, {})))
+        for pid in pids:
+            at = [sample.get(name, {}).get(pid) for sample in (first, middle, last)]
+            rows.append(
+                {
+                    "process": f"{name} {pid}",
+                    "first_mb": at[0],
+                    "middle_mb": at[1],
+                    "last_mb": at[2],
+                    "growth_mb": None if None in (at[0], at[2]) else at[2] - at[0],
+                    "second_half_mb": None if None in (at[1], at[2]) else at[2] - at[1],
+                }
+            )
+    return middle, rows
+
+
+def _mb(value: float | None, sign: str = "") -> str:
+    return "-" if value is None else f"{value:{sign}.1f}"
+
+
+def memory_verdict(samples: list[dict], flat_mb: float = FLAT_SECOND_HALF_MB) -> list[str]:
+    """Per process growth, and one verdict line: flat when no process grew by `flat_mb` or more over
+    the second half (the first half holds the warm-up: caches filling, pools opening)."""
+    middle, rows = memory_growth(samples)
+    judged = [row for row in rows if row["second_half_mb"] is not None]
+    if len(samples) < 3 or middle is samples[-1] or not judged:
+        return [f"- Verdict: none: {len(samples)} RSS samples; it takes one at the start, one at half the run "
+                "and one at the end (--memory-minutes at least twice --sample-seconds)"]  # fmt: skip
+    half = f"minute {middle['minute']:.1f} to {samples[-1]['minute']:.1f}"
+    lines = [f"| process | first MB | minute {middle['minute']:.1f} MB | last MB | first -> last MB | second half MB |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in rows:
+        lines.append(f"| {row['process']} | {_mb(row['first_mb'])} | {_mb(row['middle_mb'])} | {_mb(row['last_mb'])} "
+                     f"| {_mb(row['growth_mb'], '+')} | {_mb(row['second_half_mb'], '+')} |")  # fmt: skip
+    growing = [row for row in judged if row["second_half_mb"] >= flat_mb]
+    criterion = f"flat = every process grew less than {flat_mb:g} MB over the second half, {half}"
+    if growing:
+        named = ", ".join(f"{row['process']} {row['second_half_mb']:+.1f} MB" for row in growing)
+        verdict = f"- Verdict: NOT flat: {named} ({criterion})"
+    else:
+        top = max(judged, key=lambda row: row["second_half_mb"])
+        verdict = (f"- Verdict: flat: the most any process grew over the second half was "
+                   f"{top['second_half_mb']:+.1f} MB ({top['process']}) ({criterion})")  # fmt: skip
+    unjudged = [row["process"] for row in rows if row["second_half_mb"] is None]
+    if unjudged:
+        verdict += f"; not judged, not running at both ends of the second half: {', '.join(unjudged)}"
+    return [*lines, "", verdict]
+
+
 def report(args: argparse.Namespace, machine: dict[str, str], results: dict) -> str:
     lines = [f"# Gateway bench, {results['started']}", ""]
     lines += [f"- {name}: {value}" for name, value in machine.items()]
     lines += [f"- load average before / after: {results['load_before']} / {results['load_after']}"]
+    lines += run_lines(results["run"]) if results.get("run") else []
     lines += [f"- tool `{args.tool}` ({args.todos} todos), wrk -t{args.threads} -c{args.connections}, "
               f"{args.duration:g} s per target after {args.warmup:g} s warm-up", ""]  # fmt: skip
     if results.get("throughput"):
@@ -126,9 +198,7 @@ def report(args: argparse.Namespace, machine: dict[str, str], results: dict) -> 
         for sample in mem["samples"]:
             cells = [" + ".join(f"{rss:.0f}" for rss in sample[name].values()) for name in names]
             lines.append(f"| {sample['minute']:.1f} | " + " | ".join(cells) + " |")
-        first, last = mem["samples"][0], mem["samples"][-1]
-        growth = sum(last["gateway"].values()) - sum(first["gateway"].values())
-        lines += ["", f"- gateway RSS change over the run: {growth:+.1f} MB"]
+        lines += ["", *memory_verdict(mem["samples"])]
         for row in mem["calls"]:
             lines.append(f"- {row['target']}: {row['calls']} calls, {row['failed']} errors, "
                          f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms")  # fmt: skip

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: the gateway's HTTP bench (bench/bench_http.py, see bench/README.md), on the PostgreSQL
-# and Redis named by DATABASE_URL and REDIS_URL. Arguments go to bench_http.py, e.g.
+# `make bench`: the gateway's HTTP bench (bench/bench_http.py, see bench/README.md), on the PostgreSQL server
+# of DATABASE_URL and the Redis database of REDIS_URL. Arguments go to bench_http.py, e.g.
 #   make bench BENCH_ARGS="--mode throughput --duration 5"
 # The other benches (bench/bench_vault.py, ...) run on their own: python bench/<name>.py.
 set -euo pipefail
@@ -14,6 +14,7 @@ if ! command -v wrk >/dev/null; then
     sudo apt-get install -y wrk || { sudo apt-get update && sudo apt-get install -y wrk; }
   fi
 fi
-# A database named in DATABASE_URL that does not exist yet is created, as `make run` does.
-python manage.py database_ensure
+# No `manage.py database_ensure`: bench_http.py runs on a database of its own, `<DATABASE_URL's
+# name>_run`, created empty at the start and dropped at the end (bench/run_state.py). The database
+# DATABASE_URL names need not exist and is never changed.
 exec python bench/bench_http.py "$@"
