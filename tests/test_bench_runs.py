@@ -274,3 +274,29 @@ def test_the_report_states_the_fresh_database_and_what_it_held_at_the_end():
     assert "`gw-bench-http-x`, deleted at the end" in text
     kept = http_report.report(args, {}, {**results, "run": {**results["run"], "kept": True}})
     assert "kept for inspection as `gw_bench_run`" in kept
+
+
+# --- Where a cached call's time goes (--stages) ----------------------------------------------------------
+
+
+def _row(target: str, calls_per_s: float, number: int) -> dict:
+    return {"target": target, "calls_per_s": calls_per_s, "round": number}
+
+
+def test_the_stages_report_gives_ms_per_call_and_what_each_step_adds_as_medians_over_rounds():
+    rows = []
+    for number, (bare, stack, hop, record) in enumerate([(1000, 500, 250, 200), (2000, 1000, 500, 250)], start=1):
+        rows += [_row("bare-constant", bare, number), _row("stage-stack", stack, number)]
+        rows += [_row("stage-hop", hop, number), _row("stage-record", record, number)]
+    lines = http_report._stages_report(rows, [1, 2])
+    table = {line.split(" | ")[0].removeprefix("| "): line.split(" | ")[2:] for line in lines if line.startswith("| ")}
+    assert table["bare-constant"] == ["0.75", " |"]  # 1 ms and 0.5 ms per call: median 0.75, nothing before it
+    assert table["stage-stack"] == ["1.50", "+0.75 |"]  # 2 and 1 ms; it added 1 and 0.5 ms
+    assert table["stage-hop"] == ["3.00", "+1.50 |"]
+    # A stage not measured is left out; the next one is compared with the last one measured.
+    assert "stage-limits" not in table
+    assert table["stage-record"] == ["4.50", "+1.50 |"]  # 5 and 4 ms; added 1 and 2 ms over the hop
+
+
+def test_without_stage_targets_there_is_no_stages_section():
+    assert http_report._stages_report([_row("mcp", 100, 1), _row("bare-constant", 1000, 1)], [1]) == []
