@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -49,10 +50,33 @@ def cache_group_version(*, user_id: int, group: str) -> int:
     return int(cache.get(_version_key(user_id, group)) or 0)
 
 
-def result_key_or_none(*, user_id: int, tool_name: str, group: str, arguments: dict[str, Any]) -> str | None:
-    """The cache key, or None when the cache cannot be reached (then the call simply is not cached)."""
+def version_read_along(*, user_id: int, group: str) -> tuple[str, ...]:
+    """The raw Redis key of a user's group version, for the rate limits' round trip to read along
+    (apps.quotas.limiter `read_along`), when the limits' Redis is the cache's own; else nothing."""
+    if not group or not _cache_is_limit_store():
+        return ()
+    return (str(cache.client.make_key(_version_key(user_id, group))),)
+
+
+def _cache_is_limit_store() -> bool:
+    default = settings.CACHES["default"]
+    return default["BACKEND"] == "django_redis.cache.RedisCache" and (
+        default["LOCATION"] == settings.MCP_RATE_LIMIT_STORAGE_URL
+    )
+
+
+def version_from_raw(raw: bytes | None) -> int:
+    """A version read along as raw bytes: django-redis stores integers as their digits."""
+    return int(raw) if raw is not None else 0
+
+
+def result_key_or_none(
+    *, user_id: int, tool_name: str, group: str, arguments: dict[str, Any], version: int | None = None
+) -> str | None:
+    """The cache key, or None when the cache cannot be reached (then the call simply is not cached).
+    `version`: the group's version when the caller already has it (read along with the limits)."""
     try:
-        return result_key(user_id=user_id, tool_name=tool_name, group=group, arguments=arguments)
+        return result_key(user_id=user_id, tool_name=tool_name, group=group, arguments=arguments, version=version)
     except CACHE_ERRORS:
         logger.warning("Tool result cache unavailable; computing the result instead.")
         return None
@@ -72,8 +96,11 @@ def cache_group_bump(*, user_id: int, group: str) -> None:
         logger.error("Could not invalidate cached %s results for user %s.", group, user_id)
 
 
-def result_key(*, user_id: int, tool_name: str, group: str, arguments: dict[str, Any]) -> str:
-    version = cache_group_version(user_id=user_id, group=group) if group else 0
+def result_key(
+    *, user_id: int, tool_name: str, group: str, arguments: dict[str, Any], version: int | None = None
+) -> str:
+    if version is None:
+        version = cache_group_version(user_id=user_id, group=group) if group else 0
     return f"{RESULT_PREFIX}:{user_id}:{tool_name}:{version}:{arguments_digest(arguments)}"
 
 

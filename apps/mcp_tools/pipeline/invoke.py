@@ -25,7 +25,13 @@ from apps.core.errors import DomainError, NotFound
 from apps.core.request_context import request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
-from apps.mcp_tools.pipeline.cache import result_get, result_key_or_none, result_set
+from apps.mcp_tools.pipeline.cache import (
+    result_get,
+    result_key_or_none,
+    result_set,
+    version_from_raw,
+    version_read_along,
+)
 from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_table
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
 from apps.quotas.limiter import Decision, GuardStale, shared_version
@@ -132,6 +138,9 @@ def _admitted(*, spec: ToolSpec, principal: Principal, arguments: object) -> tup
         checked = arguments_checked(spec, arguments)
         # The caller's rate across all doors (an operator acting for a user is counted as the operator)
         # and the subject's per-tool rate, in one round trip; REST invoke is not counted again by DRF.
+        # A cacheable call's cache version is read in that round trip too.
+        cached = _cached(spec, policy)
+        read_along = version_read_along(user_id=principal.user.pk, group=spec.cache_group) if cached else ()
         try:
             decision = quota_tool_call_check(
                 caller=principal.operator or principal.user,
@@ -139,6 +148,7 @@ def _admitted(*, spec: ToolSpec, principal: Principal, arguments: object) -> tup
                 tool_name=spec.name,
                 policy_rate=policy.rate_limit or None,
                 guard=table.guard,
+                read_along=read_along,
             )
         except GuardStale as stale:
             table = policy_table(stale.version)
@@ -153,11 +163,19 @@ def _admitted(*, spec: ToolSpec, principal: Principal, arguments: object) -> tup
     raise AssertionError("unreachable: the third attempt decides without a guard")
 
 
+def _cached(spec: ToolSpec, policy: PolicySnapshot) -> bool:
+    return bool(settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only)
+
+
 def _run(*, spec: ToolSpec, principal: Principal, arguments: object) -> tuple[dict[str, Any], bool, Decision]:
     policy, checked, decision = _admitted(spec=spec, principal=principal, arguments=arguments)
-    if not (settings.MCP_RESULT_CACHE and policy.cacheable and spec.read_only):
+    if not _cached(spec, policy):
         return _execute(spec=spec, principal=principal, arguments=checked), False, decision
-    key = result_key_or_none(user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked)
+    # The group's version came with the limits when their Redis is the cache's; else it is read here.
+    version = version_from_raw(decision.read_along[0]) if decision.read_along else None
+    key = result_key_or_none(
+        user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked, version=version
+    )
     hit = result_get(key) if key is not None else None
     if hit is not None:
         return hit, True, decision
