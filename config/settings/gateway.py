@@ -49,6 +49,10 @@ MCP_RATE_LIMIT_STORAGE_URL = env_str("MCP_RATE_LIMIT_STORAGE_URL", REDIS_URL or 
 # write or a policy change in one process (say the stdio server) would not invalidate another's entries.
 MCP_RESULT_CACHE = env_bool("MCP_RESULT_CACHE", default=bool(REDIS_URL))
 MCP_CACHE_TTL_DEFAULT = env_int("MCP_CACHE_TTL_DEFAULT", 30, minimum=1)
+# The result cache's first level, in each process (apps/mcp_tools/pipeline/cache.py): entries kept,
+# 0 to turn it off, and the longest one is kept (never longer than its shared entry lives).
+MCP_RESULT_L1_SIZE = env_int("MCP_RESULT_L1_SIZE", 1024, minimum=0, maximum=1_000_000)
+MCP_RESULT_L1_SECONDS = env_int("MCP_RESULT_L1_SECONDS", 30, minimum=1, maximum=3600)
 # Seconds policies stay in the shared cache; every save deletes the entry, so changes apply at once.
 MCP_POLICY_CACHE_SECONDS = env_int("MCP_POLICY_CACHE_SECONDS", 60 if REDIS_URL else 0, minimum=0)
 

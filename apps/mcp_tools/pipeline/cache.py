@@ -4,6 +4,12 @@ A cache group (e.g. "todos") has a version number per user. It is part of every 
 makes all of that user's cached todo results unreachable at once, on every process, without
 scanning keys. Any change to a user's todos bumps it, whichever door made the change (REST, MCP,
 admin), because the bump hangs off the model signals rather than off the tools.
+
+Two levels: L1 in each process (a bounded cachetools TTLCache) in front of L2 (the shared cache,
+Redis). The version is read from Redis on every call (with the rate limits, see invoke.py), so an
+L1 entry made before a change is never served again in any process: its key no longer matches. A
+hit in L1 costs no round trip of its own and no unpickling of a shared entry; an L1 entry never
+outlives its L2 entry (the expiry travels with the entry) nor MCP_RESULT_L1_SECONDS.
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
+import threading
+import time
 from typing import Any
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -104,17 +114,78 @@ def result_key(
     return f"{RESULT_PREFIX}:{user_id}:{tool_name}:{version}:{arguments_digest(arguments)}"
 
 
+class _L1:
+    """This process's copies of results: key -> (expiry on the wall clock, pickled result).
+
+    Pickled so that every hit returns an object of its own: a caller changing the dict it got must
+    not change what the next caller gets (unpickling a tool result is cheaper than a deep copy).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: TTLCache | None = None
+        self._shape: tuple[int, int] | None = None
+
+    def _cache(self) -> TTLCache | None:
+        shape = (settings.MCP_RESULT_L1_SIZE, settings.MCP_RESULT_L1_SECONDS)
+        if self._shape != shape:  # settings changed (tests): start over
+            self._entries = TTLCache(maxsize=shape[0], ttl=shape[1]) if shape[0] else None
+            self._shape = shape
+        return self._entries
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            entries = self._cache()
+            entry = entries.get(key) if entries is not None else None
+        if entry is None:
+            return None
+        expires_at, pickled = entry
+        if time.time() >= expires_at:  # its L2 entry has expired too
+            return None
+        return pickle.loads(pickled)  # noqa: S301 - bytes this process pickled itself
+
+    def set(self, key: str, value: dict[str, Any], expires_at: float) -> None:
+        with self._lock:
+            entries = self._cache()
+            if entries is not None:
+                entries[key] = (expires_at, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._entries is not None:
+                self._entries.clear()
+
+
+_l1 = _L1()
+
+
+def result_l1_clear() -> None:
+    """Forget this process's L1 (tests; what another process, which never had the entries, sees)."""
+    _l1.clear()
+
+
 def result_get(key: str) -> dict[str, Any] | None:
+    hit = _l1.get(key)
+    if hit is not None:
+        return hit
     try:
-        return cache.get(key)
+        stored = cache.get(key)
     except CACHE_ERRORS:
         logger.warning("Tool result cache unavailable; computing the result instead.")
         return None
+    # L2 holds (expiry, result); anything else (an entry of an older release) is a miss.
+    if not (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], dict)):
+        return None
+    expires_at, value = stored
+    _l1.set(key, value, expires_at)
+    return value
 
 
 def result_set(key: str, value: dict[str, Any], *, ttl: int) -> None:
+    expires_at = time.time() + ttl
+    _l1.set(key, value, expires_at)
     try:
-        cache.set(key, value, timeout=ttl)
+        cache.set(key, (expires_at, value), timeout=ttl)
     except CACHE_ERRORS:
         logger.warning("Tool result cache unavailable; result not stored.")
 
