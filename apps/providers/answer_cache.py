@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import TTLCache
 from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from apps.core.local_cache import LocalTTLCache
 from apps.providers.calls import CompletionRequest, CompletionResponse, Route
 
 logger = logging.getLogger(__name__)
@@ -48,40 +47,7 @@ class Hit:
     level: str  # "l1" or "l2"
 
 
-class _L1:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: TTLCache | None = None
-        self._shape: tuple[int, int] | None = None
-
-    def _cache(self) -> TTLCache | None:
-        shape = (settings.AI_CACHE_L1_SIZE, settings.AI_CACHE_L1_SECONDS)
-        if self._shape != shape:  # settings changed (tests): start over
-            self._entries = TTLCache(maxsize=shape[0], ttl=shape[1]) if shape[0] else None
-            self._shape = shape
-        return self._entries
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            entries = self._cache()
-            entry = entries.get(key) if entries is not None else None
-            if entry is not None:
-                entries[key] = entry  # re-inserting re-arms the TTL: hot entries stay
-            return entry
-
-    def set(self, key: str, entry: dict[str, Any]) -> None:
-        with self._lock:
-            entries = self._cache()
-            if entries is not None:
-                entries[key] = entry
-
-    def clear(self) -> None:
-        with self._lock:
-            if self._entries is not None:
-                self._entries.clear()
-
-
-_l1 = _L1()
+_l1 = LocalTTLCache("AI_CACHE_L1_SIZE", "AI_CACHE_L1_SECONDS")
 _local_stats: dict[str, int] = {L1_HIT: 0, L2_HIT: 0, MISS: 0}
 
 
@@ -167,7 +133,7 @@ def answer_lookup(keys: Sequence[str]) -> Hit | None:
         return None
     now = time.time()
     for key in keys:
-        entry = _l1.get(key)
+        entry = _l1.get(key, rearm=True)  # hot entries stay
         if _fresh(entry, now):
             _count(L1_HIT)
             return Hit(CompletionResponse.from_dict(entry["response"]), "l1")

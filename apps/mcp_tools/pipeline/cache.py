@@ -18,11 +18,9 @@ import hashlib
 import json
 import logging
 import pickle
-import threading
 import time
 from typing import Any
 
-from cachetools import TTLCache
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -31,6 +29,7 @@ from django.dispatch import receiver
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from apps.core.local_cache import LocalTTLCache
 from apps.todos.models import Todo
 
 logger = logging.getLogger(__name__)
@@ -114,49 +113,23 @@ def result_key(
     return f"{RESULT_PREFIX}:{user_id}:{tool_name}:{version}:{arguments_digest(arguments)}"
 
 
-class _L1:
-    """This process's copies of results: key -> (expiry on the wall clock, pickled result).
-
-    Pickled so that every hit returns an object of its own: a caller changing the dict it got must
-    not change what the next caller gets (unpickling a tool result is cheaper than a deep copy).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: TTLCache | None = None
-        self._shape: tuple[int, int] | None = None
-
-    def _cache(self) -> TTLCache | None:
-        shape = (settings.MCP_RESULT_L1_SIZE, settings.MCP_RESULT_L1_SECONDS)
-        if self._shape != shape:  # settings changed (tests): start over
-            self._entries = TTLCache(maxsize=shape[0], ttl=shape[1]) if shape[0] else None
-            self._shape = shape
-        return self._entries
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            entries = self._cache()
-            entry = entries.get(key) if entries is not None else None
-        if entry is None:
-            return None
-        expires_at, pickled = entry
-        if time.time() >= expires_at:  # its L2 entry has expired too
-            return None
-        return pickle.loads(pickled)  # noqa: S301 - bytes this process pickled itself
-
-    def set(self, key: str, value: dict[str, Any], expires_at: float) -> None:
-        with self._lock:
-            entries = self._cache()
-            if entries is not None:
-                entries[key] = (expires_at, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def clear(self) -> None:
-        with self._lock:
-            if self._entries is not None:
-                self._entries.clear()
+_l1 = LocalTTLCache("MCP_RESULT_L1_SIZE", "MCP_RESULT_L1_SECONDS")
 
 
-_l1 = _L1()
+def _l1_get(key: str) -> dict[str, Any] | None:
+    entry = _l1.get(key)
+    if entry is None:
+        return None
+    expires_at, pickled = entry
+    if time.time() >= expires_at:  # its shared entry has expired too
+        return None
+    # Pickled so that every hit is an object of its own: a caller changing the dict it got must not
+    # change what the next caller gets (unpickling a tool result is cheaper than a deep copy).
+    return pickle.loads(pickled)  # noqa: S301 - bytes this process pickled itself
+
+
+def _l1_set(key: str, value: dict[str, Any], expires_at: float) -> None:
+    _l1.set(key, (expires_at, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
 
 
 def result_l1_clear() -> None:
@@ -165,7 +138,7 @@ def result_l1_clear() -> None:
 
 
 def result_get(key: str) -> dict[str, Any] | None:
-    hit = _l1.get(key)
+    hit = _l1_get(key)
     if hit is not None:
         return hit
     try:
@@ -177,13 +150,13 @@ def result_get(key: str) -> dict[str, Any] | None:
     if not (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], dict)):
         return None
     expires_at, value = stored
-    _l1.set(key, value, expires_at)
+    _l1_set(key, value, expires_at)
     return value
 
 
 def result_set(key: str, value: dict[str, Any], *, ttl: int) -> None:
     expires_at = time.time() + ttl
-    _l1.set(key, value, expires_at)
+    _l1_set(key, value, expires_at)
     try:
         cache.set(key, (expires_at, value), timeout=ttl)
     except CACHE_ERRORS:
