@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 # What a cache outage looks like; the cache is an optimisation, so an outage means "miss", not an error.
 CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 
-RESULT_PREFIX = "mcp:result"
+# v2: entries hold (expiry, result); a process of the release before, which stored bare results,
+# reads and writes other keys during a rolling deploy instead of serving a tuple as a result.
+RESULT_PREFIX = "mcp:result:v2"
 VERSION_PREFIX = "mcp:version"
 TODOS_GROUP = "todos"
 
@@ -56,7 +58,23 @@ def cache_group_version_key(*, user_id: int, group: str) -> str:
 
 
 def cache_group_version(*, user_id: int, group: str) -> int:
-    return int(cache.get(_version_key(user_id, group)) or 0)
+    return _version_known(cache.get(_version_key(user_id, group)), user_id, group)
+
+
+def _version_known(value: bytes | int | None, user_id: int, group: str) -> int:
+    return int(value) if value is not None else _version_start(user_id, group)
+
+
+def _version_start(user_id: int, group: str) -> int:
+    """A missing version (first use, or Redis lost its data) starts at the clock in microseconds.
+
+    Not at 0: after Redis lost the versions, counting up from 0 again could reach a number an L1 entry
+    (kept in a process's memory) was made under, and that entry would be served though the data
+    changed since. The clock is beyond every version counted up from an earlier start.
+    """
+    key = _version_key(user_id, group)
+    cache.add(key, time.time_ns() // 1000, timeout=None)
+    return int(cache.get(key) or 0)
 
 
 def version_read_along(*, user_id: int, group: str) -> tuple[str, ...]:
@@ -74,18 +92,25 @@ def _cache_is_limit_store() -> bool:
     )
 
 
-def version_from_raw(raw: bytes | None) -> int:
-    """A version read along as raw bytes: django-redis stores integers as their digits."""
-    return int(raw) if raw is not None else 0
-
-
 def result_key_or_none(
-    *, user_id: int, tool_name: str, group: str, arguments: dict[str, Any], version: int | None = None
+    *,
+    user_id: int,
+    tool_name: str,
+    group: str,
+    arguments: dict[str, Any],
+    read_along: tuple[bytes | None, ...] | None = None,
 ) -> str | None:
     """The cache key, or None when the cache cannot be reached (then the call simply is not cached).
-    `version`: the group's version when the caller already has it (read along with the limits)."""
+    `read_along`: the group's version as the limits' round trip read it (raw: django-redis stores
+    integers as their digits), when it did; else it is read here."""
     try:
-        return result_key(user_id=user_id, tool_name=tool_name, group=group, arguments=arguments, version=version)
+        if not group:
+            version = 0
+        elif read_along:
+            version = _version_known(read_along[0], user_id, group)
+        else:
+            version = cache_group_version(user_id=user_id, group=group)
+        return f"{RESULT_PREFIX}:{user_id}:{tool_name}:{version}:{arguments_digest(arguments)}"
     except CACHE_ERRORS:
         logger.warning("Tool result cache unavailable; computing the result instead.")
         return None
@@ -95,22 +120,15 @@ def cache_group_bump(*, user_id: int, group: str) -> None:
     key = _version_key(user_id, group)
     try:
         # add() then incr() is atomic on Redis; the version never expires so it can only move forward.
-        cache.add(key, 0, timeout=None)
+        # A missing one starts at the clock, as in _version_start.
+        cache.add(key, time.time_ns() // 1000, timeout=None)
         try:
             cache.incr(key)
         except ValueError:  # evicted between add and incr
-            cache.set(key, 1, timeout=None)
+            cache.set(key, time.time_ns() // 1000, timeout=None)
     except CACHE_ERRORS:
         # The user's change must not fail because the cache is down; entries expire within their TTL.
         logger.error("Could not invalidate cached %s results for user %s.", group, user_id)
-
-
-def result_key(
-    *, user_id: int, tool_name: str, group: str, arguments: dict[str, Any], version: int | None = None
-) -> str:
-    if version is None:
-        version = cache_group_version(user_id=user_id, group=group) if group else 0
-    return f"{RESULT_PREFIX}:{user_id}:{tool_name}:{version}:{arguments_digest(arguments)}"
 
 
 _l1 = LocalTTLCache("MCP_RESULT_L1_SIZE", "MCP_RESULT_L1_SECONDS")
@@ -146,7 +164,7 @@ def result_get(key: str) -> dict[str, Any] | None:
     except CACHE_ERRORS:
         logger.warning("Tool result cache unavailable; computing the result instead.")
         return None
-    # L2 holds (expiry, result); anything else (an entry of an older release) is a miss.
+    # L2 holds (expiry, result); anything else is not this release's entry, so a miss.
     if not (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], dict)):
         return None
     expires_at, value = stored

@@ -29,7 +29,6 @@ from apps.mcp_tools.pipeline.cache import (
     result_get,
     result_key_or_none,
     result_set,
-    version_from_raw,
     version_read_along,
 )
 from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_table
@@ -172,9 +171,12 @@ def _run(*, spec: ToolSpec, principal: Principal, arguments: object) -> tuple[di
     if not _cached(spec, policy):
         return _execute(spec=spec, principal=principal, arguments=checked), False, decision
     # The group's version came with the limits when their Redis is the cache's; else it is read here.
-    version = version_from_raw(decision.read_along[0]) if decision.read_along else None
     key = result_key_or_none(
-        user_id=principal.user.pk, tool_name=spec.name, group=spec.cache_group, arguments=checked, version=version
+        user_id=principal.user.pk,
+        tool_name=spec.name,
+        group=spec.cache_group,
+        arguments=checked,
+        read_along=decision.read_along,
     )
     hit = result_get(key) if key is not None else None
     if hit is not None:

@@ -138,3 +138,15 @@ def test_with_the_limits_in_another_store_the_version_is_read_on_its_own(result_
     assert "EVALSHA" not in [command for command, _key in sent]
     cache_group_bump(user_id=alice.pk, group="todos")
     assert _call(principal).cached is False
+
+
+def test_after_redis_lost_its_data_an_entry_in_l1_is_not_served_again(result_cache, alice):
+    principal = principal_for_user(alice, auth_method="jwt")
+    _call(principal)
+    assert _call(principal).cached is True
+    # Redis restarted empty (it keeps nothing on disk here): the versions are gone, this process's L1
+    # is not. A version counted from 0 again could meet the key of an entry made before; it starts
+    # at the clock instead, so the entry's key no longer matches.
+    get_redis_connection("default").flushdb()
+    assert _call(principal).cached is False
+    assert _call(principal).cached is True
