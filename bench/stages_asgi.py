@@ -33,7 +33,7 @@ _invoke = importlib.import_module("apps.mcp_tools.pipeline.invoke")
 _quotas = importlib.import_module("apps.quotas.services")
 
 
-def _answered(principal, *, tool_name, arguments, transport):
+def _tool_invoke(*, principal, tool_name, arguments, transport):
     invocation_id = uuid.uuid4().hex
     outcome = _invoke.InvocationResult(
         tool_name=tool_name,
@@ -54,10 +54,6 @@ def _answered(principal, *, tool_name, arguments, transport):
             principal=principal, tool_name=tool_name, transport=transport, arguments=arguments, outcome=outcome
         )
     return outcome
-
-
-def _tool_invoke(*, principal, tool_name, arguments, transport):
-    return _answered(principal, tool_name=tool_name, arguments=arguments, transport=transport)
 
 
 async def _on_the_loop(func, /, *args, **kwargs):

@@ -73,8 +73,10 @@ def _version_start(user_id: int, group: str) -> int:
     changed since. The clock is beyond every version counted up from an earlier start.
     """
     key = _version_key(user_id, group)
-    cache.add(key, time.time_ns() // 1000, timeout=None)
-    return int(cache.get(key) or 0)
+    start = time.time_ns() // 1000
+    if cache.add(key, start, timeout=None):
+        return start
+    return int(cache.get(key) or 0)  # another process started it first
 
 
 def version_read_along(*, user_id: int, group: str) -> tuple[str, ...]:
@@ -164,10 +166,9 @@ def result_get(key: str) -> dict[str, Any] | None:
     except CACHE_ERRORS:
         logger.warning("Tool result cache unavailable; computing the result instead.")
         return None
-    # L2 holds (expiry, result); anything else is not this release's entry, so a miss.
-    if not (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], dict)):
+    if stored is None:
         return None
-    expires_at, value = stored
+    expires_at, value = stored  # what result_set stores under the v2 prefix
     _l1_set(key, value, expires_at)
     return value
 
