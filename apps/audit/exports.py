@@ -1,4 +1,11 @@
-"""Audit rows as CSV or NDJSON lines, for every door that exports them (the API, the activity page)."""
+"""Audit rows as CSV or NDJSON lines, for every door that exports them (the API, the activity page).
+
+A CSV export is opened in a spreadsheet, which runs a cell starting with `=`, `+`, `-` or `@` (and,
+in some, a tab or carriage return first) as a formula: a failed sign-in with `User-Agent:
+=HYPERLINK(...)` would plant one for the auditor. Every text cell that starts so gets a leading `'`
+(OWASP, CSV injection), which spreadsheets show as text. NDJSON is JSON, read by programs, and stays
+exactly what was stored.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +28,22 @@ class _Echo:
         return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell_neutralise(text: str) -> str:
+    """The cell as a spreadsheet shows it as text, never runs it as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, str):
+        return csv_cell_neutralise(value)
+    # A number (duration, tokens, cost, ids) is a number to the spreadsheet, even negative.
     return str(value)
 
 
@@ -42,7 +60,7 @@ def audit_csv_lines(*, rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield writer.writerow(LOG_FIELDS)
     for row in rows:
         yield writer.writerow(
-            [json.dumps(row[name], sort_keys=True) if name == "data" else _text(row[name]) for name in LOG_FIELDS]
+            [_text(json.dumps(row[name], sort_keys=True) if name == "data" else row[name]) for name in LOG_FIELDS]
         )
 
 

