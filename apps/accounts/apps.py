@@ -39,7 +39,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from apps.accounts import roles, signins
+        from apps.accounts import audit_alerts, roles, signins
+        from apps.audit.chain import events_set_aside
 
         post_migrate.connect(roles.on_post_migrate, dispatch_uid="accounts.roles")
         post_save.connect(roles.user_default_role_assign, sender=self.get_model("User"), dispatch_uid="accounts.role")
@@ -48,6 +49,7 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(signins.on_user_logged_in, dispatch_uid="accounts.signed_in")
         user_login_failed.connect(signins.on_user_login_failed, dispatch_uid="accounts.sign_in_failed")
         post_save.connect(_on_user_saved, sender=self.get_model("User"), dispatch_uid="accounts.deactivation")
+        events_set_aside.connect(audit_alerts.on_events_set_aside, dispatch_uid="accounts.audit_forged_alert")
         self._principal_cache_invalidation()
 
     def _principal_cache_invalidation(self) -> None:

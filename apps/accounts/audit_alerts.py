@@ -7,6 +7,7 @@ audit app sits below accounts.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.mail import send_mail
 
@@ -40,15 +41,22 @@ def audit_verify_and_alert() -> VerifyResult:
     )
     if not result.intact:
         summary = f"{result.damage} at event id={result.event_id} seq={result.seq}: {result.detail}"
-        logger.error("Audit chain verification FAILED: %s", summary)
-        send_mail(
-            subject="[gateway] audit trail verification failed",
-            message=(
-                f"The daily audit_verify found damage in the audit trail: {summary}.\n"
-                "Run `manage.py audit_verify` to see it, and compare with the checkpoint file."
-            ),
-            from_email=None,
-            recipient_list=audit_alert_recipients(),
-            fail_silently=True,
-        )
+        _alert(f"The daily audit_verify found damage in the audit trail: {summary}.")
     return result
+
+
+def _alert(finding: str) -> None:
+    logger.error("Audit chain verification FAILED: %s", finding)
+    send_mail(
+        subject="[gateway] audit trail verification failed",
+        message=f"{finding}\nRun `manage.py audit_verify` to see it, and compare with the checkpoint file.",
+        from_email=None,
+        recipient_list=audit_alert_recipients(),
+        fail_silently=True,
+    )
+
+
+def on_events_set_aside(sender: Any, event_ids: list[int], **kwargs: Any) -> None:
+    """The sealer found events the application did not write (their MAC fails): the damage alert, at once."""
+    shown = ", ".join(str(pk) for pk in event_ids[:20]) + (", ..." if len(event_ids) > 20 else "")
+    _alert(f"The audit sealer set aside {len(event_ids)} forged event(s) (ids {shown}): their MAC does not verify.")

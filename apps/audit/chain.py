@@ -1,7 +1,9 @@
 """The keyed chain: each sealed event's HMAC covers the previous event's hash and its own content.
 
 Writers never touch the chain. The sealer (audit_chain_seal) takes committed, unsealed events in
-id order, gives each the next `seq`, and links it to the one before. Because it reads only what is
+id order, gives each whose MAC verifies (apps.audit.event_mac: the application wrote it) the next
+`seq`, and links it to the one before. An event whose MAC does not verify reached the table some
+other way: it is set aside (`forged`, never sealed) and `events_set_aside` raises the alert. Because it reads only what is
 committed, an event whose transaction commits late (a lower id committing after a higher one was
 sealed) is simply sealed in a later batch with a later `seq`: the chain is in the order events
 became visible, with no gap and no grace period, and the id order does not matter. Only one sealer
@@ -20,10 +22,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.dispatch import Signal
 
 from apps.audit.models import AuditCheckpoint, AuditEvent
 
 logger = logging.getLogger(__name__)
+
+# Sent after the sealer's transaction commits, with `event_ids`: events it set aside as forged.
+# (apps.accounts, which knows who the operators and auditors are, mails them as for damage.)
+events_set_aside = Signal()
 
 GENESIS_HASH = "0" * 64
 SEALER_LOCK_KEY = 0x61756469_74000001  # "audit" + 1: an arbitrary app-wide advisory lock id
@@ -110,19 +117,32 @@ def chain_tail() -> tuple[int, str]:
 
 
 def _seal_batch(limit: int) -> int | None:
-    """Seal up to `limit` events; None when another sealer holds the lock."""
+    """Examine up to `limit` events, sealing those whose MAC verifies and setting the others aside;
+    returns how many were examined, None when another sealer holds the lock."""
+    from apps.audit.event_mac import event_mac_valid
+
     version, secret = current_key()
+    keys = keyring()
     with transaction.atomic():
         if not _sealer_lock_taken():
             return None
         seq, prev = chain_tail()
-        rows = list(AuditEvent.chain_objects.filter(seq__isnull=True).order_by("id")[:limit])
+        rows = list(AuditEvent.chain_objects.filter(seq__isnull=True, forged=False).order_by("id")[:limit])
+        sealed, forged = [], []
         for row in rows:
+            if not event_mac_valid(row, keys):
+                forged.append(row.pk)
+                continue
             seq += 1
             row.seq, row.prev_hash, row.key_version = seq, prev, version
             row.hash = prev = event_digest(row, prev_hash=prev, secret=secret)
-        if rows:
-            _chain_columns_write(rows)
+            sealed.append(row)
+        if sealed:
+            _chain_columns_write(sealed)
+        if forged:
+            AuditEvent.chain_objects.filter(pk__in=forged).update(forged=True)
+            logger.error("audit: %d event(s) whose MAC does not verify set aside as forged: ids %s", len(forged), forged)
+            transaction.on_commit(lambda: events_set_aside.send(sender=AuditEvent, event_ids=forged))
     return len(rows)
 
 
@@ -150,7 +170,8 @@ def _chain_columns_write(rows: list[AuditEvent]) -> None:
 
 
 def audit_chain_seal(*, batch_size: int | None = None, max_batches: int = 100) -> int:
-    """Link every committed, unsealed event (up to max_batches x batch_size); returns how many."""
+    """Link every committed, unsealed event whose MAC verifies, set the others aside (up to
+    max_batches x batch_size); returns how many it examined."""
     limit = batch_size or settings.AUDIT_SEAL_BATCH
     if connection.vendor != "postgresql" and not _sqlite_sealer.acquire(blocking=False):
         return 0

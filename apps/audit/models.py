@@ -21,9 +21,11 @@ class AppendOnlyQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One thing that happened: inserted once, sealed once, never edited or deleted but by retention.
 
-    Writers insert with `seq`, `prev_hash` and `hash` empty (no lock, inside their own transaction);
-    the sealer (services.sealer) later gives committed events a place in the chain in the order it
-    finds them and an HMAC under AUDIT_CHAIN_KEYS over the previous hash and every content column.
+    Writers insert with `seq`, `prev_hash` and `hash` empty (no lock, inside their own transaction)
+    and a `mac` the application computed over every content column (apps.audit.event_mac); the
+    sealer (apps.audit.chain) later gives committed events whose MAC verifies a place in the chain in
+    the order it finds them and an HMAC under AUDIT_CHAIN_KEYS over the previous hash and every
+    content column, and sets any other aside as `forged`.
     The user columns have no database constraint and are never nulled: deleting a user must not
     rewrite history (and the trigger refuses UPDATE), so the id stays and `actor_label` names them.
     """
@@ -91,6 +93,11 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64, null=True, blank=True)
     hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     key_version = models.CharField(max_length=16, blank=True, default="")
+    # Set by the sealer on an unsealed event whose MAC does not verify: it stays out of the chain.
+    forged = models.BooleanField(default=False)
+    # Written with the event by the application (apps.audit.event_mac), never changed.
+    mac = models.CharField(max_length=64, blank=True, default="")
+    mac_key_version = models.CharField(max_length=16, blank=True, default="")
 
     # The sealer (one UPDATE per event, setting only the chain columns) and the retention job.
     chain_objects = models.Manager()
@@ -116,6 +123,10 @@ class AuditEvent(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise PermissionError("Audit events are append-only.")
+        if not self.mac:  # built here rather than by audit_event_build: the application writes it all the same
+            from apps.audit.event_mac import event_mac_set
+
+            event_mac_set(self)
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:

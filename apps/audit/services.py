@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from apps.audit.event_mac import cost_quantize, event_mac_set
 from apps.audit.masking import mask_audit_text, mask_value
 from apps.audit.models import AuditEvent
 from apps.core.request_context import request_context_current
@@ -90,9 +91,10 @@ def audit_event_build(
     tokens: int | None = None,
     cost: Decimal | float | None = None,
 ) -> AuditEvent:
-    """One event, masked and ready to insert but not saved (a caller inserting it beside another row
-    in one statement, apps.core.database.rows_insert). `actor` is a user (or anything with pk and
-    username), None for the system, or by default the request's authenticated caller."""
+    """One event, masked, MACed and ready to insert but not saved (a caller inserting it beside another
+    row in one statement, apps.core.database.rows_insert; changing it afterwards breaks its MAC).
+    `actor` is a user (or anything with pk and username), None for the system, or by default the
+    request's authenticated caller."""
     context = request_context_current()
     if actor is FROM_CONTEXT:
         actor_id, actor_label = context.actor_id, context.actor_label
@@ -124,8 +126,9 @@ def audit_event_build(
         door=_column_text(door or context.door, "door"),
         duration_ms=duration_ms,
         tokens=tokens,
-        cost=Decimal(str(cost)) if cost is not None else None,
+        cost=cost_quantize(cost) if cost is not None else None,
     )
+    event_mac_set(event)  # last: it covers every value above, exactly as the row will hold it
     return event
 
 

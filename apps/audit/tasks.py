@@ -1,13 +1,12 @@
 from celery import shared_task
 
-from apps.audit.chain import audit_chain_seal
 from apps.audit.retention import audit_retention_run
-from apps.audit.verify import audit_checkpoint_write
+from apps.audit.verify import audit_checkpoint_write, audit_seal_and_checkpoint
 
 
 @shared_task(name="audit.seal", ignore_result=True)
 def seal() -> int:
-    return audit_chain_seal()
+    return audit_seal_and_checkpoint()
 
 
 @shared_task(name="audit.checkpoint")

@@ -1,9 +1,13 @@
 """Checkpoints of the chain head, and the verifier that holds the chain against them.
 
 A head checkpoint is a signed line "the chain ended at seq N with hash H" written outside the
-database (AUDIT_CHECKPOINT_FILE, and the log) every few minutes: deleting the newest events, or
-emptying the table, leaves the chain shorter than a checkpoint already says it was. A retention
-checkpoint is written when old events are deleted: verification starts there.
+database: appended to AUDIT_CHECKPOINT_FILE and logged (apps.audit.checkpoint). The sealer's job
+publishes one at least every AUDIT_CHECKPOINT_SECONDS while the head moves (one line, no table row),
+and `audit.checkpoint` every few minutes also keeps a copy in the table. Deleting the newest events,
+or emptying the table, leaves the chain shorter than a checkpoint already says it was: only events
+newer than the newest checkpoint (AUDIT_SEAL_INTERVAL_SECONDS + AUDIT_CHECKPOINT_SECONDS, 11 s by
+default) can go unseen. A retention checkpoint is written when old events are deleted: verification
+starts there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +36,16 @@ from apps.audit.chain import (
     event_payload,
     keyring,
 )
+from apps.audit.event_mac import event_mac_valid
 from apps.audit.models import AuditCheckpoint, AuditEvent
 
 logger = logging.getLogger("apps.audit.checkpoint")
+LOG_MARKER = "audit checkpoint "
+TAIL_BLOCK = 64 * 1024
 
 # The kinds of damage the verifier names.
 EDITED, MISSING, REORDERED, TRUNCATED, WRONG_KEY = "edited", "missing", "reordered", "truncated", "wrong_key"
+FORGED = "forged"
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,31 @@ def _checkpoint_publish(checkpoint: Checkpoint) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         handle.write(line + "\n")
-    logger.info("audit checkpoint %s", line)
+    logger.info("%s%s", LOG_MARKER, line)
+
+
+def audit_seal_and_checkpoint() -> int:
+    """The sealer's job: seal, then publish a head checkpoint (file and log, no table row) when the
+    head has moved past the file's newest line and that line is about AUDIT_CHECKPOINT_SECONDS old.
+
+    The file is the state (its newest line and its modification time), so every worker on the host
+    agrees without a query or a cache; the job runs every AUDIT_SEAL_INTERVAL_SECONDS, so publishing
+    that much early keeps the lines at most AUDIT_CHECKPOINT_SECONDS apart. Returns how many events
+    the seal examined.
+    """
+    examined = audit_chain_seal()
+    seq, hash_ = chain_tail()
+    path = Path(settings.AUDIT_CHECKPOINT_FILE)
+    newest = _file_head()
+    if newest is not None and newest.seq == seq:
+        return examined  # nothing new since the newest line: no line while no events arrive
+    if newest is not None:
+        due_after = max(settings.AUDIT_CHECKPOINT_SECONDS - settings.AUDIT_SEAL_INTERVAL_SECONDS, 0)
+        if time.time() - path.stat().st_mtime < due_after:
+            return examined
+    if seq:
+        _checkpoint_publish(_checkpoint_new(kind=AuditCheckpoint.Kind.HEAD, seq=seq, hash_=hash_, at=timezone.now()))
+    return examined
 
 
 def audit_checkpoint_write(
@@ -108,21 +143,58 @@ def audit_checkpoint_write(
     return checkpoint
 
 
-def _file_head() -> Checkpoint | None:
-    """The newest head checkpoint in the file (the file is small: a line every few minutes)."""
-    path = Path(settings.AUDIT_CHECKPOINT_FILE)
-    if not path.exists():
+def _file_line(line: str) -> dict | None:
+    return json.loads(line) if line.startswith("{") else None
+
+
+def _log_line(line: str) -> dict | None:
+    """The checkpoint in a log line `... audit checkpoint {...}`, whatever the log's prefix."""
+    start = line.find(LOG_MARKER + "{")
+    if start < 0:
         return None
-    newest: Checkpoint | None = None
-    with path.open() as handle:
-        for line in handle:
-            try:
-                checkpoint = Checkpoint(**json.loads(line))
-            except (ValueError, TypeError):
-                continue
-            if newest is None or checkpoint.seq >= newest.seq:
-                newest = checkpoint
-    return newest
+    value, _ = json.JSONDecoder().raw_decode(line, start + len(LOG_MARKER))
+    return value
+
+
+def _newest_checkpoint(path: Path, parse: Callable[[str], dict | None]) -> Checkpoint | None:
+    """The newest (highest seq) checkpoint among the last lines of a file that holds any.
+
+    Lines are appended in order, so the newest is near the end: only the tail is read, a longer one
+    each time it holds no checkpoint (a log holds other lines too), whatever the file's size.
+    """
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return None
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        span = TAIL_BLOCK
+        while True:
+            start = max(0, size - span)
+            handle.seek(start)
+            lines = handle.read(size - start).decode("utf-8", "replace").splitlines()
+            found = []
+            for line in lines[1:] if start else lines:  # the first line of a tail may be cut
+                try:
+                    fields = parse(line.strip())
+                    if fields is not None:
+                        found.append(Checkpoint(**fields))
+                except (ValueError, TypeError):
+                    continue
+            if found:
+                return max(found, key=lambda checkpoint: checkpoint.seq)
+            if not start:
+                return None
+            span *= 4
+
+
+def _file_head() -> Checkpoint | None:
+    return _newest_checkpoint(Path(settings.AUDIT_CHECKPOINT_FILE), _file_line)
+
+
+def _log_heads(log_paths: Sequence[str | Path] | None) -> list[Checkpoint | None]:
+    paths = log_paths if log_paths is not None else [p for p in [settings.AUDIT_CHECKPOINT_LOG] if p]
+    return [_newest_checkpoint(Path(path), _log_line) for path in paths]
 
 
 def _from_row(row: AuditCheckpoint) -> Checkpoint:
@@ -156,13 +228,29 @@ def _content_damage(event: AuditEvent, keys: dict[str, str]) -> str:
     return EDITED
 
 
-def audit_chain_verify() -> VerifyResult:
-    """Walk the chain from the last retention checkpoint to the newest sealed event, then hold the
-    end against the newest head checkpoint. Stops at the first damage."""
+def _set_aside_damage(keys: dict[str, str]) -> VerifyResult | None:
+    """The first unsealed event the application did not write (its MAC fails, or the sealer set it
+    aside): `forged`. Unsealed events are few (a partial index), so this costs little."""
+    for event in AuditEvent.chain_objects.filter(seq__isnull=True).order_by("id").iterator(chunk_size=2000):
+        valid = event_mac_valid(event, keys)
+        if not valid:
+            return VerifyResult(0, FORGED, event.pk, None, "its MAC does not verify: the application did not write it")
+        if event.forged:
+            return VerifyResult(0, EDITED, event.pk, None, "set aside as forged, yet its MAC verifies")
+    return None
+
+
+def audit_chain_verify(*, log_paths: Sequence[str | Path] | None = None) -> VerifyResult:
+    """Name forged events, walk the chain from the last retention checkpoint to the newest sealed
+    event, then hold the end against the newest head checkpoint of the file, of the log
+    (`log_paths`, by default AUDIT_CHECKPOINT_LOG) and of the table. Stops at the first damage."""
     keys = keyring()
     expected_prev_seq, expected_prev, refused = _start()
     if refused is not None:
         return refused
+    forged = _set_aside_damage(keys)
+    if forged is not None:
+        return forged
     checked, last_seq = 0, expected_prev_seq
     expected_prev_seq_start = expected_prev_seq
     sealed = AuditEvent.chain_objects.filter(seq__gt=expected_prev_seq).order_by("seq")
@@ -170,6 +258,9 @@ def audit_chain_verify() -> VerifyResult:
         damage = _content_damage(event, keys)
         if damage:
             return VerifyResult(checked, damage, event.pk, event.seq, "its hash does not match its content")
+        # (Events sealed before MACs existed have none; the chain alone vouches for them.)
+        if event.mac and not event_mac_valid(event, keys):
+            return VerifyResult(checked, EDITED, event.pk, event.seq, "its MAC was changed after it was sealed")
         if event.prev_hash != expected_prev:
             known = AuditEvent.chain_objects.filter(hash=event.prev_hash).exists()
             if known:
@@ -179,25 +270,31 @@ def audit_chain_verify() -> VerifyResult:
             )
         expected_prev, last_seq = event.hash, event.seq
         checked += 1
-    return _head_check(checked=checked, start_seq=expected_prev_seq_start, last_seq=last_seq)
+    return _head_check(checked=checked, start_seq=expected_prev_seq_start, last_seq=last_seq, log_paths=log_paths)
 
 
-def _head_check(*, checked: int, start_seq: int, last_seq: int) -> VerifyResult:
+def _head_check(
+    *, checked: int, start_seq: int, last_seq: int, log_paths: Sequence[str | Path] | None
+) -> VerifyResult:
     database_head = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.HEAD).order_by("-seq").first()
-    candidates = [_file_head(), _from_row(database_head) if database_head is not None else None]
-    for head in candidates:
+    candidates = [
+        ("the checkpoint file", _file_head()),
+        *(("the log", head) for head in _log_heads(log_paths)),
+        ("the checkpoint table", _from_row(database_head) if database_head is not None else None),
+    ]
+    for source, head in candidates:
         if head is None or head.seq <= start_seq:
             continue
         if not head.valid():
-            return VerifyResult(checked, WRONG_KEY, seq=head.seq, detail="head checkpoint signature")
+            return VerifyResult(checked, WRONG_KEY, seq=head.seq, detail=f"head checkpoint signature in {source}")
         if head.seq > last_seq:
             return VerifyResult(
                 checked,
                 TRUNCATED,
                 seq=last_seq + 1,
-                detail=f"a checkpoint says the chain reached seq {head.seq}; it ends at {last_seq}",
+                detail=f"{source} says the chain reached seq {head.seq}; it ends at {last_seq}",
             )
         at = AuditEvent.chain_objects.filter(seq=head.seq).values_list("id", "hash").first()
         if at is None or at[1] != head.hash:
-            return VerifyResult(checked, EDITED, at[0] if at else None, head.seq, "differs from its checkpoint")
+            return VerifyResult(checked, EDITED, at[0] if at else None, head.seq, f"differs from {source}")
     return VerifyResult(checked)
