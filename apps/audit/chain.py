@@ -3,12 +3,13 @@
 Writers never touch the chain. The sealer (audit_chain_seal) takes committed, unsealed events in
 id order, gives each whose MAC verifies (apps.audit.event_mac: the application wrote it) the next
 `seq`, and links it to the one before. An event whose MAC does not verify reached the table some
-other way: it is set aside (`forged`, never sealed) and `events_set_aside` raises the alert. Because it reads only what is
-committed, an event whose transaction commits late (a lower id committing after a higher one was
-sealed) is simply sealed in a later batch with a later `seq`: the chain is in the order events
-became visible, with no gap and no grace period, and the id order does not matter. Only one sealer
-runs at a time (a PostgreSQL advisory lock, held for the batch's transaction; a process lock on
-SQLite, where writes are serial anyway).
+other way: it is set aside (`forged`, never sealed) and `events_set_aside` raises the alert.
+
+Because the sealer reads only what is committed, an event whose transaction commits late (a lower
+id committing after a higher one was sealed) is simply sealed in a later batch with a later `seq`:
+the chain is in the order events became visible, with no gap and no grace period, and the id order
+does not matter. Only one sealer runs at a time (a PostgreSQL advisory lock, held for the batch's
+transaction; a process lock on SQLite, where writes are serial anyway).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def _seal_batch(limit: int) -> int | None:
             _chain_columns_write(sealed)
         if forged:
             AuditEvent.chain_objects.filter(pk__in=forged).update(forged=True)
-            logger.error("audit: %d event(s) whose MAC does not verify set aside as forged: ids %s", len(forged), forged)
+            logger.error("audit: %d event(s) whose MAC does not verify set aside as forged: %s", len(forged), forged)
             transaction.on_commit(lambda: events_set_aside.send(sender=AuditEvent, event_ids=forged))
     return len(rows)
 

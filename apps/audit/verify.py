@@ -273,9 +273,7 @@ def audit_chain_verify(*, log_paths: Sequence[str | Path] | None = None) -> Veri
     return _head_check(checked=checked, start_seq=expected_prev_seq_start, last_seq=last_seq, log_paths=log_paths)
 
 
-def _head_check(
-    *, checked: int, start_seq: int, last_seq: int, log_paths: Sequence[str | Path] | None
-) -> VerifyResult:
+def _head_check(*, checked: int, start_seq: int, last_seq: int, log_paths: Sequence[str | Path] | None) -> VerifyResult:
     database_head = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.HEAD).order_by("-seq").first()
     candidates = [
         ("the checkpoint file", _file_head()),

@@ -45,7 +45,8 @@ def test_the_sealers_job_checkpoints_so_a_deleted_newest_event_is_caught(checkpo
     sql("DELETE FROM audit_auditevent WHERE id = %s", [events[-1].pk])
     with pytest.raises(CommandError) as failure:
         call_command("audit_verify")
-    assert "truncated" in str(failure.value) and "the checkpoint file says the chain reached seq 3" in str(failure.value)
+    message = str(failure.value)
+    assert "truncated" in message and "the checkpoint file says the chain reached seq 3" in message
 
 
 def test_checkpoints_come_every_interval_while_events_arrive_and_stop_when_they_stop(checkpoint_file, settings):
@@ -69,18 +70,17 @@ def test_checkpoints_come_every_interval_while_events_arrive_and_stop_when_they_
     assert audit_chain_verify().intact
 
 
-def test_the_logged_checkpoint_catches_a_deleted_tail_when_the_file_is_gone(checkpoint_file, caplog, tmp_path, settings):
+def test_the_logged_checkpoint_catches_a_deleted_tail_when_the_file_is_gone(caplog, tmp_path, settings):
     caplog.set_level(logging.INFO, logger="apps.audit.checkpoint")
     events = record(4)
     seal.delay()
     shipped = tmp_path / "gateway.log"
     # The shipped log: the checkpoint line among a lot of others, after it too.
     noise = "".join(f"2026-12-05 12:00:{i % 60:02d} INFO apps.web GET /settings/ 200\n" for i in range(5000))
-    checkpoint_lines = "".join(
-        f"2026-12-05 12:00:00 INFO {r.name} {r.getMessage()}\n" for r in caplog.records if r.name == "apps.audit.checkpoint"
-    )
+    logged = [record for record in caplog.records if record.name == "apps.audit.checkpoint"]
+    checkpoint_lines = "".join(f"2026-12-05 12:00:00 INFO {r.name} {r.getMessage()}\n" for r in logged)
     shipped.write_text(noise + checkpoint_lines + noise)
-    checkpoint_file.unlink()
+    settings.AUDIT_CHECKPOINT_FILE.unlink()  # the file is gone (or was rewritten); the log was shipped
     sql("DELETE FROM audit_auditevent WHERE id IN (%s, %s)", [events[-1].pk, events[-2].pk])
 
     result = audit_chain_verify(log_paths=[shipped])

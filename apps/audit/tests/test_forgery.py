@@ -149,7 +149,8 @@ def test_every_writer_sets_the_mac(alice, olivia):
     from apps.mcp_tools.pipeline.invoke import tool_invoke
 
     principal = principal_for_user(alice)
-    tool_invoke(principal=principal, tool_name="create_todos", arguments={"items": [{"title": "Milk"}]}, transport="rest")
+    milk = {"items": [{"title": "Milk"}]}
+    tool_invoke(principal=principal, tool_name="create_todos", arguments=milk, transport="rest")
     tool_invoke(principal=principal, tool_name="list_todos", arguments={}, transport="mcp")
     call_command("audit_checkpoint")
     from apps.audit.services import audit_admin_change_record

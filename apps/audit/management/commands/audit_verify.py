@@ -18,7 +18,7 @@ class Command(AuditedCommand):
             action="append",
             dest="logs",
             metavar="PATH",
-            help="a copy of the shipped log holding 'audit checkpoint' lines (repeatable; default AUDIT_CHECKPOINT_LOG)",
+            help="a copy of the shipped log with 'audit checkpoint' lines (repeatable, default AUDIT_CHECKPOINT_LOG)",
         )
 
     def handle(self, *args, **options) -> None:
