@@ -9,8 +9,9 @@ only holds what survives that round trip:
 
 - `created_at` as integer microseconds since the epoch in UTC (both databases keep microseconds;
   no time zone or ISO spelling can differ);
-- `data` as JSON with sorted keys (jsonb reorders keys), a float with an integral value as the
-  integer its shortest spelling names (jsonb gives back 1e16 as 10000000000000000, an int);
+- `data` as JSON with sorted keys (jsonb reorders keys); the writer stores a float with an
+  integral value as the integer its shortest spelling names (`json_float`: jsonb gives back 1e16
+  as 10000000000000000, an int), so what is stored and what comes back are the same values;
 - `duration_ms` as a float, `tokens` and the ids as integers, `cost` at the column's 8 places;
 - text columns as text. ASCII-escaped JSON of the list, so any string encodes.
 
@@ -28,13 +29,11 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.audit.chain import CONTENT_FIELDS
-
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 COST_PLACES = Decimal("1E-8")  # AuditEvent.cost's decimal_places
 MESSAGE_PREFIX = b"audit-event-mac\n"  # never the start of a chain message (64 hex digits)
-_INT_FIELDS = frozenset({"actor_id", "token_id", "subject_id", "tokens"})
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # ASCII-escaped: any string encodes
 
 
 def cost_quantize(value: Any) -> Decimal:
@@ -42,35 +41,30 @@ def cost_quantize(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(COST_PLACES)
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(Decimal(repr(value)))
-    if isinstance(value, dict):
-        return {key: _json_number(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_number(item) for item in value]
-    return value
+def json_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent as `data` keeps it (json.loads' parse_float): a
+    float, or the integer it names when its value is integral, as jsonb would give it back."""
+    value = float(text)
+    return int(Decimal(text)) if value.is_integer() else value
 
 
-def _canonical(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name == "created_at":
-        return (value - EPOCH) // ONE_MICROSECOND
-    if name == "data":
-        return _json_number(value)
-    if name in _INT_FIELDS:
-        return int(value)
-    if name == "duration_ms":
-        return float(value)
-    if name == "cost":
-        return f"{cost_quantize(value):f}"
-    return str(value)
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def event_mac_message(event: Any, *, version: str) -> bytes:
-    content = [version, *(_canonical(name, getattr(event, name)) for name in CONTENT_FIELDS)]
-    return MESSAGE_PREFIX + json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+    """The canonical form, field by field (a loop over names with a branch each cost four times as much)."""
+    e = event
+    created = (e.created_at - EPOCH) // ONE_MICROSECOND
+    cost = None if e.cost is None else f"{cost_quantize(e.cost):f}"
+    duration = None if e.duration_ms is None else float(e.duration_ms)
+    content = [
+        version, created, _int(e.actor_id), str(e.actor_label), str(e.actor_type), _int(e.token_id),
+        _int(e.subject_id), str(e.category), str(e.action), str(e.outcome), str(e.error_code),
+        str(e.target_type), str(e.target_id), e.data, str(e.request_id), str(e.client_address),
+        str(e.user_agent), str(e.door), duration, _int(e.tokens), cost,
+    ]  # fmt: skip
+    return MESSAGE_PREFIX + _ENCODER.encode(content).encode()
 
 
 def _digest(secret: str, message: bytes) -> str:

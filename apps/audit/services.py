@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.audit.event_mac import cost_quantize, event_mac_set
+from apps.audit.event_mac import cost_quantize, event_mac_set, json_float
 from apps.audit.masking import mask_audit_text, mask_value
 from apps.audit.models import AuditEvent
 from apps.core.request_context import request_context_current
@@ -64,9 +64,10 @@ def _column_text(value: Any, field: str) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    """Masked, NUL-free, and exactly what the JSON column will give back."""
+    """Masked, NUL-free, and exactly what the JSON column will give back on either database (an
+    integral float as an integer, as jsonb gives it back), so the event's MAC holds for the stored row."""
     text = json.dumps(mask_value(value or {}, text=mask_audit_text), default=str).replace("\\u0000", "\ufffd")
-    return json.loads(text)
+    return json.loads(text, parse_float=json_float)
 
 
 def _now_ms() -> dt.datetime:

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from apps.audit.chain import audit_chain_seal
+from apps.audit.chain import CONTENT_FIELDS, audit_chain_seal
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
 from apps.audit.tests.conftest import sql
@@ -169,3 +169,29 @@ def test_every_writer_sets_the_mac(alice, olivia):
 def test_recording_an_event_is_still_one_query(alice, django_assert_num_queries):
     with django_assert_num_queries(1):
         audit_event_record(action="todo.created", actor=alice, data={"n": 1})
+
+
+def test_the_mac_covers_every_column_an_editor_could_change(alice, settings):
+    """Every column but the id and the chain's own is in the MAC: changing any one breaks it."""
+    from apps.audit.event_mac import event_mac_valid
+    from apps.audit.services import audit_event_build
+
+    not_content = {"id", "seq", "prev_hash", "hash", "key_version", "forged", "mac", "mac_key_version"}
+    content = [f for f in AuditEvent._meta.concrete_fields if f.name not in not_content]
+    assert {f.attname for f in content} == set(CONTENT_FIELDS)  # the chain's list is the same
+    changed = {"DateTimeField": lambda v: v.replace(year=2001), "JSONField": lambda v: {**v, "extra": 1},
+               "DecimalField": lambda v: Decimal("1.5"), "FloatField": lambda v: 2.5}  # fmt: skip
+    keys = dict(settings.AUDIT_CHAIN_KEYRING)
+    for field in content:
+        event = audit_event_build(action="tool.invoked", actor=alice, subject=None, data={"n": 1}, cost=1, tokens=3)
+        assert event_mac_valid(event, keys)
+        old = getattr(event, field.attname)
+        kind = field.get_internal_type()
+        if kind in changed:
+            new = changed[kind](old)
+        elif kind in {"ForeignKey", "BigIntegerField", "PositiveIntegerField"}:
+            new = (old or 0) + 1
+        else:
+            new = f"{old}x"
+        setattr(event, field.attname, new)
+        assert not event_mac_valid(event, keys), field.name
