@@ -4,7 +4,8 @@
 with its own row; the tool pipeline does, apps.core.database.rows_insert.)
 
 No lock and no chain work here: the event commits or rolls back with the operation it records,
-and the sealer (apps.audit.chain) links it into the keyed chain a second or two later. Who, from
+carrying the MAC computed here over all its columns (apps.audit.event_mac), and the sealer
+(apps.audit.chain) links it into the keyed chain a second or two later if that MAC verifies. Who, from
 where and through which door come from the request context (apps.core.request_context) unless a
 caller says otherwise; every stored string is masked on the way in.
 """
