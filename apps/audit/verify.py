@@ -116,9 +116,30 @@ def audit_seal_and_checkpoint() -> int:
         due_after = max(settings.AUDIT_CHECKPOINT_SECONDS - settings.AUDIT_SEAL_INTERVAL_SECONDS, 0)
         if time.time() - path.stat().st_mtime < due_after:
             return examined
-    if seq:
+    if seq and _chain_still_holds(newest):
         _checkpoint_publish(_checkpoint_new(kind=AuditCheckpoint.Kind.HEAD, seq=seq, hash_=hash_, at=timezone.now()))
     return examined
+
+
+def _chain_still_holds(newest: Checkpoint | None) -> bool:
+    """Whether the chain still has the newest published checkpoint's hash at its place (or retention
+    deleted it). Otherwise events it covered were deleted (and new ones sealed into their places):
+    a newer line would cover that over, so none is written until the damage is dealt with, and the
+    verifier, holding the chain against this newest line, names it."""
+    if newest is None or newest.kind != AuditCheckpoint.Kind.HEAD:
+        return True
+    at = AuditEvent.chain_objects.filter(seq=newest.seq).values_list("hash", flat=True).first()
+    if at == newest.hash:
+        return True
+    retention = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.RETENTION, seq__gte=newest.seq).first()
+    retained = retention is not None and _from_row(retention).valid()
+    if not retained:
+        logger.error(
+            "audit: the chain no longer holds the checkpoint at seq %s: events it covered are gone; "
+            "no new checkpoint until `manage.py audit_verify` has been looked at",
+            newest.seq,
+        )
+    return retained
 
 
 def audit_checkpoint_write(

@@ -100,3 +100,20 @@ def test_a_forged_line_in_the_log_is_refused(tmp_path):
     shipped.write_text(f"2026-12-05 INFO apps.audit.checkpoint audit checkpoint {json.dumps(forged)}\n")
     result = audit_chain_verify(log_paths=[shipped])
     assert result.damage == "wrong_key" and "in the log" in result.detail
+
+
+def test_events_sealed_into_the_places_of_deleted_ones_get_no_checkpoint_that_would_hide_it(checkpoint_file, caplog):
+    """Delete the newest events, let new ones take their seqs: the sealer publishes nothing over the
+    newest line, so the verifier still holds the chain against it."""
+    events = record(3)
+    seal.delay()
+    sql("DELETE FROM audit_auditevent WHERE id IN (%s, %s)", [events[1].pk, events[2].pk])
+    record(3)
+    age(checkpoint_file, 3600)
+
+    seal.delay()
+
+    assert [line["seq"] for line in lines(checkpoint_file)] == [3]
+    assert "no longer holds the checkpoint at seq 3" in caplog.text
+    result = audit_chain_verify()
+    assert result.damage == "edited" and result.seq == 3 and "the checkpoint file" in result.detail
