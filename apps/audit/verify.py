@@ -48,6 +48,10 @@ EDITED, MISSING, REORDERED, TRUNCATED, WRONG_KEY = "edited", "missing", "reorder
 FORGED = "forged"
 
 
+class CheckpointRefused(Exception):
+    """No head checkpoint over damage the verifier has to name first."""
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     kind: str
@@ -146,10 +150,13 @@ def audit_checkpoint_write(
     *, kind: str = AuditCheckpoint.Kind.HEAD, seq: int | None = None, hash_: str = ""
 ) -> Checkpoint:
     """Seal what is committed, then sign the head (or the given position) into the file, the log and
-    the checkpoint table."""
+    the checkpoint table. Refused (CheckpointRefused) while the chain no longer holds the newest
+    checkpoint of the file: a new head would cover the damage over."""
     if seq is None:
         audit_chain_seal()
         seq, hash_ = chain_tail()
+        if not _chain_still_holds(_file_head()):
+            raise CheckpointRefused("the chain no longer holds the newest checkpoint; run `manage.py audit_verify`")
     at = timezone.now()
     checkpoint = _checkpoint_new(kind=kind, seq=seq, hash_=hash_, at=at)
     AuditCheckpoint.objects.create(

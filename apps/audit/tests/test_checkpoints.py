@@ -117,3 +117,15 @@ def test_events_sealed_into_the_places_of_deleted_ones_get_no_checkpoint_that_wo
     assert "no longer holds the checkpoint at seq 3" in caplog.text
     result = audit_chain_verify()
     assert result.damage == "edited" and result.seq == 3 and "the checkpoint file" in result.detail
+
+
+def test_the_periodic_checkpoint_is_refused_over_the_same_damage(checkpoint_file):
+    from apps.audit.verify import CheckpointRefused, audit_checkpoint_write
+
+    events = record(2)
+    audit_checkpoint_write()
+    sql("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    record(2)
+    with pytest.raises(CheckpointRefused):
+        audit_checkpoint_write()
+    assert [line["seq"] for line in lines(checkpoint_file)] == [2]
