@@ -1,6 +1,8 @@
 import contextlib
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 
@@ -28,3 +30,12 @@ def sql(statement: str, params: list | None = None) -> None:
     """Raw SQL as an attacker with database access would run it (the ORM refuses)."""
     with trigger_bypassed(), connection.cursor() as cursor:
         cursor.execute(statement, params or [])
+
+
+def verify_fails_with(damage: str) -> str:
+    """`manage.py audit_verify` exits naming this damage; its message."""
+    with pytest.raises(CommandError) as failure:
+        call_command("audit_verify")
+    message = str(failure.value)
+    assert f"damaged: {damage}" in message
+    return message

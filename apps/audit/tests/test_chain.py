@@ -6,13 +6,12 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import ProgrammingError, connection, transaction
 
 from apps.audit.chain import GENESIS_HASH, audit_chain_seal, event_payload
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
-from apps.audit.tests.conftest import sql
+from apps.audit.tests.conftest import sql, verify_fails_with
 from apps.audit.verify import audit_chain_verify, audit_checkpoint_write
 
 pytestmark = pytest.mark.django_db
@@ -25,14 +24,6 @@ def record(n: int, actor=None) -> list[AuditEvent]:
     ]
     audit_chain_seal()
     return [AuditEvent.objects.get(pk=event.pk) for event in events]
-
-
-def verify_fails_with(damage: str) -> str:
-    with pytest.raises(CommandError) as failure:
-        call_command("audit_verify")
-    message = str(failure.value)
-    assert f"damaged: {damage}" in message
-    return message
 
 
 def test_events_are_inserted_unsealed_and_the_sealer_links_them_in_order(alice):

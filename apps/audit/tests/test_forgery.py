@@ -5,13 +5,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 
 from apps.audit.chain import CONTENT_FIELDS, audit_chain_seal
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
-from apps.audit.tests.conftest import sql
+from apps.audit.tests.conftest import sql, verify_fails_with
 from apps.audit.verify import audit_chain_verify
 
 pytestmark = pytest.mark.django_db
@@ -32,14 +31,6 @@ def insert_copy(event_pk: int, **overrides) -> int:
             [*params, event_pk],
         )
     return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
-
-
-def verify_fails_with(damage: str) -> str:
-    with pytest.raises(CommandError) as failure:
-        call_command("audit_verify")
-    message = str(failure.value)
-    assert f"damaged: {damage}" in message
-    return message
 
 
 def test_a_row_inserted_directly_is_set_aside_alerted_and_named_forged(
