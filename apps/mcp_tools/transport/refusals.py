@@ -18,6 +18,8 @@ from mcp.types import INTERNAL_ERROR, INVALID_REQUEST
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from apps.core.edge import body_replayed
+
 MESSAGE_MAX_CHARS = 200
 INVALID_ID = "Invalid Request: a request's id must be a string or an integer."
 NOT_ONE_OBJECT = "Invalid Request: the body must be one JSON-RPC request or notification object (no batches)."
@@ -125,13 +127,4 @@ class RequestIdCheck:
         if problem is not None:
             await refusal(400, problem)(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, body_replayed(body, receive), send)
