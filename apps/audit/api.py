@@ -31,6 +31,9 @@ from apps.core.schema import error_responses
 # accounts' vocabulary; audit sits below accounts and names it rather than importing it).
 PROFILE_READ = "profile:read"
 REPORT_DEFAULT_DAYS = 7
+# The media types the export sends, as documented (without the charset parameter CSV carries).
+EXPORT_MEDIA_TYPES = sorted({content_type.split(";")[0] for content_type in CONTENT_TYPES.values()})
+EXPORT_DESCRIPTION = "By `format`: CSV (a header row, then a row per event) or NDJSON (one JSON object per line)."
 
 
 def _query(serializer_class: type, request: Request) -> Any:
@@ -77,7 +80,11 @@ class AuditExportView(APIView):
 
     @extend_schema(
         parameters=[AuditExportQuerySerializer],
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description="CSV or NDJSON"), **error_responses()},
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.STR, description=EXPORT_DESCRIPTION)
+            for media_type in EXPORT_MEDIA_TYPES
+        }
+        | error_responses(),
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         query = _query(AuditExportQuerySerializer, request)

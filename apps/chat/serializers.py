@@ -1,17 +1,18 @@
 from rest_framework import serializers
 
+from apps.core.serializers import StrictSerializerMixin
 from apps.providers.registry import PROVIDERS
 
 CONTENT_MAX = 20_000
 MESSAGES_MAX = 20
 
 
-class ChatInMessageSerializer(serializers.Serializer):
+class ChatInMessageSerializer(StrictSerializerMixin, serializers.Serializer):
     role = serializers.ChoiceField(choices=["user"])
     content = serializers.CharField(max_length=CONTENT_MAX, trim_whitespace=False)
 
 
-class ChatRequestSerializer(serializers.Serializer):
+class ChatRequestSerializer(StrictSerializerMixin, serializers.Serializer):
     messages = ChatInMessageSerializer(many=True, min_length=1, max_length=MESSAGES_MAX)
     conversation_id = serializers.IntegerField(required=False, min_value=1)
     provider = serializers.ChoiceField(choices=sorted(PROVIDERS), required=False)

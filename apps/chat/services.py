@@ -102,8 +102,10 @@ def _tool_definitions(principal: Principal) -> tuple[ToolDefinition, ...]:
     )
 
 
-def _run_tool(principal: Principal, call: ToolCallRequest) -> tuple[dict[str, Any], str]:
-    outcome = tool_invoke(principal=principal, tool_name=call.name, arguments=call.arguments, transport="chat")
+def _run_tool(principal: Principal, call: ToolCallRequest, offered: frozenset[str]) -> tuple[dict[str, Any], str]:
+    outcome = tool_invoke(
+        principal=principal, tool_name=call.name, arguments=call.arguments, transport="chat", offered=offered
+    )
     if outcome.success:
         payload: dict[str, Any] = {"success": True, "result": outcome.result}
     else:
@@ -138,6 +140,7 @@ def chat_send(
     )
     transcript = [Message("system", _system_prompt(principal)), *_history(conversation)]
     tools = _tool_definitions(principal)
+    offered = frozenset(tool.name for tool in tools)
     reply = ChatReply(conversation=conversation, content="")
     input_tokens = output_tokens = 0
     for _step in range(settings.CHAT_MAX_STEPS):
@@ -160,7 +163,7 @@ def chat_send(
         transcript.append(Message("assistant", response.text, tool_calls=response.tool_calls))
         records = []
         for call in response.tool_calls:
-            record, result_text = _run_tool(principal, call)
+            record, result_text = _run_tool(principal, call, offered)
             records.append(record)
             transcript.append(Message("tool", result_text, tool_call_id=call.id))
         reply.tool_calls += [{k: v for k, v in r.items() if k != "id"} for r in records]

@@ -147,6 +147,21 @@ async def _respond(send: Send, status: int, body: dict[str, Any], *, headers: li
     await send({"type": "http.response.body", "body": payload})
 
 
+def body_replayed(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the whole body, already read, in one message."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        # After the body, the only message left is the disconnect, which apps listen for.
+        return await receive()
+
+    return replay
+
+
 class Edge:
     """ASGI middleware around the whole application (config/asgi.py)."""
 
@@ -188,16 +203,7 @@ class Edge:
             await _refuse(send_with_id, receive, refusal)
             return
 
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            # After the body, the only message left is the disconnect, which apps listen for.
-            return await receive()
-
+        replay = body_replayed(body, receive)
         try:
             await self.app(scope, replay, send_with_id)
         except Exception as exc:

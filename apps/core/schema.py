@@ -7,7 +7,10 @@ that operation can answer, instead of each view listing 401, 429 and 503 by hand
 - 503 and 429 everywhere (a dependency is down; rate limits apply on every door);
 - 401 and 403 where the operation takes credentials;
 - 400, 413 and 415 where there is a request body, 400 where there are query parameters;
-- 404 where the path names a resource.
+- 404 where the path names a resource, and on a paged list (a page past the last).
+
+A request body whose serializer refuses unknown fields (apps.core.serializers.StrictSerializerMixin)
+is documented with `additionalProperties: false`, here once for all of them.
 
 A view documents what only it can answer (409 for a duplicate key, 422 for a key the provider
 rejects) with `extend_schema(responses={..., **error_responses(409, 422)})`.
@@ -18,8 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
+
+from apps.core.serializers import StrictSerializerMixin
 
 JSON = "application/json"
 
@@ -83,9 +89,16 @@ class GatewayAutoSchema(AutoSchema):
             statuses |= {400, 413, 415}
         if any(parameter.get("in") == "query" for parameter in self._get_parameters()):
             statuses.add(400)
-        if "{" in self.path:
+        if "{" in self.path or self._get_pagination_parameters():
             statuses.add(404)
         return statuses
+
+    def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        strict = isinstance(force_instance(serializer), StrictSerializerMixin)
+        if direction == "request" and strict and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

@@ -28,12 +28,39 @@ class EgressRefused(Exception):
     """The destination is not one the gateway may send a key to; the message is safe to show."""
 
 
-def address_is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _ipv4_inside(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 transition form carries, which a relay or the stack delivers to.
+
+    6to4 (2002::/16), Teredo (2001::/32: its server and its client) and IPv4-compatible (::/96);
+    IPv4-mapped is the caller's. NAT64 (64:ff9b::/96) is refused as not global on its own.
+    """
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    if ip in IPV4_COMPATIBLE:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    return ()
+
+
+def _ip_is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     blocked = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
     return ip.is_global and not (blocked or ip.is_unspecified)
+
+
+def address_is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _ip_is_public(ip)
+    if ip.ipv4_mapped is not None:
+        # The stack's own spelling of an IPv4 address: that address is all there is to judge.
+        return _ip_is_public(ip.ipv4_mapped)
+    # `2002:7f00:1::` is 127.0.0.1 to a 6to4 relay, though the IPv6 registry calls 2002::/16 global:
+    # a transition form passes only if every IPv4 address inside it and the IPv6 address both pass.
+    return all(_ip_is_public(inner) for inner in _ipv4_inside(ip)) and _ip_is_public(ip)
 
 
 def host_addresses(host: str, port: int) -> list[str]:

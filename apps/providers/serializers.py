@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.core.schema import enum_list_field
+from apps.core.serializers import StrictSerializerMixin
 from apps.providers.registry import PROVIDERS
 
 
@@ -15,6 +16,6 @@ class AIPreferencesSerializer(serializers.Serializer):
     models = ModelsByProviderSerializer(help_text="The model to ask of each provider.")
 
 
-class AIPreferencesUpdateSerializer(serializers.Serializer):
+class AIPreferencesUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
     provider_order = enum_list_field(sorted(PROVIDERS), required=False, max_length=len(PROVIDERS))
     models = serializers.DictField(child=serializers.CharField(max_length=100), required=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -34,6 +35,24 @@ def with_priority_rank(queryset: QuerySet[Todo]) -> QuerySet[Todo]:
     )
 
 
+class _FilterForm(forms.Form):
+    """A filter named with nothing after it (`?tag=`) is refused, not read as "no filter".
+
+    An empty value is no tag, no date, no choice: the client meant something it did not send, and
+    an answer for every todo would hide that. Leaving the parameter out is how to filter nothing.
+    """
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in self.fields:
+            if name not in self.data or self.has_error(name):
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+            if any(value is None or value == "" for value in values):
+                self.add_error(name, "Give a value, or leave the filter out.")
+        return cleaned
+
+
 class TodoFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[("open", "open"), ("completed", "completed"), ("all", "all")], method="filter_status"
@@ -53,6 +72,7 @@ class TodoFilter(django_filters.FilterSet):
     class Meta:
         model = Todo
         fields: list[str] = []
+        form = _FilterForm
 
     def filter_status(self, queryset: QuerySet[Todo], name: str, value: str) -> QuerySet[Todo]:
         if value == "open":

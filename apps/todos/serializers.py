@@ -71,8 +71,7 @@ class TodoListQuerySerializer(serializers.Serializer):
     tag = serializers.CharField(required=False, max_length=40)
     search = serializers.CharField(required=False, max_length=200)
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
-    page = serializers.IntegerField(required=False, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    # page and page_size: the pagination documents them (apps.core.pagination), as on every paged list.
 
 
 class TodoOverviewSerializer(serializers.Serializer):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apps.accounts.services import pat_create
@@ -133,3 +135,38 @@ def test_the_service_itself_refuses_a_caller_without_the_ai_scope(alice):
     with pytest.raises(Forbidden, match="ai:invoke"):
         chat_send(principal=reader, messages=[{"role": "user", "content": "hello"}])
     assert not ChatMessage.objects.exists()
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("whoami", {}), ("ai_complete", {"prompt": "hi"}), ("ai_extract_todos", {"text": "- x", "create": True})],
+)
+def test_a_tool_the_model_was_not_offered_is_refused_and_audited_as_denied(
+    fake_provider, alice, alice_client, provider, tool, arguments
+):
+    """The model was shown the todo tools only; naming another tool runs nothing and spends nothing."""
+    _store(fake_provider, alice, provider)
+    prompt = f"call tool: {tool} {json.dumps(arguments)}"
+    response = alice_client.post(
+        CHAT, {"messages": [{"role": "user", "content": prompt}], "provider": provider}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    first = fake_provider.model_calls()[0]["body"]
+    offered = {(t.get("function") or t)["name"] for t in first["tools"]}
+    assert tool not in offered
+    assert [(c["tool_name"], c["success"]) for c in body["tool_calls"]] == [(tool, False)]
+    assert body["tool_calls"][0]["error"]["code"] == "tool_not_offered"
+    # The model was told it was an error, in its own provider's format, and nothing else ran: two
+    # model calls (the chat's own), no nested provider call, no todo, no email sent to the provider.
+    calls = fake_provider.model_calls()
+    assert len(calls) == 2
+    assert "tool_not_offered" in json.dumps(calls[-1]["body"]["messages"][-1])
+    assert alice.email not in json.dumps(calls[-1]["body"])
+    assert not Todo.objects.exists()
+    # Audited by the pipeline like any other refusal: one tool.denied event, one usage row.
+    denied = AuditEvent.objects.get(action="tool.denied")
+    assert (denied.target_id, denied.error_code, denied.door) == (tool, "tool_not_offered", "chat")
+    assert not AuditEvent.objects.filter(action="tool.invoked").exists()
+    assert ToolCall.objects.get(transport="chat").error_code == "tool_not_offered"

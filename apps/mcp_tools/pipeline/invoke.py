@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from django.utils.crypto import salted_hmac
 from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_build
 from apps.core.database import rows_insert
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import DomainError, Forbidden, NotFound
 from apps.core.request_context import request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
@@ -47,6 +48,7 @@ DENIAL_CODES = {
     "role_not_allowed",
     "insufficient_scope",
     "rate_limited",
+    "tool_not_offered",
 }
 UNKNOWN_TOOL_LABEL = "(unknown)"
 DOOR_BY_TRANSPORT = {"rest": "rest", "mcp-http": "mcp", "mcp-stdio": "stdio", "chat": "chat"}
@@ -254,9 +256,18 @@ def _record(
     rows_insert(call, event)
 
 
-def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, transport: str) -> InvocationResult:
+def tool_invoke(
+    *,
+    principal: Principal,
+    tool_name: str,
+    arguments: object,
+    transport: str,
+    offered: Collection[str] | None = None,
+) -> InvocationResult:
     """THE pipeline: authorise -> validate -> rate limit -> cache -> execute -> usage -> audit. Sync.
 
+    `offered`: the tool names a model was offered for this turn (the chat loop); any other name is
+    refused as `tool_not_offered`, however the caller's role and scopes stand. None: no such limit.
     Tool-level failures come back as success=False with `error`; it raises only on bugs.
     """
     invocation_id = uuid.uuid4().hex
@@ -275,11 +286,18 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
             arguments=arguments,
             transport=transport,
             invocation_id=invocation_id,
+            offered=offered,
         )
 
 
 def _tool_invoke(
-    *, principal: Principal, tool_name: str, arguments: object, transport: str, invocation_id: str
+    *,
+    principal: Principal,
+    tool_name: str,
+    arguments: object,
+    transport: str,
+    invocation_id: str,
+    offered: Collection[str] | None,
 ) -> InvocationResult:
     started = time.perf_counter()
     name = _label(tool_name if isinstance(tool_name, str) else repr(tool_name), 100)
@@ -291,6 +309,10 @@ def _tool_invoke(
     try:
         if spec is None:
             raise NotFound(f"There is no tool called {name!r}.", code="unknown_tool")
+        if offered is not None and spec.name not in offered:
+            # A model answers with whatever name it likes (or a prompt injection tells it to): it may
+            # run only what it was shown, even where the caller's role and scopes would allow more.
+            raise Forbidden(f"The tool {spec.name!r} was not offered here.", code="tool_not_offered")
         # A write tool's changes, its usage row and its audit event share one transaction: they
         # commit together (one commit per call) or, when the tool fails, not at all. Everything else
         # runs in autocommit, with no BEGIN or COMMIT round trips: a read-only tool (or a cached hit)

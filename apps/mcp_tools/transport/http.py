@@ -1,5 +1,6 @@
-"""The Streamable HTTP app at /mcp: path, Host/Origin guard, POST only, per-request Django lifecycle,
-bearer auth (auth.py), then the SDK transport serving the server from server.py."""
+"""The Streamable HTTP app at /mcp: refusals in JSON-RPC form (refusals.py), path, Host/Origin guard,
+POST only, per-request Django lifecycle, bearer auth (auth.py), the request id check, then the SDK
+transport serving the server from server.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apps.core.errors import error_body
@@ -28,6 +29,7 @@ from apps.mcp_tools.transport.auth import (
     resource_metadata_url,
 )
 from apps.mcp_tools.transport.rebinding import host_allowed, origin_allowed
+from apps.mcp_tools.transport.refusals import JsonRpcRefusals, RequestIdCheck, refusal
 from apps.mcp_tools.transport.server import SERVER_TITLE, server_build
 
 MCP_PATH = "/mcp"
@@ -56,10 +58,14 @@ class RebindingGuard:
         if scope["type"] == "http":
             headers = Headers(scope=scope)
             if not host_allowed(headers.get("host"), self.security.allowed_hosts):
-                await Response("Invalid Host header", status_code=421)(scope, receive, send)
+                await refusal(421, "Invalid Host header: this server does not answer for that host.")(
+                    scope, receive, send
+                )
                 return
             if not origin_allowed(headers.get("origin"), self.security.allowed_origins):
-                await Response("Invalid Origin header", status_code=403)(scope, receive, send)
+                await refusal(403, "Invalid Origin header: pages from that origin may not call /mcp.")(
+                    scope, receive, send
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -89,7 +95,7 @@ class ExactPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in self.paths:
-            await Response("Not Found", status_code=404)(scope, receive, send)
+            await refusal(404, f"Not Found: MCP is served at {sorted(self.paths)[0]} only.")(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -174,7 +180,7 @@ class SessionManagerSlot:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.manager is None:
             # The ASGI server did not run the lifespan protocol (e.g. uvicorn --lifespan off).
-            await Response("The MCP endpoint is not started.", status_code=503)(scope, receive, send)
+            await refusal(503, "The MCP endpoint is not started.")(scope, receive, send)
             return
         await self.manager.handle_request(scope, receive, send)
 
@@ -193,11 +199,13 @@ def http_app() -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]
             max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
         )
     )
-    app: ASGIApp = RequireAuthMiddleware(slot, required_scopes=[], resource_metadata_url=resource_metadata_url())
+    app: ASGIApp = RequestIdCheck(slot)
+    app = RequireAuthMiddleware(app, required_scopes=[], resource_metadata_url=resource_metadata_url())
     app = AuthContextMiddleware(app)
     app = AuthenticationMiddleware(app, backend=GatewayBearerBackend(GatewayTokenVerifier()), on_error=auth_error)
     app = DjangoRequestLifecycle(app)
     app = PostOnly(app)
     app = RebindingGuard(app, security)
     app = ExactPath(app, MCP_PATH)
+    app = JsonRpcRefusals(app)
     return app, slot.lifetime

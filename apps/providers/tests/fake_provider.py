@@ -168,7 +168,9 @@ def _reply(body: dict, *, anthropic: bool) -> tuple[str, list[tuple[str, dict]]]
     """The fake model: (text, tool calls).
 
     After a tool result it answers "Done: <the result>"; asked "create todo: X" with a create_todos
-    tool on offer it calls that tool; otherwise it echoes the last user message.
+    tool on offer it calls that tool; told "call tool: NAME {json}" it calls NAME with those arguments
+    whether or not it was offered (a model gone wrong, or a prompt injection); otherwise it echoes
+    the last user message.
     """
     messages = body.get("messages") or []
     last = messages[-1] if messages else {}
@@ -184,6 +186,9 @@ def _reply(body: dict, *, anthropic: bool) -> tuple[str, list[tuple[str, dict]]]
     if "Extract todos from:\n" in text:
         lines = [line.strip("-* ").strip() for line in text.split("Extract todos from:\n", 1)[1].splitlines()]
         return json.dumps([{"title": line, "priority": "medium"} for line in lines if line]), []
+    if text.lower().startswith("call tool:"):
+        name, _, args = text.split(":", 1)[1].strip().partition(" ")
+        return "", [(name, json.loads(args or "{}"))]
     if text.lower().startswith("create todo:") and "create_todos" in tools:
         return "", [("create_todos", {"items": [{"title": text.split(":", 1)[1].strip()}]})]
     return f"echo: {text}", []

@@ -161,6 +161,42 @@ def test_public_addresses_pass_the_address_check(settings):
         egress.addresses_check(["93.184.215.14", "10.0.0.1"])
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        # 6to4 (2002:V4HI:V4LO::): 127.0.0.1, 169.254.169.254 (cloud metadata) and 10.0.0.1 inside.
+        "https://[2002:7f00:1::]/v1",
+        "https://[2002:a9fe:a9fe::1]/latest",
+        "https://[2002:a00:1:1::1]/v1",
+        # Teredo (2001:0:SERVER::~CLIENT): server 8.8.8.8, client 127.0.0.1 (stored inverted).
+        "https://[2001:0:808:808::80ff:fffe]/v1",
+        # IPv4-mapped and IPv4-compatible forms of 169.254.169.254 and 127.0.0.1.
+        "https://[::ffff:a9fe:a9fe]/latest",
+        "https://[::ffff:7f00:1]/v1",
+        "https://[::a9fe:a9fe]/latest",
+        "https://[::7f00:1]/v1",
+        # NAT64 around 127.0.0.1.
+        "https://[64:ff9b::7f00:1]/v1",
+    ],
+)
+def test_an_ipv6_transition_address_is_judged_by_the_ipv4_address_inside_it(settings, url):
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+
+    with pytest.raises(InvalidInput) as caught:
+        egress.base_url_clean(url)
+    assert "private, loopback" in str(caught.value.details)
+    with pytest.raises(egress.EgressRefused):  # the connect-time check says the same
+        egress.addresses_check([url.split("[", 1)[1].split("]", 1)[0]])
+
+
+def test_a_6to4_address_around_a_public_ipv4_address_stays_usable(settings):
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+
+    assert egress.address_is_public("2002:5db8:d70e::1")  # 93.184.215.14 inside
+    assert egress.address_is_public("::ffff:93.184.215.14")
+    assert egress.base_url_clean("https://[2002:5db8:d70e::1]/v1") == "https://[2002:5db8:d70e::1]/v1"
+
+
 def test_every_provider_describes_itself():
     names = [spec.name for spec in provider_specs_list()]
 
