@@ -5,7 +5,15 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from apps.quotas.budgets import period_start
-from apps.quotas.models import Budget, ModelPrice, Notification, RoleRateLimit, UsageRecord, UserRateLimit
+from apps.quotas.models import (
+    Budget,
+    BudgetSpend,
+    ModelPrice,
+    Notification,
+    RoleRateLimit,
+    UsageRecord,
+    UserRateLimit,
+)
 from apps.quotas.sources import tool_source
 
 
@@ -74,6 +82,33 @@ class BudgetAdmin(admin.ModelAdmin):
     list_filter = ("role", "period", "measure", "hard")
     search_fields = ("user__username", "provider")
     raw_id_fields = ("user",)
+
+
+@admin.register(BudgetSpend)
+class BudgetSpendAdmin(admin.ModelAdmin):
+    """Read-only: each account's spend per period, the figure its budgets, warnings and usage page use.
+
+    Written by every provider call and set to the ledger's figure by the reconciliation job.
+    """
+
+    list_display = ("user", "scope", "period", "period_start", "tokens", "cost", "reserved_tokens", "reserved_cost")
+    list_filter = ("period", "provider")
+    search_fields = ("user__username",)
+    date_hierarchy = "period_start"
+    ordering = ("-period_start", "user__username", "provider", "period")
+
+    @admin.display(description="provider", ordering="provider")
+    def scope(self, obj: BudgetSpend) -> str:
+        return obj.provider or "all providers"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Notification)
