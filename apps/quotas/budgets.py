@@ -112,11 +112,16 @@ def budgets_effective(user) -> list[Budget]:
 # --- The spend rows ------------------------------------------------------------------------------------
 
 
-def ledger_spend(*, user_id: int, provider: str, period: str, start: dt.date) -> tuple[int, Decimal]:
-    """What the usage ledger says the account spent in the period: (tokens, cost). A cached answer is 0."""
+def ledger_spend(
+    *, user_id: int, provider: str, period: str, start: dt.date, excluding: int | None = None
+) -> tuple[int, Decimal]:
+    """What the usage ledger says the account spent in the period: (tokens, cost). A cached answer is 0.
+
+    `excluding`: a ledger row the caller is counting itself.
+    """
     rows = UsageRecord.objects.filter(
         user_id=user_id, created_at__gte=_midnight(start), created_at__lt=_midnight(_period_end(period, start))
-    )
+    ).exclude(pk=excluding)
     if provider:
         rows = rows.filter(provider=provider)
     totals = rows.aggregate(
@@ -131,11 +136,14 @@ def _key_filter(keys: list[SpendKey]) -> Q:
     )
 
 
-def _spend_rows_locked(*, user_id: int, keys: list[SpendKey]) -> dict[SpendKey, BudgetSpend]:
+def _spend_rows_locked(
+    *, user_id: int, keys: list[SpendKey], counting: int | None = None
+) -> dict[SpendKey, BudgetSpend]:
     """The account's rows for `keys`, locked in one fixed order; a missing row starts from the ledger.
 
     A row is missing only before the account's first call of the period (every call counts in them)
-    or for spend from before rows were kept for every call: either way the ledger has the figure.
+    or for spend from before rows were kept for every call: either way the ledger has the figure,
+    except for the ledger row `counting`, which the caller is about to add itself.
     """
     keys = sorted(set(keys))
     existing = set(
@@ -145,7 +153,9 @@ def _spend_rows_locked(*, user_id: int, keys: list[SpendKey]) -> dict[SpendKey, 
     if missing:
         rows = []
         for provider, period, start in missing:
-            tokens, cost = ledger_spend(user_id=user_id, provider=provider, period=period, start=start)
+            tokens, cost = ledger_spend(
+                user_id=user_id, provider=provider, period=period, start=start, excluding=counting
+            )
             rows.append(
                 BudgetSpend(
                     user_id=user_id, provider=provider, period=period, period_start=start, tokens=tokens, cost=cost
@@ -266,7 +276,7 @@ def budget_record(*, user, reservation: Reservation | None, record: UsageRecord)
         counted_keys = []
     if not reserved_keys and not counted_keys:
         return
-    spends = _spend_rows_locked(user_id=user.pk, keys=[*reserved_keys, *counted_keys])
+    spends = _spend_rows_locked(user_id=user.pk, keys=[*reserved_keys, *counted_keys], counting=record.pk)
     for key, spend in spends.items():
         if key in reserved_keys:
             spend.reserved_tokens -= reservation.tokens
@@ -401,6 +411,19 @@ class SpendDifference:
     ledger_tokens: int
     ledger_cost: Decimal
 
+    def audit_data(self) -> dict:
+        # The audit trail masks every field whose name says "token", so the figures go as
+        # [tokens, USD] pairs under names that do not.
+        row = self.as_dict()
+        return {
+            "provider": row["provider"],
+            "period": row["period"],
+            "period_start": row["period_start"],
+            "counted": [row["counted_tokens"], row["counted_cost"]],
+            "ledger": [row["ledger_tokens"], row["ledger_cost"]],
+            "corrected": True,
+        }
+
     def as_dict(self) -> dict:
         return {
             "user_id": self.user_id,
@@ -494,7 +517,7 @@ def _spend_row_reconcile(*, pk: int) -> SpendDifference | None:
         subject=spend.user_id,
         target_type="budget_spend",
         target_id=spend.pk,
-        data={**difference.as_dict(), "corrected": True},
+        data=difference.audit_data(),
     )
     logger.warning(
         "Budget spend of user %s (%s, %s from %s) differed from the ledger; set to the ledger's figure.",

@@ -8,7 +8,14 @@ from decimal import Decimal
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from apps.quotas.budgets import budgets_effective, ledger_spend, number_text, period_reset, period_start
+from apps.quotas.budgets import (
+    budgets_effective,
+    ledger_cost,
+    ledger_spend,
+    number_text,
+    period_reset,
+    period_start,
+)
 from apps.quotas.limiter import Limit, failure_mode
 from apps.quotas.models import BudgetSpend, UsageRecord
 from apps.quotas.services import provider_limit, tool_limit, user_limit
@@ -108,5 +115,5 @@ def _usage_row(row: dict) -> dict:
         "calls": row["calls"],
         "input_tokens": row["input_tokens"] or 0,
         "output_tokens": row["output_tokens"] or 0,
-        "cost": str(row["cost"] or 0),
+        "cost": str(ledger_cost(row["cost"] or 0)),  # as the ledger stores it, whichever database summed it
     }

@@ -271,7 +271,11 @@ def test_reconciliation_audits_a_counter_that_differs_from_the_ledger_and_sets_i
     assert (_spend(alice).tokens, _spend(alice).cost) == (150, Decimal("0.000045"))
     event = AuditEvent.objects.get(action="budget.reconciled")
     assert (event.subject_id, event.category, event.error_code) == (alice.pk, "quota", "budget_spend_drift")
-    assert event.data["counted_tokens"] == 999 and event.data["ledger_tokens"] == 150
+    assert (event.data["counted"], event.data["ledger"], event.data["corrected"]) == (
+        [999, "1"],
+        [150, "0.000045"],
+        True,
+    )
     assert budget_spend_reconcile() == []
 
 
