@@ -32,14 +32,15 @@ def _max_tokens_sent(fake_provider) -> list[int]:
 def test_a_100_token_budget_caps_the_first_call_and_the_answer_says_so(fake_provider, alice, alice_client):
     store_key(fake_provider, alice)
     Budget.objects.create(user=alice, period="day", measure="tokens", amount=100)
-    result = result_of(alice_client, "ai_complete", {"prompt": "hello"})
-    assert result["text"] == "echo: hello"  # answered, not refused "(0 tokens used)"
+    # A question of its own: answers of other tests' users with the same id may be cached in this process.
+    result = result_of(alice_client, "ai_complete", {"prompt": "hello, small budget"})
+    assert result["text"] == "echo: hello, small budget"  # answered, not refused "(0 tokens used)"
     capped_to = result["max_tokens_capped"]["capped_to"]
     assert result["max_tokens_capped"]["asked"] == 1024 and 32 <= capped_to < 100
     assert _max_tokens_sent(fake_provider) == [capped_to]  # the provider was asked for no more
     assert any(f"limited to {capped_to} output tokens (asked: 1024)" in notice for notice in result["notices"])
     # A capped answer may be cut short, so it is not served from the cache to the question as asked.
-    again = invoke(alice_client, "ai_complete", {"prompt": "hello"})
+    again = invoke(alice_client, "ai_complete", {"prompt": "hello, small budget"})
     assert again.status_code == 429 or again.json()["result"]["cached"] is False
 
 
@@ -69,11 +70,11 @@ def test_another_users_cached_answer_is_not_offered_to_a_refused_user(
     fake_provider, alice, alice_client, bob, bob_client
 ):
     store_key(fake_provider, bob)
-    assert result_of(bob_client, "ai_complete", {"prompt": "what is due today?"})["cached"] is False
-    assert result_of(bob_client, "ai_complete", {"prompt": "what is due today?"})["cached"] is True
+    assert result_of(bob_client, "ai_complete", {"prompt": "what is due today, over budget?"})["cached"] is False
+    assert result_of(bob_client, "ai_complete", {"prompt": "what is due today, over budget?"})["cached"] is True
     store_key(fake_provider, alice)
     Budget.objects.create(user=alice, period="day", measure="tokens", amount=10)
-    refused = invoke(alice_client, "ai_complete", {"prompt": "what is due today?"})
+    refused = invoke(alice_client, "ai_complete", {"prompt": "what is due today, over budget?"})
     assert refused.status_code == 429
     assert "cached" not in refused.json()["error"]["message"]
     assert refused.json()["error"]["details"]["cached_answer"] is False
