@@ -36,14 +36,8 @@ class ModelPriceAdmin(admin.ModelAdmin):
     search_fields = ("model",)
 
 
-@admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
-    """Read-only: the ledger is written by the provider call path, never edited."""
-
-    list_display = ("created_at", "user", "provider", "model", "cost", "cached", "outcome")
-    list_filter = ("provider", "door", "cached", "outcome")
-    search_fields = ("user__username", "model")
-    date_hierarchy = "created_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the app writes and nobody edits: shown, never added, changed or deleted in the admin."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -53,6 +47,16 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdmin):
+    """Read-only: the ledger is written by the provider call path, never edited."""
+
+    list_display = ("created_at", "user", "provider", "model", "cost", "cached", "outcome")
+    list_filter = ("provider", "door", "cached", "outcome")
+    search_fields = ("user__username", "model")
+    date_hierarchy = "created_at"
 
     def changelist_view(self, request, extra_context=None):
         """Above the ledger: this month's top users by cost and by refused calls."""
@@ -85,7 +89,7 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(BudgetSpend)
-class BudgetSpendAdmin(admin.ModelAdmin):
+class BudgetSpendAdmin(ReadOnlyAdmin):
     """Read-only: each account's spend per period, the figure its budgets, warnings and usage page use.
 
     Written by every provider call and set to the ledger's figure by the reconciliation job.
@@ -100,15 +104,6 @@ class BudgetSpendAdmin(admin.ModelAdmin):
     @admin.display(description="provider", ordering="provider")
     def scope(self, obj: BudgetSpend) -> str:
         return obj.provider or "all providers"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Notification)
