@@ -11,15 +11,13 @@ what the hard budgets have left (refusing only below QUOTA_MIN_OUTPUT_TOKENS) an
 refuses without adding anything; parallel calls wait on the row locks, so together they can never
 pass a hard budget by more than their estimates were short. `budget_record`, in the transaction
 that writes the ledger row, hands the reservation back and counts what the call really used.
-`budget_spend_reconcile` (a beat job and `manage.py budget_reconcile`) compares the rows with the
-ledger, audits any difference and sets the row to the ledger's figure.
+apps.quotas.reconcile compares the rows with the ledger (a beat job and `manage.py budget_reconcile`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import math
 import operator
 from dataclasses import dataclass, field
@@ -30,13 +28,10 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from apps.audit.services import audit_event_record
 from apps.core.errors import RateLimited
 from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification, UsageRecord
 from apps.quotas.notifications import notification_send
 from apps.quotas.services import MILLION, call_cost, price_for
-
-logger = logging.getLogger(__name__)
 
 PERIODS = ("day", "month")
 # The ledger's precision (UsageRecord.cost): a call's cost is counted as the ledger stores it.
@@ -79,17 +74,17 @@ def period_start(period: str, now: dt.datetime) -> dt.date:
     return today if period == "day" else today.replace(day=1)
 
 
-def _period_end(period: str, start: dt.date) -> dt.date:
+def period_end(period: str, start: dt.date) -> dt.date:
     if period == "day":
         return start + dt.timedelta(days=1)
     return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def period_reset(period: str, now: dt.datetime) -> dt.datetime:
-    return dt.datetime.combine(_period_end(period, period_start(period, now)), dt.time(), tzinfo=dt.UTC)
+    return dt.datetime.combine(period_end(period, period_start(period, now)), dt.time(), tzinfo=dt.UTC)
 
 
-def _midnight(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
@@ -120,7 +115,7 @@ def ledger_spend(
     `excluding`: a ledger row the caller is counting itself.
     """
     rows = UsageRecord.objects.filter(
-        user_id=user_id, created_at__gte=_midnight(start), created_at__lt=_midnight(_period_end(period, start))
+        user_id=user_id, created_at__gte=day_start(start), created_at__lt=day_start(period_end(period, start))
     ).exclude(pk=excluding)
     if provider:
         rows = rows.filter(provider=provider)
@@ -395,137 +390,3 @@ def budget_warnings_scan(*, now: dt.datetime | None = None) -> int:
             if budget.provider == spend.provider and budget.period == spend.period:
                 count += len(budget_warnings_send(user=spend.user, budget=budget, spend=spend, now=now))
     return count
-
-
-# --- Reconciliation with the ledger --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SpendDifference:
-    user_id: int
-    provider: str
-    period: str
-    period_start: dt.date
-    counted_tokens: int
-    counted_cost: Decimal
-    ledger_tokens: int
-    ledger_cost: Decimal
-
-    def audit_data(self) -> dict:
-        # The audit trail masks every field whose name says "token", so the figures go as
-        # [tokens, USD] pairs under names that do not.
-        row = self.as_dict()
-        return {
-            "provider": row["provider"],
-            "period": row["period"],
-            "period_start": row["period_start"],
-            "counted": [row["counted_tokens"], row["counted_cost"]],
-            "ledger": [row["ledger_tokens"], row["ledger_cost"]],
-            "corrected": True,
-        }
-
-    def as_dict(self) -> dict:
-        return {
-            "user_id": self.user_id,
-            "provider": self.provider or "all providers",
-            "period": self.period,
-            "period_start": self.period_start.isoformat(),
-            "counted_tokens": self.counted_tokens,
-            "counted_cost": number_text(self.counted_cost),
-            "ledger_tokens": self.ledger_tokens,
-            "ledger_cost": number_text(self.ledger_cost),
-        }
-
-
-def _ledger_by_scope(*, period: str, start: dt.date) -> dict[tuple[int, str], tuple[int, Decimal]]:
-    """The ledger's (tokens, cost) per (user, provider) and per (user, "") in one period, in one query."""
-    rows = (
-        UsageRecord.objects.filter(
-            created_at__gte=_midnight(start), created_at__lt=_midnight(_period_end(period, start))
-        )
-        .values("user_id", "provider")
-        .annotate(tokens=Sum(F("input_tokens") + F("output_tokens"), filter=Q(cached=False)), cost=Sum("cost"))
-    )
-    totals: dict[tuple[int, str], tuple[int, Decimal]] = {}
-    for row in rows:
-        tokens, cost = int(row["tokens"] or 0), ledger_cost(row["cost"] or 0)
-        for scope in ((row["user_id"], row["provider"]), (row["user_id"], "")):
-            before = totals.get(scope, (0, Decimal(0)))
-            totals[scope] = (before[0] + tokens, before[1] + cost)
-    return totals
-
-
-def budget_spend_reconcile(*, now: dt.datetime | None = None) -> list[SpendDifference]:
-    """Compare every spend row of the current and the previous day and month with the usage ledger.
-
-    A row that differs is audited (`budget.reconciled`, with both figures) and set to the ledger's
-    figure: the ledger row and the count are written in one transaction, so a difference means the
-    count drifted (a manual edit, a restored backup, spend from before every call was counted), and
-    the ledger, one append-only row per call, is what was really spent. The previous periods are
-    checked so their final figures are right too. Returns the differences found.
-    """
-    now = now or timezone.now()
-    found: list[SpendDifference] = []
-    for period in PERIODS:
-        current = period_start(period, now)
-        previous = period_start(period, _midnight(current) - dt.timedelta(days=1))
-        for start in (previous, current):
-            ledger = _ledger_by_scope(period=period, start=start)
-            rows = BudgetSpend.objects.filter(period=period, period_start=start).values_list(
-                "pk", "user_id", "provider", "tokens", "cost"
-            )
-            suspects = [
-                pk
-                for pk, user_id, provider, tokens, cost in rows
-                if (tokens, ledger_cost(cost)) != ledger.get((user_id, provider), (0, Decimal(0)))
-            ]
-            for pk in suspects:
-                difference = _spend_row_reconcile(pk=pk)
-                if difference is not None:
-                    found.append(difference)
-    return found
-
-
-@transaction.atomic
-def _spend_row_reconcile(*, pk: int) -> SpendDifference | None:
-    # Under the row's lock a call being recorded has either committed its ledger row and its count, or
-    # does both after this: the comparison is exact, not a race.
-    spend = BudgetSpend.objects.select_for_update().filter(pk=pk).first()
-    if spend is None:
-        return None
-    tokens, cost = ledger_spend(
-        user_id=spend.user_id, provider=spend.provider, period=spend.period, start=spend.period_start
-    )
-    if (spend.tokens, ledger_cost(spend.cost)) == (tokens, cost):
-        return None
-    difference = SpendDifference(
-        user_id=spend.user_id,
-        provider=spend.provider,
-        period=spend.period,
-        period_start=spend.period_start,
-        counted_tokens=spend.tokens,
-        counted_cost=ledger_cost(spend.cost),
-        ledger_tokens=tokens,
-        ledger_cost=cost,
-    )
-    audit_event_record(
-        action="budget.reconciled",
-        actor=None,
-        category="quota",
-        outcome="failure",
-        error_code="budget_spend_drift",
-        subject=spend.user_id,
-        target_type="budget_spend",
-        target_id=spend.pk,
-        data=difference.audit_data(),
-    )
-    logger.warning(
-        "Budget spend of user %s (%s, %s from %s) differed from the ledger; set to the ledger's figure.",
-        spend.user_id,
-        spend.provider or "all providers",
-        spend.period,
-        spend.period_start,
-    )
-    spend.tokens, spend.cost = tokens, cost
-    spend.save(update_fields=["tokens", "cost"])
-    return difference

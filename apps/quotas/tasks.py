@@ -1,6 +1,7 @@
 from celery import shared_task
 
-from apps.quotas.budgets import budget_spend_reconcile, budget_warnings_scan
+from apps.quotas.budgets import budget_warnings_scan
+from apps.quotas.reconcile import budget_spend_reconcile
 
 
 @shared_task(name="quotas.budget_warnings_scan")

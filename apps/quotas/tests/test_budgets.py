@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.core.errors import RateLimited
-from apps.quotas.budgets import BudgetExceeded, budget_reserve, budget_spend_reconcile, budget_warnings_scan
+from apps.quotas.budgets import BudgetExceeded, budget_reserve, budget_warnings_scan
 from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification, UsageRecord
 from apps.quotas.provider_calls import provider_call_admit, provider_call_record
+from apps.quotas.reconcile import budget_spend_reconcile
 
 # gpt-4o-mini: 0.15 in, 0.60 out per million tokens (seeded).
 MINI = {"provider": "openai", "model": "gpt-4o-mini"}

@@ -1,5 +1,5 @@
 from apps.audit.jobs import AuditedCommand
-from apps.quotas.budgets import budget_spend_reconcile
+from apps.quotas.reconcile import budget_spend_reconcile
 
 
 class Command(AuditedCommand):
