@@ -218,6 +218,9 @@ def test_warnings_the_usage_api_and_the_admin_show_the_one_figure_the_ledger_cou
     assert len(mailoutbox) == 2 and "(162 of 200)" in mailoutbox[0].body
     [budget] = alice_client.get("/api/quotas/usage").json()["budgets"]
     assert (budget["used"], budget["reserved"], budget["remaining"]) == ("162", "0", "38")
+    page_reader = Client()
+    page_reader.force_login(alice)
+    assert "162 of 200" in page_reader.get("/settings/usage/").content.decode()
     operator = Client()
     operator.force_login(olivia)
     page = operator.get("/admin/quotas/budgetspend/")
