@@ -78,6 +78,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "quotas.add_modelprice",
         "quotas.change_modelprice",
         "quotas.view_usagerecord",
+        "quotas.view_budgetspend",
         "quotas.view_budget",
         "quotas.add_budget",
         "quotas.change_budget",

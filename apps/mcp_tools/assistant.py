@@ -9,6 +9,8 @@ where one exists. The caller's own bearer token is never part of any of this.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from apps.core.errors import InvalidInput, Unprocessable
 from apps.core.request_context import request_context_current
 from apps.keys.services import provider_candidates, provider_key_refused
 from apps.mcp_tools.pipeline.cache import cache_group_version_key
-from apps.providers.answer_cache import answer_key, answer_lookup, answer_store, answer_versions
+from apps.providers.answer_cache import answer_cached, answer_key, answer_lookup, answer_store, answer_versions
 from apps.providers.calls import (
     KEY_REFUSED,
     QUOTA,
@@ -49,6 +51,8 @@ class AssistantAnswer:
     providers_tried: list[str] = field(default_factory=list)
     retry_after: int | None = None
     notices: list[str] = field(default_factory=list)
+    # (asked, allowed) when a budget lowered the answer's max_tokens to what it had left.
+    capped: tuple[int, int] | None = None
 
     def as_result(self) -> dict[str, Any]:
         """The fields every AI tool result carries."""
@@ -65,6 +69,8 @@ class AssistantAnswer:
             result["offline_reason"] = self.offline_reason
             result["providers_tried"] = self.providers_tried
             result["retry_after"] = self.retry_after
+        if self.capped is not None:
+            result["max_tokens_capped"] = {"asked": self.capped[0], "capped_to": self.capped[1]}
         if self.notices:
             result["notices"] = self.notices
         return result
@@ -84,22 +90,47 @@ def _routes(*, user: Any, provider: str | None, model: str | None) -> tuple[list
     return order, {name: value for name, value in models.items() if value}
 
 
+def input_tokens_estimate(request: CompletionRequest) -> int:
+    """What the provider will count as input, before it says: settled with its real count after the call.
+
+    Four characters a token (the usual figure), plus the few tokens each message's role and separators
+    cost and the offered tools' schemas, which providers count as input too.
+    """
+    characters = sum(
+        len(message.content) + sum(len(json.dumps(call.arguments)) + len(call.name) for call in message.tool_calls)
+        for message in request.messages
+    )
+    characters += sum(len(t.name) + len(t.description) + len(json.dumps(t.input_schema)) for t in request.tools)
+    return characters // 4 + 4 * len(request.messages) + 1
+
+
 class _QuotaMetering:
     """Budgets and the usage ledger (apps.quotas) around every provider attempt of the chain."""
 
-    def __init__(self, *, user: Any, door: str, tool_name: str) -> None:
+    def __init__(self, *, user: Any, door: str, tool_name: str, answer_keys: Sequence[str] = ()) -> None:
         self.user, self.door, self.tool_name = user, door, tool_name
+        self.answer_keys = list(answer_keys)
+        # The last admitted attempt's (asked, allowed) max_tokens when a budget capped it: a successful
+        # attempt ends the chain, so after an answer it is the answer's.
+        self.capped: tuple[int, int] | None = None
 
-    def admit(self, candidate: Candidate, request: CompletionRequest) -> ProviderCallAdmission:
-        # Four characters a token is the usual estimate; the reservation is settled with the real count.
-        estimate = sum(len(message.content) for message in request.messages) // 4 + 1
-        return provider_call_admit(
+    def admit(
+        self, candidate: Candidate, request: CompletionRequest
+    ) -> tuple[ProviderCallAdmission, CompletionRequest]:
+        admission = provider_call_admit(
             user=self.user,
             provider=candidate.route.provider,
             model=candidate.route.model,
-            input_tokens=estimate,
+            input_tokens=input_tokens_estimate(request),
             max_output_tokens=request.max_tokens,
+            # The user's own keys for this question: a refusal mentions a cached answer only if one is there.
+            cached_answer=lambda: answer_cached(self.answer_keys),
         )
+        self.capped = None
+        if admission.capped:
+            self.capped = (request.max_tokens, admission.max_output_tokens)
+            request = dataclasses.replace(request, max_tokens=admission.max_output_tokens)
+        return admission, request
 
     def record(
         self,
@@ -183,13 +214,14 @@ def assistant_complete(
         if failure.kind == KEY_REFUSED:
             notices.append(provider_key_refused(key_id=candidate.key_id, status_code=failure.status_code))
 
+    metering = _QuotaMetering(user=user, door=door, tool_name=tool_name, answer_keys=keys)
     try:
         result = completion_with_fallback(
             request=request,
             candidates=provider_candidates(owner=user, order=order, models=models),
             actor=user,
             on_failure=on_failure,
-            metering=_QuotaMetering(user=user, door=door, tool_name=tool_name),
+            metering=metering,
         )
     except ProviderFailure as failure:  # a bad request: the next provider would refuse it too
         raise Unprocessable(failure.message, code="provider_refused_request") from None
@@ -203,7 +235,13 @@ def assistant_complete(
             notices=[n for n in notices if n],
         )
     response = result.response
-    if keys:
+    capped = metering.capped
+    if capped is not None:
+        notices.append(
+            f"The answer was limited to {capped[1]} output tokens (asked: {capped[0]}): that is what your "
+            "budget has left this period, so it may be cut short."
+        )
+    elif keys:  # a capped answer may be cut short: it is not the answer to the question as asked
         route = next(r for r in routes if r.provider == response.provider)
         answer_store(keys[routes.index(route)], response)
-    return AssistantAnswer(response=response, notices=[n for n in notices if n])
+    return AssistantAnswer(response=response, notices=[n for n in notices if n], capped=capped)

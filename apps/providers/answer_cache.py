@@ -152,6 +152,24 @@ def answer_lookup(keys: Sequence[str]) -> Hit | None:
     return None
 
 
+def answer_cached(keys: Sequence[str]) -> bool:
+    """Whether an answer is cached under any of `keys`, without serving it: no TTL slides, no hit counted.
+
+    For a refusal to say truthfully whether asking again would find an answer; the keys carry their
+    scope (the user), so no other user's answers are ever looked at.
+    """
+    if not keys or not settings.AI_CACHE_ENABLED:
+        return False
+    now = time.time()
+    if any(_fresh(_l1.get(key), now) for key in keys):
+        return True
+    try:
+        found = cache.get_many(list(keys))
+    except CACHE_ERRORS:
+        return False
+    return any(_fresh(found.get(key), now) for key in keys)
+
+
 def answer_store(key: str, response: CompletionResponse) -> None:
     if not settings.AI_CACHE_ENABLED:
         return

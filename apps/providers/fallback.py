@@ -73,10 +73,11 @@ class CallMetering(Protocol):
     """What the layer above counts per call (budgets, the usage ledger): admit before, record after.
 
     `admit` may raise a DomainError to refuse the call (a spent budget); it runs before the
-    provider is waited on, `record` after, with the answer or the failure.
+    provider is waited on, `record` after, with the answer or the failure. It returns its admission
+    and the request as admitted, which is what the provider is sent (a budget may lower max_tokens).
     """
 
-    def admit(self, candidate: Candidate, request: CompletionRequest) -> Any: ...
+    def admit(self, candidate: Candidate, request: CompletionRequest) -> tuple[Any, CompletionRequest]: ...
 
     def record(
         self,
@@ -95,7 +96,9 @@ def _attempt(candidate: Candidate, request: CompletionRequest, metering: CallMet
     wait = open_for_seconds(breaker)
     if wait is not None:
         raise ProviderFailure(BREAKER_OPEN, f"{name} failed repeatedly; calls are paused.", retry_after=wait)
-    admission = metering.admit(candidate, request) if metering is not None else None
+    admission = None
+    if metering is not None:
+        admission, request = metering.admit(candidate, request)
     # Everything the chain needed from the database is done; the wait on the provider holds no connection.
     connections_release()
     started = time.perf_counter()

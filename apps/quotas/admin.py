@@ -5,7 +5,15 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from apps.quotas.budgets import period_start
-from apps.quotas.models import Budget, ModelPrice, Notification, RoleRateLimit, UsageRecord, UserRateLimit
+from apps.quotas.models import (
+    Budget,
+    BudgetSpend,
+    ModelPrice,
+    Notification,
+    RoleRateLimit,
+    UsageRecord,
+    UserRateLimit,
+)
 from apps.quotas.sources import tool_source
 
 
@@ -28,14 +36,8 @@ class ModelPriceAdmin(admin.ModelAdmin):
     search_fields = ("model",)
 
 
-@admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
-    """Read-only: the ledger is written by the provider call path, never edited."""
-
-    list_display = ("created_at", "user", "provider", "model", "cost", "cached", "outcome")
-    list_filter = ("provider", "door", "cached", "outcome")
-    search_fields = ("user__username", "model")
-    date_hierarchy = "created_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the app writes and nobody edits: shown, never added, changed or deleted in the admin."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -45,6 +47,16 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdmin):
+    """Read-only: the ledger is written by the provider call path, never edited."""
+
+    list_display = ("created_at", "user", "provider", "model", "cost", "cached", "outcome")
+    list_filter = ("provider", "door", "cached", "outcome")
+    search_fields = ("user__username", "model")
+    date_hierarchy = "created_at"
 
     def changelist_view(self, request, extra_context=None):
         """Above the ledger: this month's top users by cost and by refused calls."""
@@ -74,6 +86,24 @@ class BudgetAdmin(admin.ModelAdmin):
     list_filter = ("role", "period", "measure", "hard")
     search_fields = ("user__username", "provider")
     raw_id_fields = ("user",)
+
+
+@admin.register(BudgetSpend)
+class BudgetSpendAdmin(ReadOnlyAdmin):
+    """Read-only: each account's spend per period, the figure its budgets, warnings and usage page use.
+
+    Written by every provider call and set to the ledger's figure by the reconciliation job.
+    """
+
+    list_display = ("user", "scope", "period", "period_start", "tokens", "cost", "reserved_tokens", "reserved_cost")
+    list_filter = ("period", "provider")
+    search_fields = ("user__username",)
+    date_hierarchy = "period_start"
+    ordering = ("-period_start", "user__username", "provider", "period")
+
+    @admin.display(description="provider", ordering="provider")
+    def scope(self, obj: BudgetSpend) -> str:
+        return obj.provider or "all providers"
 
 
 @admin.register(Notification)

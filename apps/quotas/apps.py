@@ -12,6 +12,11 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         task="quotas.budget_warnings_scan",
         crontab={"minute": "*/15"},
     )
+    periodic_task_ensure(
+        name="Reconcile budget spend with the usage ledger",
+        task="quotas.budget_spend_reconcile",
+        crontab={"minute": "7"},
+    )
 
 
 class QuotasConfig(AppConfig):

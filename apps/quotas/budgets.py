@@ -1,26 +1,43 @@
-"""Token and cost budgets: reserve before a provider call, settle after it.
+"""Token and cost budgets: reserve before a provider call, count it after, reconcile with the ledger.
 
-`budget_reserve` locks the account's spend rows for the current day and month (overall and for the
-provider) in a fixed order, checks every budget that applies, and adds the call's estimate to all of
-them, or refuses without adding anything. Parallel calls wait on the row locks, so together they
-can never pass a hard budget. `budget_settle` replaces the estimate with what the call really used
-(nothing for a cached answer).
+Every account has one `BudgetSpend` row per period (day, month) overall and per provider, kept for
+every provider call whether a budget applies or not: `tokens`/`cost` are the usage ledger's sums (one
+figure for the usage API, the pages, the warnings and the refusals), `reserved_*` the calls admitted
+and not yet recorded. A row missing when first needed starts from the ledger, so a budget created
+mid-period counts what was already spent.
+
+`budget_reserve` locks the rows the account's budgets need in a fixed order, caps the call's output to
+what the hard budgets have left (refusing only below QUOTA_MIN_OUTPUT_TOKENS) and reserves that, or
+refuses without adding anything; parallel calls wait on the row locks, so together they can never
+pass a hard budget by more than their estimates were short. `budget_record`, in the transaction
+that writes the ledger row, hands the reservation back and counts what the call really used.
+apps.quotas.reconcile compares the rows with the ledger (a beat job and `manage.py budget_reconcile`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from apps.core.errors import RateLimited
-from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification
+from apps.quotas.models import Budget, BudgetSpend, ModelPrice, Notification, UsageRecord
 from apps.quotas.notifications import notification_send
-from apps.quotas.services import call_cost, price_for
+from apps.quotas.services import MILLION, call_cost, price_for
+
+PERIODS = ("day", "month")
+# The ledger's precision (UsageRecord.cost): a call's cost is counted as the ledger stores it.
+LEDGER_QUANTUM = Decimal("0.00000001")
+
+SpendKey = tuple[str, str, dt.date]  # (provider or "" for all, period, period start)
 
 
 class BudgetExceeded(RateLimited):
@@ -36,8 +53,20 @@ class Reservation:
     model: str
     tokens: int
     cost: Decimal
-    spend_ids: list[int] = field(default_factory=list)
+    # The output the call may produce: the asked max_output_tokens, or less when a budget capped it.
+    max_output_tokens: int = 0
+    asked_output_tokens: int = 0
+    spend_keys: list[SpendKey] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)  # soft budgets this call passes
+
+    @property
+    def capped(self) -> bool:
+        return self.max_output_tokens < self.asked_output_tokens
+
+
+def ledger_cost(value: Decimal) -> Decimal:
+    """A cost as the ledger stores it (8 decimal places), so counters add exactly what the ledger sums."""
+    return Decimal(value).quantize(LEDGER_QUANTUM)
 
 
 def period_start(period: str, now: dt.datetime) -> dt.date:
@@ -45,13 +74,18 @@ def period_start(period: str, now: dt.datetime) -> dt.date:
     return today if period == "day" else today.replace(day=1)
 
 
-def period_reset(period: str, now: dt.datetime) -> dt.datetime:
-    start = period_start(period, now)
+def period_end(period: str, start: dt.date) -> dt.date:
     if period == "day":
-        end = start + dt.timedelta(days=1)
-    else:
-        end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+        return start + dt.timedelta(days=1)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def period_reset(period: str, now: dt.datetime) -> dt.datetime:
+    return dt.datetime.combine(period_end(period, period_start(period, now)), dt.time(), tzinfo=dt.UTC)
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def budgets_effective(user) -> list[Budget]:
@@ -70,70 +104,187 @@ def budgets_effective(user) -> list[Budget]:
     return own + list(chosen.values())
 
 
+# --- The spend rows ------------------------------------------------------------------------------------
+
+
+def ledger_spend(
+    *, user_id: int, provider: str, period: str, start: dt.date, excluding: int | None = None
+) -> tuple[int, Decimal]:
+    """What the usage ledger says the account spent in the period: (tokens, cost). A cached answer is 0.
+
+    `excluding`: a ledger row the caller is counting itself.
+    """
+    rows = UsageRecord.objects.filter(
+        user_id=user_id, created_at__gte=day_start(start), created_at__lt=day_start(period_end(period, start))
+    ).exclude(pk=excluding)
+    if provider:
+        rows = rows.filter(provider=provider)
+    totals = rows.aggregate(
+        tokens=Sum(F("input_tokens") + F("output_tokens"), filter=Q(cached=False)), cost=Sum("cost")
+    )
+    return int(totals["tokens"] or 0), ledger_cost(totals["cost"] or 0)
+
+
+def _key_filter(keys: list[SpendKey]) -> Q:
+    return functools.reduce(
+        operator.or_, (Q(provider=provider, period=period, period_start=start) for provider, period, start in keys)
+    )
+
+
+def _spend_rows_locked(
+    *, user_id: int, keys: list[SpendKey], counting: int | None = None
+) -> dict[SpendKey, BudgetSpend]:
+    """The account's rows for `keys`, locked in one fixed order; a missing row starts from the ledger.
+
+    A row is missing only before the account's first call of the period (every call counts in them)
+    or for spend from before rows were kept for every call: either way the ledger has the figure,
+    except for the ledger row `counting`, which the caller is about to add itself.
+    """
+    keys = sorted(set(keys))
+    existing = set(
+        BudgetSpend.objects.filter(_key_filter(keys), user_id=user_id).values_list("provider", "period", "period_start")
+    )
+    missing = [key for key in keys if key not in existing]
+    if missing:
+        rows = []
+        for provider, period, start in missing:
+            tokens, cost = ledger_spend(
+                user_id=user_id, provider=provider, period=period, start=start, excluding=counting
+            )
+            rows.append(
+                BudgetSpend(
+                    user_id=user_id, provider=provider, period=period, period_start=start, tokens=tokens, cost=cost
+                )
+            )
+        # Another call may create the same row meanwhile: its row (and its figures) win.
+        BudgetSpend.objects.bulk_create(rows, ignore_conflicts=True)
+    # One statement, ordered: two calls never wait on each other's rows the other way round.
+    locked = BudgetSpend.objects.select_for_update().filter(_key_filter(keys), user_id=user_id).order_by("pk")
+    return {(row.provider, row.period, row.period_start): row for row in locked}
+
+
+def _used(budget: Budget, spend: BudgetSpend) -> Decimal:
+    return Decimal(spend.tokens) if budget.measure == "tokens" else spend.cost
+
+
+def _reserved(budget: Budget, spend: BudgetSpend) -> Decimal:
+    return Decimal(spend.reserved_tokens) if budget.measure == "tokens" else spend.reserved_cost
+
+
+def _output_room(*, budget: Budget, spend: BudgetSpend, price: ModelPrice | None, input_tokens: int) -> int | None:
+    """The most output tokens a call with `input_tokens` may produce within `budget`; None: no bound.
+
+    Negative when even the input does not fit.
+    """
+    left = budget.amount - _used(budget, spend) - _reserved(budget, spend)
+    if budget.measure == "tokens":
+        return math.floor(left - input_tokens)
+    input_cost = call_cost(price=price, input_tokens=input_tokens, output_tokens=0, cached=False)
+    left -= input_cost
+    if left < 0:
+        return -1
+    if price is None or price.output_per_million == 0:
+        return None  # output costs nothing (or nothing known): the cost budget does not bound it
+    return math.floor(left * MILLION / price.output_per_million)
+
+
 @transaction.atomic
 def budget_reserve(*, user, provider: str, model: str, input_tokens: int, max_output_tokens: int) -> Reservation:
     """Count a provider call's estimate (input + the most output it may produce) against every budget.
 
-    Raises BudgetExceeded naming the budget, what is used, when it resets and an alternative.
+    When a hard budget has less left than that, the output is capped to what fits (the reservation's
+    `max_output_tokens`; the caller asks the provider for no more); below QUOTA_MIN_OUTPUT_TOKENS
+    (or the whole ask, if smaller) the call is refused: BudgetExceeded naming the budget, what is used
+    and reserved, when it resets and an alternative.
     """
     now = timezone.now()
-    tokens = input_tokens + max_output_tokens
     price = price_for(provider=provider, model=model, at=now)
-    cost = call_cost(price=price, input_tokens=input_tokens, output_tokens=max_output_tokens, cached=False)
-    reservation = Reservation(user_id=user.pk, provider=provider, model=model, tokens=tokens, cost=cost)
+    reservation = Reservation(
+        user_id=user.pk,
+        provider=provider,
+        model=model,
+        tokens=input_tokens + max_output_tokens,
+        cost=ledger_cost(
+            call_cost(price=price, input_tokens=input_tokens, output_tokens=max_output_tokens, cached=False)
+        ),
+        max_output_tokens=max_output_tokens,
+        asked_output_tokens=max_output_tokens,
+    )
     budgets = [budget for budget in budgets_effective(user) if budget.provider in ("", provider)]
     if not budgets:
         return reservation
-    scopes = sorted({(budget.provider, budget.period) for budget in budgets})
-    BudgetSpend.objects.bulk_create(
-        [
-            BudgetSpend(user=user, provider=scope_provider, period=period, period_start=period_start(period, now))
-            for scope_provider, period in scopes
-        ],
-        ignore_conflicts=True,
-    )
-    spends = {}
-    for scope_provider, period in scopes:  # a fixed order: two calls never wait on each other's rows
-        spends[(scope_provider, period)] = BudgetSpend.objects.select_for_update().get(
-            user=user, provider=scope_provider, period=period, period_start=period_start(period, now)
-        )
+    keys = sorted({(budget.provider, budget.period, period_start(budget.period, now)) for budget in budgets})
+    spends = _spend_rows_locked(user_id=user.pk, keys=keys)
+
+    def spend_of(budget: Budget) -> BudgetSpend:
+        return spends[(budget.provider, budget.period, period_start(budget.period, now))]
+
+    output, binding = max_output_tokens, None
     for budget in budgets:
-        spend = spends[(budget.provider, budget.period)]
-        used = Decimal(spend.tokens) if budget.measure == "tokens" else spend.cost
-        wanted = Decimal(tokens) if budget.measure == "tokens" else cost
-        if used + wanted <= budget.amount:
+        if not budget.hard:
             continue
-        description = _describe(budget, used, now)
-        if budget.hard:
-            raise BudgetExceeded(
-                description["message"] + " " + _alternative(user=user, budget=budget, model=model, price=price),
-                retry_after=int((period_reset(budget.period, now) - now).total_seconds()),
-                details=description["details"],
-            )
-        reservation.warnings.append(description["details"])
-    for spend in spends.values():
-        spend.tokens += tokens
-        spend.cost += cost
-        spend.save(update_fields=["tokens", "cost"])
-        reservation.spend_ids.append(spend.pk)
+        room = _output_room(budget=budget, spend=spend_of(budget), price=price, input_tokens=input_tokens)
+        if room is not None and room < output:
+            output, binding = room, budget
+    if binding is not None and output < min(settings.QUOTA_MIN_OUTPUT_TOKENS, max_output_tokens):
+        spend = spend_of(binding)
+        description = _describe(binding, _used(binding, spend), now, reserved=_reserved(binding, spend))
+        alternative = _alternative(budget=binding, model=model, price=price)
+        raise BudgetExceeded(
+            " ".join(part for part in (description["message"], alternative) if part),
+            retry_after=int((period_reset(binding.period, now) - now).total_seconds()),
+            details=description["details"],
+        )
+    tokens = input_tokens + output
+    cost = ledger_cost(call_cost(price=price, input_tokens=input_tokens, output_tokens=output, cached=False))
+    reservation.tokens, reservation.cost, reservation.max_output_tokens = tokens, cost, output
     for budget in budgets:
-        spend = spends[(budget.provider, budget.period)]
-        budget_warnings_send(user=user, budget=budget, spend=spend, now=now)
+        spend = spend_of(budget)
+        used, reserved = _used(budget, spend), _reserved(budget, spend)
+        wanted = Decimal(tokens) if budget.measure == "tokens" else cost
+        if not budget.hard and used + reserved + wanted > budget.amount:
+            reservation.warnings.append(_describe(budget, used, now, reserved=reserved)["details"])
+    for key, spend in spends.items():
+        spend.reserved_tokens += tokens
+        spend.reserved_cost += cost
+        spend.save(update_fields=["reserved_tokens", "reserved_cost"])
+        reservation.spend_keys.append(key)
     return reservation
 
 
-@transaction.atomic
-def budget_settle(*, reservation: Reservation, input_tokens: int, output_tokens: int, cached: bool) -> None:
-    """Replace the reserved estimate with what the call used (nothing for a cached answer or a failure)."""
-    if not reservation.spend_ids:
+def budget_record(*, user, reservation: Reservation | None, record: UsageRecord) -> None:
+    """In the transaction that writes the ledger row `record`: hand back the reservation, count the use.
+
+    The use is counted in the periods of the ledger row's own time (a call reserved before midnight and
+    recorded after counts in the new day, as the ledger does), in every row of the account's periods
+    whether a budget applies or not. Then the budgets' warnings, with the figure just counted.
+    """
+    tokens = 0 if record.cached else record.input_tokens + record.output_tokens
+    cost = ledger_cost(record.cost)
+    reserved_keys = reservation.spend_keys if reservation is not None else []
+    counted_keys = [
+        (provider, period, period_start(period, record.created_at))
+        for provider in ("", record.provider)
+        for period in PERIODS
+    ]
+    if not tokens and not cost:
+        counted_keys = []
+    if not reserved_keys and not counted_keys:
         return
-    price = price_for(provider=reservation.provider, model=reservation.model)
-    used_tokens = 0 if cached else input_tokens + output_tokens
-    used_cost = call_cost(price=price, input_tokens=input_tokens, output_tokens=output_tokens, cached=cached)
-    for spend in BudgetSpend.objects.select_for_update().filter(pk__in=reservation.spend_ids).order_by("pk"):
-        spend.tokens += used_tokens - reservation.tokens
-        spend.cost += used_cost - reservation.cost
-        spend.save(update_fields=["tokens", "cost"])
+    spends = _spend_rows_locked(user_id=user.pk, keys=[*reserved_keys, *counted_keys], counting=record.pk)
+    for key, spend in spends.items():
+        if key in reserved_keys:
+            spend.reserved_tokens -= reservation.tokens
+            spend.reserved_cost -= reservation.cost
+        if key in counted_keys:
+            spend.tokens += tokens
+            spend.cost += cost
+        spend.save(update_fields=["tokens", "cost", "reserved_tokens", "reserved_cost"])
+    if counted_keys:
+        for budget in budgets_effective(user):
+            spend = spends.get((budget.provider, budget.period, period_start(budget.period, record.created_at)))
+            if spend is not None and budget.provider in ("", record.provider):
+                budget_warnings_send(user=user, budget=budget, spend=spend, now=record.created_at)
 
 
 PERIOD_ADJECTIVES = {"day": "daily", "month": "monthly"}
@@ -145,31 +296,36 @@ def number_text(value: Decimal | int) -> str:
     return text or "0"
 
 
-def _describe(budget: Budget, used: Decimal, now: dt.datetime) -> dict:
+def _describe(budget: Budget, used: Decimal, now: dt.datetime, *, reserved: Decimal = Decimal(0)) -> dict:
     scope = f"for {budget.provider}" if budget.provider else "across all providers"
     unit = "tokens" if budget.measure == "tokens" else "USD"
     amount = number_text(budget.amount)
-    used_text = number_text(used)
     reset = period_reset(budget.period, now)
     kind = "hard" if budget.hard else "soft"
+    in_progress = f", {number_text(reserved)} {unit} held for calls in progress" if reserved > 0 else ""
+    left = budget.amount - used - reserved
+    state = f"has {number_text(left)} {unit} left, too little for this call" if left > 0 else "is used up"
     return {
         "message": (
-            f"The {kind} {PERIOD_ADJECTIVES[budget.period]} budget of {amount} {unit} {scope} is used up "
-            f"({used_text} {unit} used); it resets at {reset:%Y-%m-%d %H:%M} UTC."
+            f"The {kind} {PERIOD_ADJECTIVES[budget.period]} budget of {amount} {unit} {scope} {state} "
+            f"({number_text(used)} {unit} used{in_progress}); it resets at {reset:%Y-%m-%d %H:%M} UTC."
         ),
         "details": {
             "limit": f"budget {budget.measure}/{budget.period} {budget.provider or 'all providers'}",
             "amount": str(budget.amount),
-            "used": str(used),
+            "used": number_text(used),
+            "reserved": number_text(reserved),
             "reset_at": reset.isoformat(),
             "hard": budget.hard,
         },
     }
 
 
-def _alternative(*, user, budget: Budget, model: str, price: ModelPrice | None) -> str:
+def _alternative(*, budget: Budget, model: str, price: ModelPrice | None) -> str:
+    # Only what is true whatever the cache holds: whether an earlier identical question's answer is
+    # cached is for the caller to say (provider_call_admit's `cached_answer`), since only it knows the question.
     if budget.provider:
-        return "Another provider with budget left, or the cached answer to an earlier identical question, still works."
+        return "Another provider with budget left still works."
     cheaper = None
     if price is not None and budget.measure == "cost":
 
@@ -180,8 +336,8 @@ def _alternative(*, user, budget: Budget, model: str, price: ModelPrice | None) 
         candidates = [row for row in rows.exclude(model=model) if per_million(row) < per_million(price)]
         cheaper = min(candidates, key=per_million, default=None)
     if cheaper is not None:
-        return f"A cheaper model ({cheaper.model}) or the cached answer to an earlier identical question may still fit."
-    return "The cached answer to an earlier identical question is still available."
+        return f"A cheaper model ({cheaper.model}) may still fit."
+    return ""
 
 
 # --- Warnings before the limit -------------------------------------------------------------------------
@@ -190,11 +346,12 @@ def _alternative(*, user, budget: Budget, model: str, price: ModelPrice | None) 
 def budget_warnings_send(*, user, budget: Budget, spend: BudgetSpend, now: dt.datetime) -> list[Notification]:
     """Tell the account, in the app and by email, of every threshold of `budget` its spend has reached.
 
-    Each threshold once per period (notification_send keeps its key unique in the database).
+    The spend is what the ledger counted (never calls still in progress), the figure the usage API and
+    pages show. Each threshold once per period (notification_send keeps its key unique in the database).
     """
     if budget.amount <= 0:
         return []
-    used = Decimal(spend.tokens) if budget.measure == "tokens" else spend.cost
+    used = _used(budget, spend)
     percent = used * 100 / budget.amount
     sent = []
     for threshold in settings.QUOTA_WARNING_THRESHOLDS:
@@ -209,12 +366,9 @@ def budget_warnings_send(*, user, budget: Budget, spend: BudgetSpend, now: dt.da
             f"({number_text(used)} of {number_text(budget.amount)}); it resets at "
             f"{period_reset(budget.period, now):%Y-%m-%d %H:%M} UTC."
         )
+        details = {key: value for key, value in description["details"].items() if key != "reserved"}
         notification = notification_send(
-            user=user,
-            kind="budget_warning",
-            message=message,
-            data={**description["details"], "threshold": threshold},
-            dedup_key=key,
+            user=user, kind="budget_warning", message=message, data={**details, "threshold": threshold}, dedup_key=key
         )
         if notification is not None:
             sent.append(notification)
@@ -225,7 +379,7 @@ def budget_warnings_scan(*, now: dt.datetime | None = None) -> int:
     """The beat job: every account with spend this period, checked against its budgets' thresholds."""
     now = now or timezone.now()
     count = 0
-    starts = {period: period_start(period, now) for period in ("day", "month")}
+    starts = {period: period_start(period, now) for period in PERIODS}
     spends = BudgetSpend.objects.filter(period_start__in=set(starts.values()), period__in=list(starts)).select_related(
         "user"
     )

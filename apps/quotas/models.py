@@ -150,9 +150,13 @@ class Budget(models.Model):
 
 
 class BudgetSpend(models.Model):
-    """What one account has spent (and reserved) in one period, overall or for one provider.
+    """What one account has spent, and has reserved for calls in progress, in one period (overall or one provider).
 
-    The row budget_reserve locks, so parallel calls are checked one after another and cannot overspend.
+    `tokens` and `cost` are the usage ledger's sums for the period, kept for every provider call whether
+    a budget applies or not, so a budget created mid-period starts from what was already spent. The
+    `reserved_*` figures are calls admitted and not yet recorded. The row budget_reserve locks, so
+    parallel calls are checked one after another and cannot overspend; budget_spend_reconcile checks
+    it against the ledger.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -161,6 +165,8 @@ class BudgetSpend(models.Model):
     period_start = models.DateField()
     tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
+    reserved_tokens = models.BigIntegerField(default=0)
+    reserved_cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
 
     class Meta:
         constraints = [

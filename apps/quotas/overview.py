@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from apps.quotas.budgets import budgets_effective, period_reset, period_start
+from apps.quotas.budgets import (
+    budgets_effective,
+    ledger_cost,
+    ledger_spend,
+    number_text,
+    period_reset,
+    period_start,
+)
 from apps.quotas.limiter import Limit, failure_mode
 from apps.quotas.models import BudgetSpend, UsageRecord
 from apps.quotas.services import provider_limit, tool_limit, user_limit
@@ -56,26 +64,50 @@ def usage_summary(*, user, now=None) -> dict:
             models_.append({**_usage_row(row), "provider": row["provider"], "model": row["model"], "period": period})
         for tool_name, calls in tool_source().tool_call_counts(user_id=user.pk, since=start_at).items():
             tools.append({"tool": tool_name, "period": period, "calls": calls})
+    return {
+        "periods": periods,
+        "providers": providers,
+        "models": models_,
+        "tools": tools,
+        "budgets": budget_standings(user=user, now=now),
+    }
+
+
+def budget_standings(*, user, now: dt.datetime | None = None) -> list[dict]:
+    """Each budget of the account with the one figure used everywhere: what the ledger counted.
+
+    `reserved` is what calls in progress hold; `remaining` is what a new call may still use.
+    """
+    now = now or timezone.now()
     budgets = []
     for budget in budgets_effective(user):
+        start = period_start(budget.period, now)
         spend = BudgetSpend.objects.filter(
-            user=user, provider=budget.provider, period=budget.period, period_start=period_start(budget.period, now)
+            user=user, provider=budget.provider, period=budget.period, period_start=start
         ).first()
-        used = 0 if spend is None else (spend.tokens if budget.measure == "tokens" else spend.cost)
+        if spend is None:  # no call yet this period since rows were kept: the ledger has the figure
+            tokens, cost = ledger_spend(user_id=user.pk, provider=budget.provider, period=budget.period, start=start)
+            reserved_tokens, reserved_cost = 0, Decimal(0)
+        else:
+            tokens, cost = spend.tokens, spend.cost
+            reserved_tokens, reserved_cost = spend.reserved_tokens, spend.reserved_cost
+        used = Decimal(tokens) if budget.measure == "tokens" else cost
+        reserved = Decimal(reserved_tokens) if budget.measure == "tokens" else reserved_cost
         budgets.append(
             {
                 "provider": budget.provider or None,
                 "period": budget.period,
                 "measure": budget.measure,
-                "limit": str(budget.amount),
-                "used": str(used),
-                "remaining": str(max(budget.amount - used, 0)),
+                "limit": number_text(budget.amount),
+                "used": number_text(used),
+                "reserved": number_text(reserved),
+                "remaining": number_text(max(budget.amount - used - reserved, 0)),
                 "reset_at": period_reset(budget.period, now).isoformat(),
                 "hard": budget.hard,
                 "source": "override" if budget.user_id else f"role {budget.role}",
             }
         )
-    return {"periods": periods, "providers": providers, "models": models_, "tools": tools, "budgets": budgets}
+    return budgets
 
 
 def _usage_row(row: dict) -> dict:
@@ -83,5 +115,5 @@ def _usage_row(row: dict) -> dict:
         "calls": row["calls"],
         "input_tokens": row["input_tokens"] or 0,
         "output_tokens": row["output_tokens"] or 0,
-        "cost": str(row["cost"] or 0),
+        "cost": str(ledger_cost(row["cost"] or 0)),  # as the ledger stores it, whichever database summed it
     }

@@ -30,5 +30,9 @@ class UsageSerializer(serializers.Serializer):
     models = serializers.ListField(child=serializers.DictField(), help_text="calls, tokens, cost per model.")
     tools = serializers.ListField(child=serializers.DictField(), help_text="tool calls per tool.")
     budgets = serializers.ListField(
-        child=serializers.DictField(), help_text="limit, used, remaining, reset_at and source per budget."
+        child=serializers.DictField(),
+        help_text=(
+            "limit, used (what the usage ledger counted this period), reserved (held by calls in progress), "
+            "remaining (limit - used - reserved), reset_at and source per budget."
+        ),
     )

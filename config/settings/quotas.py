@@ -29,3 +29,7 @@ QUOTA_WHEN_REDIS_DOWN = {
 QUOTA_WARNING_THRESHOLDS = sorted({int(value) for value in env_list("QUOTA_WARNING_THRESHOLDS", ["50", "80", "95"])})
 if not all(0 < value < 100 for value in QUOTA_WARNING_THRESHOLDS):
     raise ImproperlyConfigured("QUOTA_WARNING_THRESHOLDS must be percentages between 1 and 99, e.g. '50,80,95'.")
+
+# A call is capped to what its budgets have left; below this many output tokens it is refused instead,
+# since an answer cut off after a few words is not worth its input's cost (docs/quotas.md).
+QUOTA_MIN_OUTPUT_TOKENS = env_int("QUOTA_MIN_OUTPUT_TOKENS", 32, minimum=1, maximum=100_000)

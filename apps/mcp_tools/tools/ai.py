@@ -48,6 +48,10 @@ AI_RESULT = {
     "providers_tried": {"type": "array", "items": {"type": "string"}},
     "retry_after": {"type": ["integer", "null"]},
     "notices": {"type": "array", "items": {"type": "string"}},
+    # Present when a budget lowered max_tokens to what it had left (the notices say so in words too).
+    "max_tokens_capped": obj(
+        {"asked": {"type": "integer"}, "capped_to": {"type": "integer"}}, required=["asked", "capped_to"]
+    ),
 }
 AI_REQUIRED = ["text", "provider", "model", "usage", "offline", "cached"]
 AI = {"required_scope": AI_INVOKE, "open_world": True}

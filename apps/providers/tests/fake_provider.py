@@ -194,7 +194,17 @@ def _reply(body: dict, *, anthropic: bool) -> tuple[str, list[tuple[str, dict]]]
     return f"echo: {text}", []
 
 
+def _within_max_tokens(body: dict, text: str) -> tuple[str, bool]:
+    """The text cut to the request's max_tokens (the fake counts len // 4 + 1 tokens), as a real model
+    stops there; True when it was cut."""
+    limit = body.get("max_tokens")
+    if not isinstance(limit, int) or len(text) // 4 + 1 <= limit:
+        return text, False
+    return text[: max(limit - 1, 0) * 4], True
+
+
 def _openai_completion(body: dict, text: str, calls: list[tuple[str, dict]], counter: int) -> dict:
+    text, cut = _within_max_tokens(body, text)
     message: dict = {"role": "assistant", "content": text or None}
     if calls:
         message["tool_calls"] = [
@@ -207,12 +217,15 @@ def _openai_completion(body: dict, text: str, calls: list[tuple[str, dict]], cou
         "object": "chat.completion",
         "created": 1764000000,
         "model": body.get("model", "gpt-4o-mini"),
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "length" if cut else "tool_calls" if calls else "stop"}
+        ],
         "usage": {"prompt_tokens": prompt, "completion_tokens": len(text) // 4 + 1, "total_tokens": prompt + 1},
     }
 
 
 def _anthropic_message(body: dict, text: str, calls: list[tuple[str, dict]], counter: int) -> dict:
+    text, cut = _within_max_tokens(body, text)
     content: list[dict] = [{"type": "text", "text": text}] if text else []
     content += [
         {"type": "tool_use", "id": f"toolu_{counter}_{n}", "name": name, "input": args}
@@ -224,7 +237,7 @@ def _anthropic_message(body: dict, text: str, calls: list[tuple[str, dict]], cou
         "role": "assistant",
         "model": body.get("model", "claude-haiku-4-5"),
         "content": content,
-        "stop_reason": "tool_use" if calls else "end_turn",
+        "stop_reason": "max_tokens" if cut else "tool_use" if calls else "end_turn",
         "stop_sequence": None,
         "usage": {
             "input_tokens": len(json.dumps(body.get("messages") or [])) // 4 + 1,

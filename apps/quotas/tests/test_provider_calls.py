@@ -35,11 +35,12 @@ def _record(user, admission, **overrides) -> UsageRecord:
 def test_an_admitted_call_is_recorded_with_its_cost_and_settles_the_budget(alice):
     Budget.objects.create(role="user", period="day", measure="tokens", amount=10_000_000)
     admission = provider_call_admit(user=alice, input_tokens=1_000_000, max_output_tokens=4_000_000, **MINI)
-    assert BudgetSpend.objects.get(user=alice, period="day").tokens == 5_000_000  # the most it can use
+    assert BudgetSpend.objects.get(user=alice, period="day").reserved_tokens == 5_000_000  # the most it can use
     record = _record(alice, admission, token_id=7)
     assert record.cost == Decimal("0.45")  # 1M x 0.15 + 0.5M x 0.60 per million
     assert (record.door, record.tool_name, record.token_id, record.outcome) == ("mcp", "chat", 7, "ok")
-    assert BudgetSpend.objects.get(user=alice, period="day").tokens == 1_500_000  # what it used
+    spend = BudgetSpend.objects.get(user=alice, period="day", provider="")
+    assert (spend.tokens, spend.reserved_tokens) == (1_500_000, 0)  # what it used
     event = AuditEvent.objects.get(action="provider.called")
     assert (event.category, event.outcome, event.target_id) == ("provider", "success", "openai/gpt-4o-mini")
     assert (event.tokens, event.cost, event.subject_id) == (1_500_000, Decimal("0.45"), alice.pk)
@@ -58,7 +59,8 @@ def test_a_hard_budget_refuses_naming_the_limit_the_use_the_reset_and_an_alterna
         provider_call_admit(user=alice, input_tokens=4_000_000, max_output_tokens=0, **MINI)
     error = refused.value
     assert error.code == "budget_exceeded" and error.kind == "limited"
-    assert "monthly budget of 1 USD for openai is used up (0.45 USD used)" in error.message
+    assert "monthly budget of 1 USD for openai has 0.55 USD left, too little for this call" in error.message
+    assert "(0.45 USD used)" in error.message
     assert "resets at" in error.message and "Another provider with budget left" in error.message
     assert error.details["limit"] == "budget cost/month openai"
     assert error.retry_after >= 1
@@ -83,14 +85,15 @@ def test_a_cached_answer_is_recorded_at_no_cost_and_spends_no_budget(alice):
     Budget.objects.create(role="user", period="day", measure="cost", amount=Decimal("1"))
     record = _record(alice, None, cached=True)
     assert record.cached and record.cost == 0 and record.price is None
-    assert not BudgetSpend.objects.exists()
+    assert not BudgetSpend.objects.exclude(tokens=0, cost=0).exists()
 
 
 def test_a_failed_call_hands_back_its_reservation(alice):
     Budget.objects.create(role="user", period="day", measure="tokens", amount=1000)
     admission = provider_call_admit(user=alice, input_tokens=400, max_output_tokens=600, **MINI)
     _record(alice, admission, input_tokens=0, output_tokens=0, outcome="provider_unavailable")
-    assert BudgetSpend.objects.get(user=alice, period="day").tokens == 0
+    spend = BudgetSpend.objects.get(user=alice, period="day")
+    assert (spend.tokens, spend.reserved_tokens) == (0, 0)
     provider_call_admit(user=alice, input_tokens=400, max_output_tokens=600, **MINI)  # the whole budget again
 
 

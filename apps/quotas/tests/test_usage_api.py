@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from apps.quotas.budgets import budget_reserve, budget_settle
 from apps.quotas.models import Budget
-from apps.quotas.provider_calls import provider_call_record
+from apps.quotas.provider_calls import provider_call_admit, provider_call_record
 
 
 def test_usage_shows_providers_models_tools_and_budgets(alice, alice_client, bob):
     Budget.objects.create(role="user", period="day", measure="tokens", amount=10_000)
-    reservation = budget_reserve(
+    admission = provider_call_admit(
         user=alice, provider="openai", model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500
     )
-    budget_settle(reservation=reservation, input_tokens=1000, output_tokens=200, cached=False)
     provider_call_record(
-        admission=None,
+        admission=admission,
         user=alice,
         provider="openai",
         model="gpt-4o-mini",
