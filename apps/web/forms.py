@@ -227,8 +227,7 @@ class ActivityFilterForm(PageForm):
         label="Action", required=False, max_length=80, help_text="For example provider_key.created."
     )
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AuditEvent.Outcome.choices, "Any"))
-    # "web": tools tried from the setup page are recorded under the pages' own transport.
-    door = forms.ChoiceField(label="Door", required=False, choices=_any((*DOORS, "web"), "Any"))
+    door = forms.ChoiceField(label="Door", required=False, choices=_any(DOORS, "Any"))
 
     def clean(self) -> dict:
         data = super().clean()

@@ -22,7 +22,7 @@ from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_build
 from apps.core.database import rows_insert
 from apps.core.errors import DomainError, NotFound
-from apps.core.request_context import request_context
+from apps.core.request_context import door_for_transport, request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
 from apps.mcp_tools.pipeline.cache import (
@@ -49,7 +49,6 @@ DENIAL_CODES = {
     "rate_limited",
 }
 UNKNOWN_TOOL_LABEL = "(unknown)"
-DOOR_BY_TRANSPORT = {"rest": "rest", "mcp-http": "mcp", "mcp-stdio": "stdio", "chat": "chat"}
 
 
 @dataclass
@@ -263,7 +262,7 @@ def tool_invoke(*, principal: Principal, tool_name: str, arguments: object, tran
     actor = principal.operator or principal.user
     # Whatever the tool records (a todo change) names this caller, door and invocation.
     with request_context(
-        door=DOOR_BY_TRANSPORT.get(transport, transport),
+        door=door_for_transport(transport),
         actor_id=actor.pk,
         actor_label=actor.username,
         token_id=principal.token_id,
