@@ -298,6 +298,10 @@ def _tool_invoke(
         in_transaction = not (spec.read_only or spec.open_world or spec.own_transactions)
         with transaction.atomic() if in_transaction else nullcontext():
             result, cached, decision = _run(spec=spec, principal=principal, arguments=arguments)
+            # One meaning of `cached` in the envelope (REST, MCP _meta, usage row, audit): served from
+            # a cache instead of worked out afresh, by the result cache above or by a cache inside the
+            # tool (an AI tool reports an answer from the provider answer cache as result.cached).
+            cached = cached or (isinstance(result, dict) and result.get("cached") is True)
             outcome = InvocationResult(
                 tool_name=name,
                 success=True,
