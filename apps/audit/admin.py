@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from apps.audit.masking import mask_text, mask_value
 from apps.audit.models import AuditEvent
 from apps.core.admin_pages import ReadOnlyAdminMixin
+from apps.core.money import money_format
 
 
 @admin.register(AuditEvent)
@@ -40,13 +41,17 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "door",
         "duration_ms",
         "tokens",
-        "cost",
+        "cost_usd",
         "seq",
         "prev_hash",
         "hash",
         "key_version",
     ]
     readonly_fields = fields
+
+    @admin.display(description="cost")
+    def cost_usd(self, obj: AuditEvent) -> str:
+        return money_format(obj.cost) if obj.cost is not None else "—"
 
     @admin.display(description="target id", ordering="target_id")
     def target(self, obj: AuditEvent) -> str:

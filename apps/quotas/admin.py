@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
+from apps.core.money import money_format
 from apps.quotas.budgets import period_start
 from apps.quotas.models import Budget, ModelPrice, Notification, RoleRateLimit, UsageRecord, UserRateLimit
 from apps.quotas.sources import tool_source
@@ -23,19 +24,34 @@ class UserRateLimitAdmin(admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ("provider", "model", "input_per_million", "output_per_million", "effective_from", "note")
+    list_display = ("provider", "model", "input_price", "output_price", "effective_from", "note")
     list_filter = ("provider",)
     search_fields = ("model",)
+
+    @admin.display(description="input per million tokens", ordering="input_per_million")
+    def input_price(self, obj: ModelPrice) -> str:
+        return money_format(obj.input_per_million)
+
+    @admin.display(description="output per million tokens", ordering="output_per_million")
+    def output_price(self, obj: ModelPrice) -> str:
+        return money_format(obj.output_per_million)
 
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
     """Read-only: the ledger is written by the provider call path, never edited."""
 
-    list_display = ("created_at", "user", "provider", "model", "cost", "cached", "outcome")
+    list_display = ("created_at", "user", "provider", "model", "cost_usd", "cached", "outcome")
     list_filter = ("provider", "door", "cached", "outcome")
     search_fields = ("user__username", "model")
     date_hierarchy = "created_at"
+    # The detail page too shows the cost as money, not as the stored Decimal.
+    exclude = ("cost",)
+    readonly_fields = ("cost_usd",)
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_usd(self, obj: UsageRecord) -> str:
+        return money_format(obj.cost)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -70,10 +86,16 @@ def top_users() -> dict:
 
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
-    list_display = ("role", "user", "provider", "period", "measure", "amount", "hard")
+    list_display = ("role", "user", "provider", "period", "measure", "limit", "hard")
     list_filter = ("role", "period", "measure", "hard")
     search_fields = ("user__username", "provider")
     raw_id_fields = ("user",)
+
+    @admin.display(description="amount", ordering="amount")
+    def limit(self, obj: Budget) -> str:
+        if obj.measure == "cost":
+            return money_format(obj.amount)
+        return f"{obj.amount.normalize():,f} tokens"
 
 
 @admin.register(Notification)
