@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from django.core.management import call_command
 from apps.core.management.commands.static_ensure import static_files_current
 from tests.startup import PRODUCTION_ENV
 from tests.test_celery_worker import wait_until
+from tests.test_compose_runtime import stop
 from tests.test_run_script import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,11 +55,7 @@ def test_a_production_start_on_a_fresh_checkout_serves_pages_and_their_static_fi
         assert stylesheet, page.text[:2000]
         assert httpx.get(f"{base}{stylesheet.group(1)}", timeout=10).status_code == 200
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
 
 
 def test_static_files_count_as_current_only_with_a_manifest_newer_than_every_source(settings, tmp_path):

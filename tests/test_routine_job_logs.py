@@ -13,6 +13,7 @@ from apps.audit.jobs import RoutineTaskLogFilter
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
 from tests.test_celery_worker import database_url_for_test_db, wait_until
+from tests.test_compose_runtime import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,17 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", *command, "--loglevel", "info"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_the_sealer_runs_on_worker_and_beat_without_an_info_line_per_run(transactional_db, tmp_path):
@@ -50,8 +42,8 @@ def test_the_sealer_runs_on_worker_and_beat_without_an_info_line_per_run(transac
         # A few more runs after the one that sealed.
         wait_until(lambda: False, timeout=3)
     finally:
-        _stop(beat)
-        _stop(worker)
+        stop(beat)
+        stop(worker)
 
     # The worker's banner lists the task once; no run adds a line ("Task audit.seal[id] received",
     # "... succeeded", beat's "Sending due task ... (audit.seal)").
