@@ -20,10 +20,10 @@ install: $(STAMP)
 # default or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set. exec: run.sh is make's own child,
 # so the TERM make passes on reaches it and it stops everything it started.
 run: install
-	APP_ENV=$${APP_ENV:-development} PATH=$(CURDIR)/$(BIN):$$PATH exec ./scripts/run.sh
+	APP_ENV=$${APP_ENV:-development} PATH=$(abspath $(BIN)):$$PATH exec ./scripts/run.sh
 
 test: install
-	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/test.sh
+	PATH=$(abspath $(BIN)):$$PATH ./scripts/test.sh
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -32,7 +32,7 @@ fmt: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 bench: install
-	PATH=$(CURDIR)/$(BIN):$$PATH ./scripts/bench.sh $(BENCH_ARGS)
+	PATH=$(abspath $(BIN)):$$PATH ./scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

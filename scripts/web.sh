@@ -8,6 +8,7 @@
 #   WEB_ACCESS_LOG    1 to log every request (uvicorn's access log; off by default: at high load it
 #                     costs a formatted line per call, and the audit trail already records each call)
 #   HOST, PORT        where to listen (default 127.0.0.1:8000)
+# Before serving, `manage.py static_ensure` collects the static files if their manifest is missing or old.
 # uvloop and httptools are pinned in requirements.txt; uvicorn's "auto" would fall back silently to
 # asyncio and h11 without them, so they are named here and a missing one fails loudly.
 set -euo pipefail
@@ -22,6 +23,10 @@ case "${WEB_ACCESS_LOG:-0}" in
   0 | false | no | off | "") ;;
   *) echo "WEB_ACCESS_LOG must be 0 or 1, not '${WEB_ACCESS_LOG}'" >&2; exit 2 ;;
 esac
+# Without DEBUG, pages need collected static files and their manifest (every page is a 500 without
+# it): collect them when missing or out of date, so no start can forget (a no-op in the image, which
+# collects at build time, and with DEBUG on).
+python manage.py static_ensure
 exec uvicorn config.asgi:application \
   --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
   --workers "$WEB_CONCURRENCY" \

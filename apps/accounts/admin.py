@@ -30,6 +30,7 @@ from apps.accounts.services import (
 )
 from apps.core.admin_pages import ReadOnlyAdminMixin
 from apps.core.errors import DomainError
+from apps.core.timezones import timezone_choices
 
 
 def _role_field(choices: tuple[str, ...]) -> forms.ChoiceField:
@@ -42,7 +43,19 @@ def _role_field(choices: tuple[str, ...]) -> forms.ChoiceField:
     )
 
 
-class _RoleInitialMixin:
+class _TimezoneSelectMixin:
+    """The time zone as a grouped select of the places people pick from, the account's own preselected."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "timezone" in self.fields:
+            current = self.instance.timezone if self.instance.pk else "UTC"
+            self.fields["timezone"] = forms.ChoiceField(
+                label="Time zone", choices=timezone_choices(current), initial=current
+            )
+
+
+class _RoleInitialMixin(_TimezoneSelectMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and "role" in self.fields:
@@ -58,7 +71,7 @@ class OperatorUserChangeForm(_RoleInitialMixin, forms.ModelForm):
         fields = ["email", "timezone", "is_active"]
 
 
-class OperatorUserCreationForm(forms.ModelForm):
+class OperatorUserCreationForm(_TimezoneSelectMixin, forms.ModelForm):
     """No password: the new user gets a link by email to choose one."""
 
     role = _role_field(ROLES_OPERATORS_GRANT)
@@ -90,7 +103,7 @@ class SuperuserUserChangeForm(_RoleInitialMixin, UserChangeForm):
     role = _role_field(ROLES)
 
 
-class SuperuserUserCreationForm(AdminUserCreationForm):
+class SuperuserUserCreationForm(_TimezoneSelectMixin, AdminUserCreationForm):
     role = _role_field(ROLES)
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
@@ -153,19 +158,36 @@ def user_role_change(*, user: User, role: str, actor: User) -> User:
     return user
 
 
-class _OneAccountPasswordResetForm(PasswordResetForm):
-    """Django's reset mail (token link, templates) for exactly one account, not every one sharing its email."""
+def _password_link(user: User) -> str:
+    """The one-time link to choose a password, on the public address (PUBLIC_BASE_URL, path kept),
+    never on whatever Host a request carried."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    path = reverse(
+        "web:password_reset_confirm", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)}
+    )
+    return f"{settings.PUBLIC_BASE_URL}{path}"
 
-    def __init__(self, *, user: User) -> None:
-        super().__init__(data={"email": user.email})
-        self.account = user
 
-    def get_users(self, email: str):
-        yield self.account
+def _password_link_mail(*, user: User, template: str, context: dict[str, object]) -> None:
+    """One of the product's own mails with a password link: `<template>_subject.txt` and `<template>.txt`."""
+    context = {
+        "user": user,
+        "username": user.get_username(),
+        "link": _password_link(user),
+        "base_url": settings.PUBLIC_BASE_URL,
+        "login_url": f"{settings.PUBLIC_BASE_URL}{reverse('web:login')}",
+        "valid_days": max(1, round(settings.PASSWORD_RESET_TIMEOUT / 86400)),
+        **context,
+    }
+    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+    send_mail(subject, render_to_string(f"{template}.txt", context), None, [user.email])
 
 
 def user_password_reset_send(*, user: User, actor: User) -> None:
-    """Mail `user` a one-time link to choose a password: nobody types another person's password."""
+    """Mail `user` a one-time link to choose a password: nobody types another person's password.
+
+    An account that has never had a password (an operator just added it) gets an invitation in the
+    product's words; one that has, a reset mail naming who asked."""
     if not user_manageable_by(actor=actor, user=user):
         raise Forbidden("You may not change this account.", code="account_not_manageable")
     if not user.email:
@@ -173,12 +195,11 @@ def user_password_reset_send(*, user: User, actor: User) -> None:
             f"{user.username} has no email address to send a reset link to.",
             details={"email": ["Add an email address first."]},
         )
-    form = _OneAccountPasswordResetForm(user=user)
-    form.is_valid()
-    public = urlsplit(settings.PUBLIC_BASE_URL)
-    form.save(domain_override=public.netloc, use_https=public.scheme == "https", from_email=None)
+    invitation = not user.has_usable_password() and user.last_login is None
+    template = "web/email/invitation" if invitation else "web/email/password_reset"
+    _password_link_mail(user=user, template=template, context={"requested_by": actor.get_username()})
     audit_event_record(
-        action="user.password_reset_sent",
+        action="user.invited" if invitation else "user.password_reset_sent",
         actor=actor,
         target_type="user",
         target_id=user.pk,
@@ -188,7 +209,7 @@ def user_password_reset_send(*, user: User, actor: User) -> None:
 
 def user_password_reset_request(*, email: str, client_address: str) -> int:
     """Someone asks for a reset link by email address: each active account with that address and a
-    usable password gets Django's one-time link. The answer never says whether the address is known,
+    usable password gets a one-time link. The answer never says whether the address is known,
     and requests are limited per address and per email, so the page cannot be used to flood an inbox.
     Returns how many mails went out (for tests; never shown)."""
     email = (email or "").strip()
@@ -205,16 +226,10 @@ def user_password_reset_request(*, email: str, client_address: str) -> int:
     form = PasswordResetForm(data={"email": email})
     if not form.is_valid():
         raise InvalidInput("Enter a valid email address.", details={"email": list(form.errors.get("email", []))})
+    # Django's choice of accounts (active, with a usable password, the address matched without case).
     users = list(form.get_users(email))
-    public = urlsplit(settings.PUBLIC_BASE_URL)
-    form.save(
-        domain_override=public.netloc,
-        use_https=public.scheme == "https",
-        from_email=None,
-        email_template_name="web/email/password_reset.txt",
-        subject_template_name="web/email/password_reset_subject.txt",
-    )
     for user in users:
+        _password_link_mail(user=user, template="web/email/password_reset", context={"requested_by": ""})
         audit_event_record(
             action="user.password_reset_sent", actor=None, target_type="user", target_id=user.pk, data={"self": True}
         )

@@ -41,3 +41,4 @@ class AuditConfig(AppConfig):
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="audit.schedules")
         task_prerun.connect(jobs.task_started, dispatch_uid="audit.task_started", weak=False)
         task_postrun.connect(jobs.task_finished, dispatch_uid="audit.task_finished", weak=False)
+        jobs.routine_task_logs_quiet()

@@ -3,10 +3,12 @@
 Connected to Celery's task signals in AuditConfig.ready, so every task of every app is covered
 without each one remembering to; the sealer, which runs every second and only links events, is the
 one task left out (it would otherwise write an event per second to record that it sealed one).
+For the same reason its runs leave no INFO line in the worker's and beat's logs (RoutineTaskLogFilter).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -14,8 +16,40 @@ from django.core.management.base import BaseCommand
 
 from apps.core.request_context import request_context, request_context_reset, request_context_update
 
-UNAUDITED_TASKS = {"audit.seal"}
+# Jobs that run every second or so and usually have nothing to report: a line or an event per run
+# would bury everything else (the demo login scrolled away under 3 lines a second). Their failures
+# are still logged, at WARNING and ERROR, and the jobs log what they find themselves.
+ROUTINE_TASKS = frozenset({"audit.seal"})
+UNAUDITED_TASKS = ROUTINE_TASKS
+# Celery's loggers that write one INFO line per task run: beat's "Sending due task", the worker's
+# "Task ... received" and "Task ... succeeded".
+CELERY_PER_RUN_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
 _running: dict[str, tuple[Any, float]] = {}
+
+
+class RoutineTaskLogFilter(logging.Filter):
+    """Moves Celery's per-run INFO lines about a routine task down to DEBUG (shown only when asked for)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not _names_routine_task(record.args):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _names_routine_task(args: object) -> bool:
+    # The worker's lines pass a dict with the task's name; beat's pass (entry name, task name).
+    if isinstance(args, dict):
+        return args.get("name") in ROUTINE_TASKS
+    return isinstance(args, tuple) and any(isinstance(arg, str) and arg in ROUTINE_TASKS for arg in args)
+
+
+def routine_task_logs_quiet() -> None:
+    """Installed once per process (AuditConfig.ready: worker, beat and web alike)."""
+    for name in CELERY_PER_RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RoutineTaskLogFilter) for existing in logger.filters):
+            logger.addFilter(RoutineTaskLogFilter())
 
 
 def task_started(*, task_id: str, task: Any, **kwargs: Any) -> None:

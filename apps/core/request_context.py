@@ -14,8 +14,38 @@ from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
-# The doors an operation can come through (AuditEvent.door).
-DOORS = ("rest", "mcp", "stdio", "chat", "admin", "job", "cli", "system")
+# The one list of doors an operation can come through (AuditEvent.door), with what each one is. The
+# request context, the pipeline, the audit filters (API and activity page) and the docs use this.
+DOOR_DESCRIPTIONS: dict[str, str] = {
+    "rest": "the REST API under /api/",
+    "mcp": "MCP over Streamable HTTP at /mcp",
+    "stdio": "MCP over stdio (manage.py mcp_stdio)",
+    "chat": "a tool the chat's model called",
+    "web": 'the pages (sign-in, settings, chat, "Try a tool")',
+    "admin": "the Django admin under /admin/",
+    "job": "a Celery job",
+    "cli": "a management command",
+    "system": "anything else the service does by itself",
+}
+DOORS = tuple(DOOR_DESCRIPTIONS)
+
+# A tool call's transport (ToolCall.transport) and the door it is. A transport names how the call
+# arrived more finely than the door (MCP over HTTP or over stdio).
+DOOR_BY_TRANSPORT: dict[str, str] = {
+    "rest": "rest",
+    "mcp-http": "mcp",
+    "mcp-stdio": "stdio",
+    "chat": "chat",
+    "web": "web",
+}
+
+
+def door_for_transport(transport: str) -> str:
+    """The door of a tool call's transport; a door's own name stands for itself, anything else
+    (a bench, a test harness) is the service acting by itself."""
+    if transport in DOOR_BY_TRANSPORT:
+        return DOOR_BY_TRANSPORT[transport]
+    return transport if transport in DOOR_DESCRIPTIONS else "system"
 
 
 @dataclass(frozen=True)
@@ -59,8 +89,11 @@ def request_context(**fields: object) -> Iterator[RequestContext]:
 
 
 def door_for_path(path: str) -> str:
+    """The door of an HTTP request: /mcp, the admin, the REST API, or else the pages."""
     if path == "/mcp" or path.startswith("/mcp/"):
         return "mcp"
     if path.startswith("/admin/"):
         return "admin"
-    return "rest"
+    if path == "/api" or path.startswith("/api/"):
+        return "rest"
+    return "web"

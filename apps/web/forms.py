@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
@@ -14,11 +13,11 @@ from apps.audit.models import AuditEvent
 from apps.audit.selectors import AuditFilters
 from apps.core.errors import INVALID, DomainError, RateLimited
 from apps.core.request_context import DOORS
+from apps.core.timezones import timezone_choices
 from apps.keys.models import LABEL_MAX_LENGTH
 from apps.keys.services import API_KEY_MAX_LENGTH
 from apps.providers.registry import PROVIDERS
 
-TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 EXPIRY_DAY_CHOICES = [
     ("", "Never"),
     ("7", "In 7 days"),
@@ -101,8 +100,12 @@ class SignupForm(PageForm):
         help_text="At least 10 characters, not a common password.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+    # The browser's own zone is preselected by static/web/site.js when the list has it.
     timezone = forms.ChoiceField(
-        choices=TIMEZONE_CHOICES, initial="UTC", help_text="Due dates like \u201ctomorrow 5pm\u201d are read in it."
+        choices=timezone_choices,
+        initial="UTC",
+        help_text="Due dates like \u201ctomorrow 5pm\u201d are read in it.",
+        widget=forms.Select(attrs={"data-browser-zone": ""}),
     )
 
 
@@ -227,8 +230,7 @@ class ActivityFilterForm(PageForm):
         label="Action", required=False, max_length=80, help_text="For example provider_key.created."
     )
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AuditEvent.Outcome.choices, "Any"))
-    # "web": tools tried from the setup page are recorded under the pages' own transport.
-    door = forms.ChoiceField(label="Door", required=False, choices=_any((*DOORS, "web"), "Any"))
+    door = forms.ChoiceField(label="Door", required=False, choices=_any(DOORS, "Any"))
 
     def clean(self) -> dict:
         data = super().clean()

@@ -35,3 +35,28 @@
     setUp();
   }
 })();
+
+// Time-zone selects marked data-browser-zone: while they still show the default, preselect the
+// browser's own zone when the list offers it (a form sent back with errors keeps what was chosen).
+(function () {
+  "use strict";
+  function setUp() {
+    var zone;
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch (error) {
+      return;
+    }
+    document.querySelectorAll("select[data-browser-zone]").forEach(function (select) {
+      var chosen = select.querySelector("option[selected]");
+      if (zone && (!chosen || chosen.value === "UTC") && select.querySelector('option[value="' + zone + '"]')) {
+        select.value = zone;
+      }
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+})();

@@ -154,7 +154,7 @@ def test_operators_never_set_a_password(olivia, alice, sam):
 
 
 def _reset_path(message) -> str:
-    return re.search(r"https?://[^/\s]+(/admin/password-reset/\S+/)", message.body).group(1)
+    return re.search(r"https?://[^/\s]+(/accounts/password-reset/\S+/)", message.body).group(1)
 
 
 def test_operators_send_a_reset_link_and_the_owner_chooses_the_password(olivia, alice):
@@ -206,6 +206,38 @@ def test_operators_add_accounts_with_a_role_and_no_password(olivia):
     assert erin.roles == ["auditor"] and erin.is_staff and not erin.is_superuser
     assert not erin.has_usable_password()
     assert [message.to for message in mail.outbox] == [["erin@example.test"]]
+
+
+def test_an_added_account_is_invited_in_the_products_words_with_the_public_link(olivia, settings):
+    settings.PUBLIC_BASE_URL = "https://todo.example.org/gateway"
+    admin_client(olivia).post(
+        f"{USERS}add/", {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "user"}
+    )
+
+    (message,) = mail.outbox
+    assert message.subject == "You have an account on Todo MCP Gateway"
+    assert "olivia made you an account on Todo MCP Gateway" in message.body and "username is erin" in message.body
+    assert "In case you've forgotten" not in message.body and "password reset" not in message.body.lower()
+    link = re.search(r"https://todo\.example\.org/gateway(/accounts/password-reset/\S+/)", message.body)
+    assert link and "127.0.0.1" not in message.body
+    assert "https://todo.example.org/gateway/accounts/login/" in message.body
+    owner = Client()
+    form_page = owner.get(link.group(1), follow=True)
+    done = owner.post(
+        form_page.redirect_chain[-1][0], {"new_password1": "Brand-new-pass-42", "new_password2": "Brand-new-pass-42"}
+    )
+    assert done.status_code == 302
+    assert User.objects.get(username="erin").check_password("Brand-new-pass-42")
+    event = AuditEvent.objects.get(action="user.invited")
+    assert (event.actor_id, event.data["username"]) == (olivia.pk, "erin")
+
+
+def test_a_reset_an_operator_sends_says_who_sent_it(olivia, alice):
+    admin_client(olivia).post(USERS, {"action": "send_password_reset", "_selected_action": [alice.pk]})
+
+    (message,) = mail.outbox
+    assert "olivia, an operator of Todo MCP Gateway" in message.body and "the account alice" in message.body
+    assert "In case you've forgotten" not in message.body
 
 
 def test_an_account_added_by_an_operator_with_the_default_role_can_use_the_api(olivia):

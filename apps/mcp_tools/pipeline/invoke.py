@@ -23,7 +23,7 @@ from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_build
 from apps.core.database import rows_insert
 from apps.core.errors import DomainError, Forbidden, NotFound
-from apps.core.request_context import request_context
+from apps.core.request_context import door_for_transport, request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
 from apps.mcp_tools.pipeline.cache import (
@@ -51,7 +51,6 @@ DENIAL_CODES = {
     "tool_not_offered",
 }
 UNKNOWN_TOOL_LABEL = "(unknown)"
-DOOR_BY_TRANSPORT = {"rest": "rest", "mcp-http": "mcp", "mcp-stdio": "stdio", "chat": "chat"}
 
 
 @dataclass
@@ -274,7 +273,7 @@ def tool_invoke(
     actor = principal.operator or principal.user
     # Whatever the tool records (a todo change) names this caller, door and invocation.
     with request_context(
-        door=DOOR_BY_TRANSPORT.get(transport, transport),
+        door=door_for_transport(transport),
         actor_id=actor.pk,
         actor_label=actor.username,
         token_id=principal.token_id,
@@ -321,6 +320,10 @@ def _tool_invoke(
         in_transaction = not (spec.read_only or spec.open_world or spec.own_transactions)
         with transaction.atomic() if in_transaction else nullcontext():
             result, cached, decision = _run(spec=spec, principal=principal, arguments=arguments)
+            # One meaning of `cached` in the envelope (REST, MCP _meta, usage row, audit): served from
+            # a cache instead of worked out afresh, by the result cache above or by a cache inside the
+            # tool (an AI tool reports an answer from the provider answer cache as result.cached).
+            cached = cached or (isinstance(result, dict) and result.get("cached") is True)
             outcome = InvocationResult(
                 tool_name=name,
                 success=True,

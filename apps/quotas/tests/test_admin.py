@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.test import Client
 
 from apps.audit.models import AuditEvent
@@ -66,6 +68,32 @@ def test_the_ledger_page_shows_top_users_by_cost_and_refusals(olivia, alice, bob
     assert page.status_code == 200
     top_by_cost = page.context["top_by_cost"]
     assert [row["user__username"] for row in top_by_cost] == ["bob", "alice"]
-    assert str(top_by_cost[0]["total_cost"]) == "0.45000000"
+    assert top_by_cost[0]["total_cost"] == Decimal("0.45")
     assert list(page.context["top_refused"]) == [{"user__username": "alice", "refusals": 2}]
     assert b"top users by cost" in page.content
+    # Money as money: the sum's 19 places are not shown, in the top table or in the ledger's rows.
+    assert "<td>$0.45</td>" in page.content.decode() and "0.450000" not in page.content.decode()
+    assert "$0.15" in page.content.decode()
+
+
+def test_prices_budgets_and_ledger_rows_show_money_as_money(olivia, alice):
+    from apps.quotas.models import Budget, ModelPrice, UsageRecord
+
+    UsageRecord.objects.create(
+        user=alice, door="rest", provider="openai", model="m", cost=Decimal("0.0000216"), outcome="ok"
+    )
+    ModelPrice.objects.create(provider="openai", model="m", input_per_million=Decimal("0.15"),
+                              output_per_million=Decimal("0.6"), effective_from="2026-01-01T00:00:00Z")  # fmt: skip
+    Budget.objects.create(user=alice, period="month", measure="cost", amount=Decimal("5"), hard=True)
+    Budget.objects.create(user=alice, period="day", measure="tokens", amount=Decimal("100000"), hard=False)
+    admin = _admin(olivia)
+
+    record = UsageRecord.objects.get()
+    ledger = admin.get("/admin/quotas/usagerecord/").content.decode()
+    detail = admin.get(f"/admin/quotas/usagerecord/{record.pk}/change/").content.decode()
+    prices = admin.get("/admin/quotas/modelprice/").content.decode()
+    budgets = admin.get("/admin/quotas/budget/").content.decode()
+    assert "$0.0000216" in ledger and "0.00002160" not in ledger
+    assert "$0.0000216" in detail and "0.00002160" not in detail
+    assert "$0.15" in prices and "$0.60" in prices and "0.150000" not in prices
+    assert "$5.00" in budgets and "100,000 tokens" in budgets

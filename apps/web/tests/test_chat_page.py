@@ -111,3 +111,25 @@ def test_a_key_pasted_into_the_chat_is_shown_nowhere(alice_browser, alice, alice
         answer = alice_browser.get(path)
         body = b"".join(answer.streaming_content) if answer.streaming else answer.content
         assert alices_key.encode() not in body and alices_key[8:24].encode() not in body, path
+
+
+def test_the_offline_banner_ends_its_sentence_once(alice_browser, alice, alices_key, fake_provider):
+    fake_provider.behaviour = fake.UNAVAILABLE
+    response = _say(alice_browser, "hi")
+    body = alice_browser.get(response["Location"]).content.decode()
+    banner = re.search(r"Offline: [^<]*", body).group(0)
+    assert ".." not in banner and banner.rstrip().endswith(".")
+
+
+def test_due_times_beside_the_chat_are_in_the_users_time_zone(alice, alice_browser):
+    import datetime as dt
+
+    from apps.todos.services import todo_create
+
+    alice.timezone = "Europe/Berlin"
+    alice.save(update_fields=["timezone"])
+    todo_create(owner=alice, title="Call the bank", due_at=dt.datetime(2026, 1, 20, 16, 0, tzinfo=dt.UTC))
+
+    body = alice_browser.get("/chat/").content.decode()
+
+    assert "2026-01-20 17:00 CET" in body and 'datetime="2026-01-20T17:00:00+01:00"' in body

@@ -47,7 +47,9 @@ def test_operators_see_where_people_stop_and_the_state_of_keys_tokens_and_calls(
     assert "1 active (0 used in the last day)" in body
     assert "Verify the hash chain now" in body
     assert "Top users this month" in body
-    assert '<th scope="row">alice</th><td>1</td><td>150</td><td>0.0125</td>' in body
+    assert '<th scope="row">alice</th><td>1</td><td>150</td><td>$0.0125</td>' in body
+    # Provider calls in the table beside it: the breakers' box does not claim none were made.
+    assert "No provider called yet" not in body and "Every provider's breaker is closed" in body
     verified = signed_in(olivia).get("/admin/?verify_audit=1").content.decode()
     assert "Hash chain verified: intact." in verified
 

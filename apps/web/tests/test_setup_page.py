@@ -84,6 +84,8 @@ def test_bad_tool_arguments_are_explained(alice_browser, alice):
         "/settings/", {"action": "try_tool", "tool_name": "list_todos", "arguments": '{"status": "someday"}'}
     )
     assert "list_todos failed" in wrong.content.decode() and "validation_error" in wrong.content.decode()
+    # Which argument is wrong, and why, as the REST and MCP doors say it.
+    assert "<li><code>status</code>: &#x27;someday&#x27; is not one of" in wrong.content.decode()
     not_offered = alice_browser.post("/settings/", {"action": "try_tool", "tool_name": "delete_todos", "arguments": ""})
     assert "not one of the available choices" in not_offered.content.decode()
     assert not SetupStep.objects.filter(user=alice, step="tool_tried").exists()

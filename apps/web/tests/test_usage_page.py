@@ -21,7 +21,7 @@ def test_it_shows_the_callers_tool_calls_and_not_anyone_elses(alice_browser, ali
     body = alice_browser.get("/settings/usage/").content.decode()
     assert '<th scope="row"><code>todo_overview</code></th>\n      <td>2</td><td>2</td>' in body
     assert "<code>whoami</code>" not in body
-    assert "Calls per day over the last 30 days: 2 in all." in body
+    assert "2 in all, at most 2 a day." in body
 
 
 def test_it_draws_provider_use_and_cost_per_day(alice_browser, alice):
@@ -39,6 +39,20 @@ def test_it_draws_provider_use_and_cost_per_day(alice_browser, alice):
     today = timezone.now().astimezone(dt.UTC).date().isoformat()
     assert f"{today}: 0 tool calls, 1 provider calls, US$0.0125" in body
     assert "<svg" in body and 'role="img"' in body
+
+
+def test_the_chart_has_its_dates_and_its_scale(alice_browser, alice):
+    for _ in range(3):
+        services.tool_try(user=alice, tool_name="todo_overview", arguments={})
+    body = alice_browser.get("/settings/usage/").content.decode()
+    today = timezone.now().astimezone(dt.UTC).date()
+    first = today - dt.timedelta(days=29)
+    # Under the chart: its first, middle and last day; beside it: from 0 to the tallest day.
+    dates = body.split('<div class="chart-dates"', 1)[1].split("</div>", 1)[0]
+    assert dates.count("<span>") == 3
+    assert f"<span>{first:%b} {first.day}</span>" in dates and f"<span>{today:%b} {today.day}</span>" in dates
+    assert '<div class="chart-scale" aria-hidden="true"><span>3</span><span>0</span></div>' in body
+    assert f"per day (UTC), {first:%b} {first.day} to {today:%b} {today.day}; the scale runs from 0 to 3" in body
 
 
 def test_budgets_show_as_meters_with_the_warning_thresholds(alice_browser, alice, settings):

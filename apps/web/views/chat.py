@@ -18,6 +18,7 @@ from apps.accounts.principal import principal_for_user
 from apps.chat import services as chat_services
 from apps.chat.models import ChatMessage, Conversation
 from apps.core.errors import DomainError, RateLimited
+from apps.core.timezones import zone_or_utc
 from apps.todos.models import Todo
 from apps.todos.selectors import todo_list
 from apps.web.forms import ChatMessageForm, error_text
@@ -75,7 +76,9 @@ def _send(request: HttpRequest, form: ChatMessageForm, conversation: Conversatio
     )
     if reply.offline:
         wait = f" Try again in {reply.retry_after} seconds." if reply.retry_after else ""
-        messages.warning(request, f"Offline: {reply.offline_reason or 'no provider answered'}.{wait}")
+        # The reason is a sentence of its own, usually with its full stop.
+        reason = (reply.offline_reason or "no provider answered").rstrip(". ")
+        messages.warning(request, f"Offline: {reason}.{wait}")
     for notice in reply.notices:
         messages.info(request, notice)
     return redirect("web:chat_conversation", conversation_id=reply.conversation.pk)
@@ -102,6 +105,8 @@ def chat_page(request: HttpRequest, conversation_id: int | None = None) -> HttpR
         "turns": _turns(conversation) if conversation is not None else [],
         "form": form,
         "todos": _open_todos(request.user),
+        # Due times in the user's own zone, as the tools and the API give them.
+        "user_zone": zone_or_utc(request.user.timezone),
         "refusal": error.code if error is not None else "",
         "rate_limited": isinstance(error, RateLimited),
     }

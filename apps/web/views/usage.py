@@ -27,5 +27,9 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
         "chart_total": sum(bar.calls + bar.tool_calls for bar in bars),
+        # The scale: the tallest bar's calls (usage.usage_daily draws every bar against it).
+        "chart_max": max((bar.calls + bar.tool_calls for bar in bars), default=0),
+        # Under the chart: its first, middle and last day.
+        "chart_dates": [bars[0].day, bars[len(bars) // 2].day, bars[-1].day] if bars else [],
     }
     return render_page(request, "web/settings/usage.html", context)
