@@ -224,7 +224,7 @@ def test_warnings_the_usage_api_and_the_admin_show_the_one_figure_the_ledger_cou
     operator = Client()
     operator.force_login(olivia)
     page = operator.get("/admin/quotas/budgetspend/")
-    assert page.status_code == 200 and ">162<" in page.content.decode()
+    assert page.status_code == 200 and "· 162 tokens<" in page.content.decode()
 
 
 def test_a_warning_is_sent_once_per_threshold(alice, settings, django_capture_on_commit_callbacks, mailoutbox):
