@@ -14,6 +14,12 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
     )
 
 
+def _load_prices(sender: AppConfig, **kwargs: Any) -> None:
+    from apps.quotas.prices import model_prices_load
+
+    model_prices_load()
+
+
 class QuotasConfig(AppConfig):
     """Rate limits on every door, the usage ledger with prices, budgets and their warnings."""
 
@@ -23,3 +29,4 @@ class QuotasConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="quotas.schedules")
+        post_migrate.connect(_load_prices, sender=self, dispatch_uid="quotas.prices")

@@ -141,7 +141,9 @@ class KeyAddForm(PageForm):
         required=False,
         max_length=300,
         assume_scheme="https",
-        help_text="Only for an OpenAI-compatible service.",
+        help_text="Only for a key to your own server ("
+        + ", ".join(spec.display_name for spec in PROVIDERS.values() if spec.user_base_url)
+        + ").",
     )
     expires_at = forms.DateField(
         label="Expires on",
@@ -280,7 +282,7 @@ class ProviderOrderForm(PageForm):
                 label=f"{display} model",
                 required=False,
                 max_length=100,
-                help_text="Empty: the server's default." if name in ("openai", "anthropic") else "",
+                help_text="Empty: the server's default." if PROVIDERS[name].default_model_setting else "",
             )
 
     def provider_order(self) -> list[str]:
