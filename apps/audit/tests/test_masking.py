@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from apps.audit.masking import EMAIL, MASK, RESET_LINK, SECRET_VALUE, mask_audit_text, mask_text, mask_value
 from apps.providers.registry import provider_specs_list, secret_patterns
