@@ -15,19 +15,11 @@ from apps.providers.calls import CompletionRequest, Message, ToolCallRequest
 from apps.providers.fallback import completion_with_fallback
 from apps.providers.models import ProviderCircuit
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.test_calls import CREATE_TOOL, HELLO, candidate
+
+# fast_retries: the same short retries and timeouts as the other providers' call tests (autouse).
+from apps.providers.tests.test_calls import CREATE_TOOL, HELLO, candidate, fast_retries  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(settings):
-    settings.PROVIDER_RETRY_BASE_SECONDS = 0.01
-    settings.PROVIDER_RETRY_MAX_WAIT_SECONDS = 0.05
-    settings.PROVIDER_RETRY_ATTEMPTS = 3
-    settings.PROVIDER_RETRY_TOTAL_SECONDS = 5
-    settings.PROVIDER_CALL_TIMEOUT_SECONDS = 1
-    settings.PROVIDER_BREAKER_FAILURES = 3
 
 
 def test_a_function_call_and_its_result_go_round_in_gemini_s_format(fake_provider):

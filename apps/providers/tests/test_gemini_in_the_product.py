@@ -10,20 +10,14 @@ from decimal import Decimal
 import pytest
 
 from apps.mcp_tools.tests.pipeline_helpers import invoke, result_of
+
+# fast_calls: the AI tool tests' short retries and timeouts (autouse).
+from apps.mcp_tools.tests.test_ai_tools import fast_calls  # noqa: F401
 from apps.providers.tests import fake_provider as fake
 from apps.providers.tests.keys import gemini_key, openai_key
 
 pytestmark = pytest.mark.django_db
 KEYS = "/api/api-keys"
-
-
-@pytest.fixture(autouse=True)
-def fast_calls(settings):
-    settings.PROVIDER_RETRY_BASE_SECONDS = 0.01
-    settings.PROVIDER_RETRY_MAX_WAIT_SECONDS = 0.05
-    settings.PROVIDER_RETRY_ATTEMPTS = 2
-    settings.PROVIDER_CALL_TIMEOUT_SECONDS = 2
-    settings.PROVIDER_BREAKER_FAILURES = 50
 
 
 def _store(client, fake_provider, provider: str = "gemini", maker=gemini_key) -> dict:
