@@ -66,6 +66,12 @@ def provider_names_sentence() -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
+def key_mask_examples() -> str:
+    """'sk-proj-...a1B2, sk-ant-...a1B2, ...': how stored keys look, for the key forms' help text."""
+    prefixes = [spec.mask_prefixes[0] for spec in PROVIDERS.values() if spec.mask_prefixes]
+    return ", ".join(f"{prefix}...a1B2" for prefix in dict.fromkeys(prefixes))
+
+
 def secret_patterns() -> list[SecretPattern]:
     """Every credential format of every provider, for masking; longest fragment first, no repeats."""
     patterns = {pattern.regex: pattern for spec in PROVIDERS.values() for pattern in spec.all_secret_patterns()}

@@ -16,7 +16,7 @@ from apps.core.errors import INVALID, DomainError, RateLimited
 from apps.core.request_context import DOORS
 from apps.keys.models import LABEL_MAX_LENGTH
 from apps.keys.services import API_KEY_MAX_LENGTH
-from apps.providers.registry import PROVIDERS
+from apps.providers.registry import PROVIDERS, key_mask_examples
 
 TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 EXPIRY_DAY_CHOICES = [
@@ -133,7 +133,7 @@ class KeyAddForm(PageForm):
         strip=False,
         # A password box: the key is not echoed on screen, and browsers do not keep it in form history.
         widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="Stored encrypted; shown afterwards only as a mask such as sk-proj-...a1B2.",
+        help_text=f"Stored encrypted; shown afterwards only as a mask such as {key_mask_examples()}.",
     )
     label = forms.CharField(required=False, max_length=LABEL_MAX_LENGTH, help_text="A name such as Work or Personal.")
     base_url = forms.URLField(

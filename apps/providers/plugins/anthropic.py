@@ -166,5 +166,4 @@ PROVIDER = ProviderSpec(
             ("claude-haiku-4-5", "1.00", "5.00"),
         ],
     ),
-    key_help="Stored encrypted; shown afterwards only as a mask such as sk-ant-...a1B2.",
 )

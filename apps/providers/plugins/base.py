@@ -161,8 +161,6 @@ class ProviderSpec:
     # Credential formats masking hides; when empty, one per key prefix.
     secret_patterns: tuple[SecretPattern, ...] = ()
     prices: tuple[PriceRow, ...] = ()
-    # What the pages say under the key box and where a key is pasted (never a real key).
-    key_help: str = ""
     # Keys live at the user's own server (base URL given per key) rather than the provider's.
     user_base_url: bool = False
 

@@ -246,5 +246,4 @@ PROVIDER = ProviderSpec(
             ("gemini-2.0-flash", "0.10", "0.40"),
         ],
     ),
-    key_help="Stored encrypted; shown afterwards only as a mask such as AIza...a1B2.",
 )

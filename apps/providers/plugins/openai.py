@@ -170,5 +170,4 @@ PROVIDER = ProviderSpec(
             ("o4-mini", "1.10", "4.40"),
         ],
     ),
-    key_help="Stored encrypted; shown afterwards only as a mask such as sk-proj-...a1B2.",
 )

@@ -53,6 +53,5 @@ PROVIDER = ProviderSpec(
         secret_pattern("xai-"),
         secret_pattern("pplx-"),
     ),
-    key_help="Stored encrypted; shown afterwards only as a mask such as gsk_...a1B2. Give the server's base URL too.",
     user_base_url=True,
 )

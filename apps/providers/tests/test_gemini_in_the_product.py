@@ -101,3 +101,21 @@ def _plaintext(key) -> str:
     from apps.keys.services import provider_key_plaintext_for_call
 
     return provider_key_plaintext_for_call(key=key)
+
+
+def test_the_price_rows_of_every_module_are_loaded_once_with_their_dates():
+    import io
+
+    from django.core.management import call_command
+
+    from apps.providers.registry import provider_prices
+    from apps.quotas.models import ModelPrice
+
+    out = io.StringIO()
+    call_command("prices_load", stdout=out)  # after migrate's own load: nothing left to add
+
+    assert out.getvalue().strip() == "0 price row(s) added."
+    for provider, row in provider_prices():
+        price = ModelPrice.objects.get(provider=provider, model=row.model, effective_from=row.effective_from)
+        assert (price.input_per_million, price.output_per_million) == (row.input_per_million, row.output_per_million)
+    assert ModelPrice.objects.filter(provider="gemini", model="gemini-2.5-flash").exists()
