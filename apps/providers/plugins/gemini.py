@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pydantic
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
 
 from apps.providers.calls import Candidate, CompletionRequest, CompletionResponse, Message, ToolCallRequest, Usage
 from apps.providers.plugins.base import (
@@ -37,6 +36,10 @@ from apps.providers.plugins.base import (
     validation_timeout,
 )
 
+if TYPE_CHECKING:
+    from google import genai
+    from google.genai import types
+
 API_VERSION = "v1beta"
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -45,7 +48,21 @@ _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s\Z")
 _KEY_REASONS = ("API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED")
 
 
+def _sdk() -> tuple[ModuleType, ModuleType]:
+    """google-genai's client and types modules, imported on first use.
+
+    The SDK (with pydantic models for the whole Gemini API) costs about as much start-up time as the
+    two other SDKs together; a process that never calls Gemini (a worker, the ASGI server's start,
+    `manage.py`) does not pay for it.
+    """
+    from google import genai
+    from google.genai import types
+
+    return genai, types
+
+
 def _client(*, api_key: str, base_url: str, timeout_seconds: float, http_client: httpx2.Client | None) -> genai.Client:
+    genai, types = _sdk()
     options = types.HttpOptions(
         base_url=base_url.rstrip("/") + "/",
         api_version=API_VERSION,
@@ -62,6 +79,7 @@ def _tool_names(messages: tuple[Message, ...]) -> dict[str, str]:
 
 
 def wire_contents(messages: tuple[Message, ...]) -> tuple[str, list[types.Content]]:
+    _genai, types = _sdk()
     system = "\n\n".join(m.content for m in messages if m.role == "system")
     names = _tool_names(messages)
     out: list[types.Content] = []
@@ -129,6 +147,7 @@ def parse(document: Any, *, provider: str, model: str) -> CompletionResponse:
 
 
 def complete(candidate: Candidate, request: CompletionRequest, http_client: httpx2.Client) -> CompletionResponse:
+    _genai, types = _sdk()
     system, contents = wire_contents(request.messages)
     config = types.GenerateContentConfig(
         max_output_tokens=request.max_tokens,
@@ -174,7 +193,7 @@ def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | Non
     return ModelsList(200, len(page))
 
 
-def _details(exc: genai_errors.APIError) -> list[dict[str, Any]]:
+def _details(exc: Any) -> list[dict[str, Any]]:
     error = exc.details.get("error") if isinstance(exc.details, dict) else None
     details = error.get("details") if isinstance(error, dict) else None
     return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
@@ -191,7 +210,9 @@ def _retry_delay(details: list[dict[str, Any]]) -> int | None:
 
 
 def failure_of(exc: BaseException) -> SdkFailure | None:
-    if isinstance(exc, genai_errors.APIError):
+    # Not imported yet means not raised yet: no exception can be of a class nobody has loaded.
+    genai_errors = sys.modules.get("google.genai.errors")
+    if genai_errors is not None and isinstance(exc, genai_errors.APIError):
         details = _details(exc)
         headers = exc.response.headers if isinstance(exc.response, httpx2.Response) else {}
         key_refused = any(d.get("@type") == _ERROR_INFO and d.get("reason") in _KEY_REASONS for d in details)
