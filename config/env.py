@@ -7,7 +7,6 @@ start-up instead of surfacing at first use. Any variable can also be given as NA
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import re
@@ -20,7 +19,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 # Parsed where the vault lives (plain Python, no app loading); re-exported for settings and the generators.
-from apps.keys.keyring import VAULT_KEY_BYTES, vault_keyring  # noqa: F401
+from apps.keys.keyring import VAULT_KEY_BYTES, master_key_entry, vault_keyring  # noqa: F401
 
 _env = environ.FileAwareEnv()
 
@@ -247,7 +246,7 @@ def mcp_origin(url: str) -> str:
 
 def new_master_key() -> str:
     """A development vault master keyring of one fresh key."""
-    return "v1:" + base64.b64encode(secrets.token_bytes(VAULT_KEY_BYTES)).decode()
+    return master_key_entry("v1")
 
 
 def read_or_create_secret(path: Path, generate) -> str:

@@ -8,7 +8,6 @@ are set, so the generators must need nothing else (no database, no settings, no 
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import re
 import secrets
@@ -18,7 +17,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.audit.keyring import audit_key_entry
-from config.env import VAULT_KEY_BYTES, env_str, is_set, vault_keyring
+from config.env import env_str, is_set, master_key_entry, vault_keyring
 
 COMMANDS = ("generate_secrets", "vault_generate_key")
 MASTER_KEY_VERSION = re.compile(r"[A-Za-z0-9_-]{1,16}")
@@ -35,10 +34,6 @@ def secret_key() -> str:
 
 def pepper() -> str:
     return secrets.token_urlsafe(48)
-
-
-def master_key_entry(version: str) -> str:
-    return f"{version}:{base64.b64encode(secrets.token_bytes(VAULT_KEY_BYTES)).decode()}"
 
 
 def current_master_key_versions() -> list[str]:

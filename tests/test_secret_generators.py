@@ -69,3 +69,14 @@ def test_vault_generate_key_reads_the_development_key_in_var(tmp_path):
     result = manage("vault_generate_key", APP_ENV="development", VAR_DIR=str(tmp_path))
 
     assert result.stdout.startswith("v5:")
+
+
+def test_master_keys_come_from_one_generator():
+    from apps.keys import crypto, keyring
+    from config import env, secret_generators
+
+    assert env.master_key_entry is secret_generators.master_key_entry is keyring.master_key_entry
+    assert not hasattr(crypto, "master_key_generate")
+    [(version, material)] = keyring.vault_keyring("VAULT_MASTER_KEYS", keyring.master_key_entry("v9"))
+    assert version == "v9" and len(material) == keyring.VAULT_KEY_BYTES
+    assert keyring.vault_keyring("VAULT_MASTER_KEYS", env.new_master_key())[0][0] == "v1"

@@ -12,15 +12,21 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from apps.providers.registry import secret_patterns
+
 SECRET_KEY_NAMES = re.compile(r"(api[_-]?key|secret|password|token|authorization|ciphertext|plaintext)", re.I)
-# sk-..., sk-proj-..., sk-ant-..., JWTs (access and refresh tokens), our own personal access tokens
-# (gw_pat_...), and Django password hashes in any hasher's "<algorithm>$..." encoding.
-SECRET_VALUE = re.compile(
-    r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}"
-    r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"
-    r"|gw_pat_[A-Za-z0-9_\-]{8,}"
-    r"|\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+)"
+# Credentials of our own: JWTs (access and refresh tokens), personal access tokens (gw_pat_...) and
+# Django password hashes in any hasher's "<algorithm>$..." encoding; each with a literal fragment
+# every match contains (see SECRET_FRAGMENTS).
+_OWN_SECRETS = (
+    ("eyJ", r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
+    ("gw_pat_", r"gw_pat_[A-Za-z0-9_\-]{8,}"),
+    ("$", r"\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+"),
 )
+# Every provider's key formats come from the provider registry (sk-..., sk-ant-..., AIza..., gsk_...),
+# so a provider's keys are masked in logs, audit and chat from the moment its module exists.
+_PROVIDER_SECRETS = tuple((pattern.fragment, pattern.regex) for pattern in secret_patterns())
+SECRET_VALUE = re.compile("(" + "|".join(regex for _fragment, regex in (*_PROVIDER_SECRETS, *_OWN_SECRETS)) + ")")
 MASK = "[masked]"
 # The admin's password reset links (config/urls.py) carry a one-time token in the path.
 RESET_LINK = re.compile(r"(/password-reset/)[^/\s]+/[^/\s]+")
@@ -38,7 +44,9 @@ EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z
 # Text none of the patterns above can match lacks every one of these fragments: each pattern needs
 # one of them literally. Checking for them (in C) first spares the regular expressions on nearly
 # every string an event carries (tool names, codes, ids), which were most of an event's cost.
-SECRET_FRAGMENTS = ("sk-", "eyJ", "gw_pat_", "$", "/password-reset/")
+SECRET_FRAGMENTS = tuple(
+    dict.fromkeys(fragment for fragment, _regex in (*_PROVIDER_SECRETS, *_OWN_SECRETS, ("/password-reset/", "")))
+)
 
 
 def _may_hold_secret(text: str) -> bool:

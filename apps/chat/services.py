@@ -1,6 +1,6 @@
 """The chat loop: the user's provider answers, and every tool call it makes runs through the one pipeline.
 
-The model is offered the caller's permitted todo tools (in the OpenAI or Anthropic tool format, as
+The model is offered the caller's permitted todo tools (in its provider's tool format, as
 the adapter of whichever provider answers speaks); each call it makes is authorised, limited,
 audited and recorded by `tool_invoke` like a call from any other door. The loop ends at a final
 answer or after CHAT_MAX_STEPS model calls. No transaction spans a provider call: the turns are
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import AI_INVOKE
-from apps.audit.masking import mask_text
+from apps.audit.masking import mask_text, mask_value
 from apps.chat.models import ChatMessage, Conversation
 from apps.core.errors import Forbidden, NotFound
 from apps.core.timezones import zone_or_utc
@@ -189,11 +189,17 @@ def _store_tool_turn(conversation: Conversation, text: str, records: list[dict],
         conversation=conversation,
         role=ChatMessage.Role.ASSISTANT,
         content=mask_text(text),
-        tool_calls=[{"id": r["id"], "tool_name": r["tool_name"], "arguments": r["arguments"]} for r in records],
+        # Stored like the message text: a key the model put in a tool's arguments is masked too.
+        tool_calls=[
+            {"id": r["id"], "tool_name": r["tool_name"], "arguments": mask_value(r["arguments"])} for r in records
+        ],
     )
     ChatMessage.objects.bulk_create(
         ChatMessage(
-            conversation=conversation, role=ChatMessage.Role.TOOL, content=m.content, tool_call_id=m.tool_call_id
+            conversation=conversation,
+            role=ChatMessage.Role.TOOL,
+            content=mask_text(m.content),
+            tool_call_id=m.tool_call_id,
         )
         for m in results
     )

@@ -11,7 +11,6 @@ Every failure is a VaultError with a message that names no key material.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -171,7 +170,3 @@ def sealed_fingerprint(sealed: Sealed, *, aad: bytes) -> str:
     The plaintext stays inside this module: only its HMAC leaves.
     """
     return fingerprint(_open(sealed, aad=aad))
-
-
-def master_key_generate(version: str) -> str:
-    return f"{version}:{base64.b64encode(os.urandom(DATA_KEY_BYTES)).decode()}"

@@ -1,7 +1,7 @@
 """The vault master keyring's text form: "v2:<base64 32 bytes>,v1:<base64>", current first.
 
 Plain Python with no app loading, so settings (which validate VAULT_MASTER_KEYS at start-up), the
-secret generators and apps.keys.crypto all parse it the same way.
+secret generators and apps.keys.crypto all parse it the same way, and new entries are made here.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import secrets
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -45,3 +46,12 @@ def vault_keyring(name: str, raw: str) -> list[tuple[str, bytes]]:
     if not entries:
         raise ImproperlyConfigured(f"{name} holds no keys; generate one with `manage.py vault_generate_key`.")
     return entries
+
+
+def master_key_entry(version: str) -> str:
+    """A fresh master key as a keyring entry, "<version>:<base64 of 32 random bytes>".
+
+    The one generator: development start-up (config/env.py), `generate_secrets` and
+    `vault_generate_key` (config/secret_generators.py) all use it.
+    """
+    return f"{version}:{base64.b64encode(secrets.token_bytes(VAULT_KEY_BYTES)).decode()}"

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.providers.registry import PROVIDERS
+from apps.providers.registry import provider_display_name
 
 LABEL_MAX_LENGTH = 100
 
@@ -36,7 +36,9 @@ class ProviderKey(models.Model):
         ERROR = "error", "Check failed"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys")
-    provider = models.CharField(max_length=32, choices=[(name, spec.display_name) for name, spec in PROVIDERS.items()])
+    # No `choices`: the provider registry is the list (the services check the name against it), so a
+    # new provider module needs no migration here.
+    provider = models.CharField(max_length=32)
     label = models.CharField(max_length=LABEL_MAX_LENGTH)
     base_url = models.URLField(max_length=300, blank=True, default="")
 
@@ -100,6 +102,10 @@ class ProviderKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.mask})"
+
+    @property
+    def provider_display_name(self) -> str:
+        return provider_display_name(self.provider)
 
     @property
     def has_secret(self) -> bool:

@@ -17,7 +17,9 @@ class ProviderKeySerializer(serializers.ModelSerializer):
     status = serializers.CharField(source="effective_status", read_only=True)
     fingerprint = serializers.SerializerMethodField()
     # Not a URLField here: empty (not a URI) for providers with a fixed API.
-    base_url = serializers.CharField(read_only=True, help_text="openai_compatible only; empty otherwise.")
+    base_url = serializers.CharField(
+        read_only=True, help_text="Only for providers reached at the user's own server; empty otherwise."
+    )
 
     class Meta:
         model = ProviderKey

@@ -1,6 +1,6 @@
 """The one request and response shape the product uses for every provider, and how a call fails.
 
-Adapters (adapters.py) translate these to and from the OpenAI and Anthropic wire formats; nothing
+The provider modules (plugins/) translate these to and from their own wire formats; nothing
 above this layer sees a provider's own format. A `Candidate` carries a decrypted key for one call:
 its repr never shows the key, and it is never stored, cached or logged.
 """

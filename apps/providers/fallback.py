@@ -28,7 +28,7 @@ from apps.providers.calls import (
     CompletionResponse,
     ProviderFailure,
 )
-from apps.providers.registry import provider_spec_get
+from apps.providers.registry import provider_names_sentence, provider_spec_get
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class FallbackResult:
 
     def offline_reason(self) -> str:
         if not self.attempts:
-            return "No usable provider key: store an OpenAI or Anthropic key to use AI features."
+            return f"No usable provider key: store a key ({provider_names_sentence()}) to use AI features."
         return " ".join(attempt.message for attempt in self.attempts if attempt.message)
 
 

@@ -1,4 +1,8 @@
-"""The providers the gateway speaks to, and what a key for each looks like.
+"""The providers the gateway speaks to: found in apps/providers/plugins/, one module each.
+
+Everything else asks this module: which providers exist (keys, forms, preferences), what a key for
+each looks like, how to mask one (apps.audit.masking builds its patterns from `secret_patterns`),
+which settings and prices each brings. Nothing outside apps/providers/ names a provider.
 
 Format rules are deliberately a little looser than what the providers issue today (lengths
 change) but strict about what is certainly wrong: another provider's prefix, whitespace inside,
@@ -7,148 +11,33 @@ characters no provider uses. Messages say what is wrong without repeating any of
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
-from django.conf import settings
+import importlib
+import pkgutil
 
 from apps.core.errors import InvalidInput
+from apps.providers import plugins
+from apps.providers.plugins.base import KeyFormat, PriceRow, ProviderSpec, SecretPattern
 
-OPENAI = "openai"
-ANTHROPIC = "anthropic"
-OPENAI_COMPATIBLE = "openai_compatible"
-
-
-@dataclass(frozen=True)
-class KeyFormat:
-    """Shape of a provider's API key: allowed prefixes, alphabet and length."""
-
-    prefixes: tuple[str, ...]
-    alphabet: re.Pattern[str]
-    alphabet_description: str
-    min_length: int
-    max_length: int
-    description: str
-    # Prefixes that look right but name a key this gateway must not hold (e.g. admin keys).
-    refused_prefixes: tuple[tuple[str, str], ...] = ()
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "prefixes": list(self.prefixes),
-            "min_length": self.min_length,
-            "max_length": self.max_length,
-            "characters": self.alphabet_description,
-            "description": self.description,
-        }
+__all__ = ["KeyFormat", "PriceRow", "ProviderSpec", "SecretPattern"]
 
 
-@dataclass(frozen=True)
-class ProviderSpec:
-    """One provider: its name, what it can do, its key format and where it lives."""
-
-    name: str
-    display_name: str
-    features: tuple[str, ...]
-    key_format: KeyFormat
-    docs_url: str
-    keys_url: str
-    public_base_url: str | None  # the provider's own API; None means the user gives one
-    base_url_setting: str | None  # settings name of the base URL actually used (tests, proxies)
-    # Prefixes shown in a key's mask, most specific first.
-    mask_prefixes: tuple[str, ...] = field(default=())
-
-    @property
-    def requires_base_url(self) -> bool:
-        return self.public_base_url is None
-
-    def base_url(self) -> str | None:
-        """The base URL calls go to: the setting, which may point at a proxy or a test fake."""
-        return getattr(settings, self.base_url_setting) if self.base_url_setting else None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "display_name": self.display_name,
-            "features": list(self.features),
-            "key_format": self.key_format.as_dict(),
-            "docs_url": self.docs_url,
-            "keys_url": self.keys_url,
-            # The public URL, not the configured one: configuration is not shown to clients.
-            "default_base_url": self.public_base_url,
-            "requires_base_url": self.requires_base_url,
-        }
+def _discover() -> dict[str, ProviderSpec]:
+    specs: list[ProviderSpec] = []
+    for module_info in pkgutil.iter_modules(plugins.__path__):
+        module = importlib.import_module(f"{plugins.__name__}.{module_info.name}")
+        spec = getattr(module, "PROVIDER", None)
+        if isinstance(spec, ProviderSpec):
+            specs.append(spec)
+    specs.sort(key=lambda spec: (spec.order, spec.name))
+    found: dict[str, ProviderSpec] = {}
+    for spec in specs:
+        if spec.name in found:  # pragma: no cover - two modules claiming one name is a programming error
+            raise RuntimeError(f"two provider modules declare {spec.name!r}")
+        found[spec.name] = spec
+    return found
 
 
-_TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+\Z")
-_COMPATIBLE_ALPHABET = re.compile(r"^[A-Za-z0-9._~+/=:-]+\Z")
-
-PROVIDERS: dict[str, ProviderSpec] = {
-    OPENAI: ProviderSpec(
-        name=OPENAI,
-        display_name="OpenAI",
-        features=("chat", "tools", "streaming", "structured_output", "embeddings", "models_list"),
-        key_format=KeyFormat(
-            prefixes=("sk-proj-", "sk-svcacct-", "sk-"),
-            alphabet=_TOKEN_ALPHABET,
-            alphabet_description="letters, digits, '-' and '_'",
-            min_length=40,
-            max_length=300,
-            description="A project key (sk-proj-...), service account key (sk-svcacct-...) or legacy key (sk-...).",
-            refused_prefixes=(
-                ("sk-admin-", "This is an OpenAI admin key; store a project key (sk-proj-...) instead."),
-                ("sk-ant-", "This looks like an Anthropic key; choose the anthropic provider."),
-            ),
-        ),
-        docs_url="https://platform.openai.com/docs/api-reference",
-        keys_url="https://platform.openai.com/api-keys",
-        public_base_url="https://api.openai.com/v1",
-        base_url_setting="OPENAI_BASE_URL",
-        mask_prefixes=("sk-proj-", "sk-svcacct-", "sk-"),
-    ),
-    ANTHROPIC: ProviderSpec(
-        name=ANTHROPIC,
-        display_name="Anthropic",
-        features=("chat", "tools", "streaming", "models_list"),
-        key_format=KeyFormat(
-            prefixes=("sk-ant-api",),
-            alphabet=_TOKEN_ALPHABET,
-            alphabet_description="letters, digits, '-' and '_'",
-            min_length=90,
-            max_length=250,
-            description="An API key from the Anthropic Console (sk-ant-api03-...).",
-            refused_prefixes=(
-                ("sk-ant-admin", "This is an Anthropic admin key; store an API key (sk-ant-api...) instead."),
-                ("sk-ant-oat", "This is an OAuth token, not an API key; create an API key in the Console."),
-                ("sk-proj-", "This looks like an OpenAI key; choose the openai provider."),
-            ),
-        ),
-        docs_url="https://docs.anthropic.com/en/api/overview",
-        keys_url="https://console.anthropic.com/settings/keys",
-        public_base_url="https://api.anthropic.com",
-        base_url_setting="ANTHROPIC_BASE_URL",
-        mask_prefixes=("sk-ant-",),
-    ),
-    OPENAI_COMPATIBLE: ProviderSpec(
-        name=OPENAI_COMPATIBLE,
-        display_name="OpenAI-compatible",
-        features=("chat", "streaming", "models_list"),
-        key_format=KeyFormat(
-            prefixes=(),
-            alphabet=_COMPATIBLE_ALPHABET,
-            alphabet_description="letters, digits and . _ ~ + / = : -",
-            min_length=16,
-            max_length=512,
-            description="Whatever the server issues (e.g. sk-or-..., gsk_...); give its base URL too.",
-        ),
-        docs_url="https://platform.openai.com/docs/api-reference/models/list",
-        keys_url="",
-        public_base_url=None,
-        base_url_setting=None,
-        mask_prefixes=("sk-or-", "sk-", "gsk_"),
-    ),
-}
-
-
+PROVIDERS: dict[str, ProviderSpec] = _discover()
 PROVIDER_NAMES = sorted(PROVIDERS)
 
 
@@ -163,6 +52,35 @@ def provider_spec_get(name: str) -> ProviderSpec:
 
 def provider_specs_list() -> list[ProviderSpec]:
     return list(PROVIDERS.values())
+
+
+def provider_display_name(name: str) -> str:
+    """The name people read; a provider no longer installed shows as stored."""
+    spec = PROVIDERS.get(name)
+    return spec.display_name if spec is not None else name
+
+
+def provider_names_sentence() -> str:
+    """'OpenAI, Anthropic, Google Gemini or OpenAI-compatible': for pages and messages."""
+    names = [spec.display_name for spec in PROVIDERS.values()]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def key_mask_examples() -> str:
+    """'sk-proj-...a1B2, sk-ant-...a1B2, ...': how stored keys look, for the key forms' help text."""
+    prefixes = [spec.mask_prefixes[0] for spec in PROVIDERS.values() if spec.mask_prefixes]
+    return ", ".join(f"{prefix}...a1B2" for prefix in dict.fromkeys(prefixes))
+
+
+def secret_patterns() -> list[SecretPattern]:
+    """Every credential format of every provider, for masking; longest fragment first, no repeats."""
+    patterns = {pattern.regex: pattern for spec in PROVIDERS.values() for pattern in spec.all_secret_patterns()}
+    return sorted(patterns.values(), key=lambda p: (-len(p.fragment), p.regex))
+
+
+def provider_prices() -> list[tuple[str, PriceRow]]:
+    """(provider, row) for every price row the provider modules declare."""
+    return [(spec.name, row) for spec in PROVIDERS.values() for row in spec.prices]
 
 
 def key_format_problems(*, provider: str, api_key: str) -> list[str]:

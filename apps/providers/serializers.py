@@ -4,11 +4,12 @@ from apps.core.schema import enum_list_field
 from apps.core.serializers import StrictSerializerMixin
 from apps.providers.registry import PROVIDERS
 
-
-class ModelsByProviderSerializer(serializers.Serializer):
-    openai = serializers.CharField(required=False, max_length=100)
-    anthropic = serializers.CharField(required=False, max_length=100)
-    openai_compatible = serializers.CharField(required=False, max_length=100)
+# One optional field per provider in the registry: the schema lists every provider by name.
+ModelsByProviderSerializer = type(
+    "ModelsByProviderSerializer",
+    (serializers.Serializer,),
+    {name: serializers.CharField(required=False, max_length=100) for name in PROVIDERS},
+)
 
 
 class AIPreferencesSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput
 from apps.providers.answer_cache import answer_invalidate_user
 from apps.providers.models import AIPreference
-from apps.providers.registry import ANTHROPIC, OPENAI, PROVIDERS
+from apps.providers.registry import PROVIDERS
 
 MODEL_NAME_MAX_LENGTH = 100
 
@@ -30,7 +30,7 @@ class Preferences:
 
 
 def _default_models() -> dict[str, str]:
-    return {OPENAI: settings.OPENAI_DEFAULT_MODEL, ANTHROPIC: settings.ANTHROPIC_DEFAULT_MODEL}
+    return {name: spec.model_default() for name, spec in PROVIDERS.items()}
 
 
 def _complete_order(order: list[str]) -> tuple[str, ...]:

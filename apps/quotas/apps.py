@@ -19,6 +19,12 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
     )
 
 
+def _load_prices(sender: AppConfig, **kwargs: Any) -> None:
+    from apps.quotas.prices import model_prices_load
+
+    model_prices_load()
+
+
 class QuotasConfig(AppConfig):
     """Rate limits on every door, the usage ledger with prices, budgets and their warnings."""
 
@@ -28,3 +34,4 @@ class QuotasConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="quotas.schedules")
+        post_migrate.connect(_load_prices, sender=self, dispatch_uid="quotas.prices")

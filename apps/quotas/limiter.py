@@ -110,7 +110,7 @@ class Limit:
     """One limit on one request: `burst` at once, refilled at `amount` per `period_seconds`."""
 
     family: str  # user | tool | anonymous | provider: chooses the behaviour when Redis is down
-    name: str  # what the client is told: "user", "tool current_time", "address", "provider openai"
+    name: str  # what the client is told: "user", "tool current_time", "address", "provider <name>"
     key: str  # whose counter: "user:12", "tool:12:current_time"
     amount: int
     period_seconds: int

@@ -1,9 +1,9 @@
 """The provider call path's way into quotas: admit before a call to an LLM provider, record after it.
 
-    admission = provider_call_admit(user=user, provider="openai", model="gpt-4o-mini",
+    admission = provider_call_admit(user=user, provider=route.provider, model=route.model,
                                     input_tokens=estimated_prompt_tokens, max_output_tokens=max_tokens)
     # ... the provider call, outside any transaction (admit has committed its reservation) ...
-    provider_call_record(user=user, provider="openai", model="gpt-4o-mini", admission=admission,
+    provider_call_record(user=user, provider=route.provider, model=route.model, admission=admission,
                          input_tokens=usage.input, output_tokens=usage.output, latency_ms=elapsed,
                          cached=False, outcome="ok", door="mcp", tool_name="chat", token_id=principal.token_id)
 

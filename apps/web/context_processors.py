@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from apps.providers.registry import provider_names_sentence
+
 # URL names -> the navigation entry they belong to (aria-current="page").
 _SECTIONS = {
     "setup": "setup",
@@ -26,4 +28,9 @@ def site(request: HttpRequest) -> dict[str, Any]:
     section = _SECTIONS.get(name or "", "keys" if (name or "").startswith("key_") else "")
     if (name or "").startswith("token_"):
         section = "tokens"
-    return {"registration_open": settings.REGISTRATION_OPEN, "nav": section}
+    return {
+        "registration_open": settings.REGISTRATION_OPEN,
+        "nav": section,
+        # Pages name providers only through the registry (a sentence of display names).
+        "provider_names": provider_names_sentence(),
+    }

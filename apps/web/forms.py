@@ -16,7 +16,7 @@ from apps.core.request_context import DOORS
 from apps.core.timezones import timezone_choices
 from apps.keys.models import LABEL_MAX_LENGTH
 from apps.keys.services import API_KEY_MAX_LENGTH
-from apps.providers.registry import PROVIDERS
+from apps.providers.registry import PROVIDERS, key_mask_examples
 
 EXPIRY_DAY_CHOICES = [
     ("", "Never"),
@@ -136,7 +136,7 @@ class KeyAddForm(PageForm):
         strip=False,
         # A password box: the key is not echoed on screen, and browsers do not keep it in form history.
         widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="Stored encrypted; shown afterwards only as a mask such as sk-proj-...a1B2.",
+        help_text=f"Stored encrypted; shown afterwards only as a mask such as {key_mask_examples()}.",
     )
     label = forms.CharField(required=False, max_length=LABEL_MAX_LENGTH, help_text="A name such as Work or Personal.")
     base_url = forms.URLField(
@@ -144,7 +144,9 @@ class KeyAddForm(PageForm):
         required=False,
         max_length=300,
         assume_scheme="https",
-        help_text="Only for an OpenAI-compatible service.",
+        help_text="Only for a key to your own server ("
+        + ", ".join(spec.display_name for spec in PROVIDERS.values() if spec.user_base_url)
+        + ").",
     )
     expires_at = forms.DateField(
         label="Expires on",
@@ -282,7 +284,7 @@ class ProviderOrderForm(PageForm):
                 label=f"{display} model",
                 required=False,
                 max_length=100,
-                help_text="Empty: the server's default." if name in ("openai", "anthropic") else "",
+                help_text="Empty: the server's default." if PROVIDERS[name].default_model_setting else "",
             )
 
     def provider_order(self) -> list[str]:

@@ -8,7 +8,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     env_bool,
-    env_http_url,
     env_id_secret_pairs,
     env_int,
     env_list,
@@ -100,8 +99,7 @@ PROVIDER_KEYS_PER_USER_MAX = env_int("PROVIDER_KEYS_PER_USER_MAX", 50, minimum=1
 VAULT_REWRAP_BATCH_SIZE = env_int("VAULT_REWRAP_BATCH_SIZE", 500, minimum=1, maximum=10_000)
 
 # --- AI providers ---------------------------------------------------------------------------------
-OPENAI_BASE_URL = env_http_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
-ANTHROPIC_BASE_URL = env_http_url("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+# Each provider's base URL setting is read in config/settings/providers.py.
 PROVIDER_VALIDATION_TIMEOUT_SECONDS = env_int("PROVIDER_VALIDATION_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 # User-supplied base URLs (openai_compatible keys): hosts allowed (empty = any public host), and
 # whether addresses in private/loopback/link-local/reserved ranges may be reached at all.

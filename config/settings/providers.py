@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from apps.providers.registry import provider_specs_list
+from config.env import env_bool, env_float, env_http_url, env_int, env_list, env_str
 
 AI_OFFLINE = env_bool("AI_OFFLINE", default=False)  # answer every AI call offline (cached answers only)
-AI_DEFAULT_PROVIDER_ORDER = env_list("AI_DEFAULT_PROVIDER_ORDER", ["openai", "anthropic", "openai_compatible"])
-OPENAI_DEFAULT_MODEL = env_str("OPENAI_DEFAULT_MODEL", "gpt-4o-mini")
-ANTHROPIC_DEFAULT_MODEL = env_str("ANTHROPIC_DEFAULT_MODEL", "claude-haiku-4-5")
+# Each provider module names its own settings (base URL, default model) and their defaults; they are
+# read here like every other knob, so <NAME>_BASE_URL and <NAME>_DEFAULT_MODEL come from the
+# environment without this file naming any provider.
+for _spec in provider_specs_list():
+    if _spec.base_url_setting:
+        globals()[_spec.base_url_setting] = env_http_url(_spec.base_url_setting, _spec.public_base_url or "")
+    if _spec.default_model_setting:
+        globals()[_spec.default_model_setting] = env_str(_spec.default_model_setting, _spec.default_model)
+del _spec
+AI_DEFAULT_PROVIDER_ORDER = env_list("AI_DEFAULT_PROVIDER_ORDER", [spec.name for spec in provider_specs_list()])
 AI_MAX_TOKENS_DEFAULT = env_int("AI_MAX_TOKENS_DEFAULT", 1024, minimum=1, maximum=32_000)
 PROVIDER_CALL_TIMEOUT_SECONDS = env_float("PROVIDER_CALL_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=600)
 PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.audit.masking import EMAIL, MASK, RESET_LINK, SECRET_VALUE, mask_audit_text, mask_text
+from apps.audit.masking import EMAIL, MASK, RESET_LINK, SECRET_VALUE, mask_audit_text, mask_text, mask_value
+from apps.providers.registry import provider_specs_list, secret_patterns
 
-# Pieces of real secrets and of what surrounds them, so generated text often holds a match.
+# Pieces of real secrets and of what surrounds them, so generated text often holds a match; every
+# provider's secret fragments (from the registry) among them.
 PIECES = [
+    *(pattern.fragment for pattern in secret_patterns()),
     "sk-",
     "sk-proj-",
     "sk-ant-",
@@ -51,3 +55,35 @@ def test_secrets_are_still_masked():
     assert mask_text(f"token {token} here") == f"token {MASK} here"
     assert mask_audit_text("mail alice@example.com") == "mail a***@example.com"
     assert mask_text("plain words, no secrets") == "plain words, no secrets"
+
+
+# One key of each format every provider module declares (its key prefixes and its other secret
+# patterns), shaped as the provider issues them: what masking must hide in logs, audit and chat.
+CANARIES = {
+    f"{spec.name}:{pattern.fragment}": pattern.fragment + "Zq9_Xw-" + "c4N4ry" * 6
+    for spec in provider_specs_list()
+    for pattern in spec.all_secret_patterns()
+}
+
+
+def test_the_canaries_cover_every_provider_and_the_known_formats():
+    assert {key.split(":")[0] for key in CANARIES} == {spec.name for spec in provider_specs_list()}
+    fragments = {key.split(":", 1)[1] for key in CANARIES}
+    assert {"sk-", "sk-proj-", "sk-ant-", "AIza", "gsk_", "sk-or-"} <= fragments
+
+
+@pytest.mark.parametrize("canary", CANARIES.values(), ids=list(CANARIES))
+def test_every_provider_key_format_is_masked_in_text_audit_and_values(canary):
+    line = f"calling with {canary}, then Authorization: Bearer {canary}."
+
+    assert canary not in mask_text(line) and canary[-12:] not in mask_text(line)
+    assert canary not in mask_audit_text(line)
+    masked = mask_value({"arguments": {"note": line, "items": [canary]}})
+    assert canary not in repr(masked)
+
+
+def test_a_gemini_key_and_a_groq_key_are_masked():
+    # The two formats issue 21 found unmasked: Groq's gsk_... (an OpenAI-compatible server) and Gemini's AIza...
+    gemini = "AIzaSyD" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"[:32]
+    groq = "gsk_" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1" * 2
+    assert mask_text(f"{gemini} and {groq}") == f"{MASK} and {MASK}"

@@ -12,7 +12,7 @@ from apps.mcp_tools.tests.pipeline_helpers import INVOKE_URL
 from apps.providers.breaker import circuit_reset
 from apps.providers.models import ProviderCircuit
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.keys import anthropic_key, openai_key
+from apps.providers.tests.keys import anthropic_key, gemini_key, openai_key
 
 # Every failure the fake can send on a model call; each error body and page quotes the whole key.
 FAILURES = [
@@ -53,7 +53,11 @@ def test_a_planted_key_appears_nowhere_when_calls_fail(
     settings.PROVIDER_BREAKER_RESET_SECONDS = 1
     fake_provider.slow_seconds = 1
     fake_provider.retry_after = "1"
-    canaries = {"openai": openai_key("CANARYcanary"), "anthropic": anthropic_key("CANARYcanary")}
+    canaries = {
+        "openai": openai_key("CANARYcanary"),
+        "anthropic": anthropic_key("CANARYcanary"),
+        "gemini": gemini_key("CANARYcanary"),
+    }
     bodies: list[str] = []
     from conftest import client_for
 
@@ -81,7 +85,7 @@ def test_a_planted_key_appears_nowhere_when_calls_fail(
             post(INVOKE_URL, {"tool_name": "ai_complete", "parameters": {"prompt": prompt, "provider": provider}})
             chat = {"messages": [{"role": "user", "content": f"create todo: {prompt}"}], "provider": provider}
             post("/api/chat", chat)
-    assert AuditEvent.objects.filter(action="provider_key.refused").count() == 2
+    assert AuditEvent.objects.filter(action="provider_key.refused").count() == len(canaries)
     assert AuditEvent.objects.filter(action="provider.breaker_changed").exists()
     admin = Client()
     admin.force_login(olivia)

@@ -1,4 +1,4 @@
-"""POST /api/chat: the model's tool calls run through the one pipeline, in both providers' formats."""
+"""POST /api/chat: the model's tool calls run through the one pipeline, in every provider's format."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from apps.chat.models import ChatMessage
 from apps.keys.services import provider_key_create
 from apps.mcp_tools.models import ToolCall
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.keys import anthropic_key, openai_key
+from apps.providers.tests.keys import anthropic_key, gemini_key, openai_key
 from apps.todos.models import Todo
 
 pytestmark = pytest.mark.django_db
@@ -27,13 +27,13 @@ def fast_calls(settings):
 
 
 def _store(fake_server, user, provider: str) -> str:
-    api_key = openai_key() if provider == "openai" else anthropic_key()
+    api_key = {"openai": openai_key, "anthropic": anthropic_key, "gemini": gemini_key}[provider]()
     fake_server.valid_keys.add(api_key)
     provider_key_create(actor=user, owner=user, provider=provider, api_key=api_key)
     return api_key
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_client, provider):
     _store(fake_provider, alice, provider)
     response = alice_client.post(
@@ -58,11 +58,30 @@ def test_chat_creates_a_todo_through_a_tool_call(fake_provider, alice, alice_cli
     model_calls = AuditEvent.objects.filter(action="provider.called", door="chat", actor_id=alice.pk)
     assert model_calls.count() == 2 and all(event.tokens > 0 for event in model_calls)
     # The second model call saw the tool's result in its own provider's format.
-    second = fake_provider.model_calls()[-1]["body"]["messages"][-1]
+    sent = fake_provider.model_calls()[-1]["body"]
+    if provider == "gemini":
+        [part] = sent["contents"][-1]["parts"]
+        assert part["functionResponse"]["name"] == "create_todos"
+        return
+    second = sent["messages"][-1]
     if provider == "openai":
         assert second["role"] == "tool" and second["tool_call_id"]
     else:
         assert second["role"] == "user" and second["content"][0]["type"] == "tool_result"
+
+
+def test_a_key_in_a_tool_call_is_stored_masked_like_the_message_text(fake_provider, alice, alice_client):
+    _store(fake_provider, alice, "gemini")
+    pasted = gemini_key("PASTEDpasted")
+
+    response = alice_client.post(
+        CHAT, {"messages": [{"role": "user", "content": f"create todo: {pasted}"}], "provider": "gemini"}, format="json"
+    )
+
+    assert response.status_code == 200 and response.json()["tool_calls"][0]["tool_name"] == "create_todos"
+    stored = list(ChatMessage.objects.values_list("content", "tool_calls"))
+    assert any(calls for _content, calls in stored), "the tool call turn is stored"
+    assert pasted not in repr(stored) and pasted[-10:] not in repr(stored)
 
 
 def test_conversations_are_stored_per_user_and_continue(fake_provider, alice, alice_client, bob_client):

@@ -29,7 +29,7 @@ from apps.keys.services.common import ProviderKeyUnusable, _audit
 from apps.keys.services.lifecycle import provider_key_plaintext_for_call
 from apps.providers.answer_cache import answer_invalidate_user
 from apps.providers.calls import Candidate, Route
-from apps.providers.registry import OPENAI_COMPATIBLE, provider_spec_get
+from apps.providers.registry import provider_spec_get
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ def provider_candidates(*, owner: User, order: Sequence[str], models: Mapping[st
             plaintext = provider_key_plaintext_for_call(key=key)
         except (ProviderKeyUnusable, ServiceUnavailable):
             continue  # revoked or expired since listed, or a vault problem (already logged and audited)
-        base_url = key.base_url if key.provider == OPENAI_COMPATIBLE else provider_spec_get(key.provider).base_url()
+        base_url = provider_spec_get(key.provider).route_base_url(key.base_url)
         candidate = Candidate(
-            route=Route(provider=key.provider, base_url=base_url or "", model=model),
+            route=Route(provider=key.provider, base_url=base_url, model=model),
             key_id=key.pk,
             key_label=key.label,
             api_key=plaintext,

@@ -18,7 +18,7 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput, Unprocessable
 from apps.keys import crypto
 from apps.keys.models import LABEL_MAX_LENGTH, ProviderKey
 from apps.providers import egress
-from apps.providers.registry import OPENAI_COMPATIBLE, key_format_problems, key_mask, provider_spec_get
+from apps.providers.registry import key_format_problems, key_mask, provider_spec_get, provider_specs_list
 from apps.providers.validation import LiveValidationResult
 
 API_KEY_MAX_LENGTH = 1000
@@ -140,7 +140,8 @@ def _clean_label(*, label: str, api_key: str) -> str:
 
 
 def _clean_base_url(*, provider: str, base_url: str, api_key: str) -> str:
-    if provider == OPENAI_COMPATIBLE:
+    spec = provider_spec_get(provider)
+    if spec.user_base_url:
         # The URL is shown wherever the key is; a key pasted into it must not end up on display.
         if api_key in (base_url or "") or SECRET_VALUE.search(base_url or ""):
             raise InvalidInput(
@@ -149,9 +150,10 @@ def _clean_base_url(*, provider: str, base_url: str, api_key: str) -> str:
             )
         return egress.base_url_clean(base_url)
     if base_url:
+        own_server = " or ".join(s.display_name for s in provider_specs_list() if s.user_base_url)
         raise InvalidInput(
-            "Only OpenAI-compatible keys take a base URL.",
-            details={"base_url": ["Leave this empty for openai and anthropic keys."]},
+            f"Only {own_server} keys take a base URL.",
+            details={"base_url": ["Leave this empty; only keys for your own server take one."]},
         )
     return ""
 

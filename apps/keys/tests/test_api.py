@@ -114,7 +114,7 @@ def test_a_malformed_key_is_a_400_naming_the_problem(alice_client, keyring):
 
 def test_unknown_fields_and_providers_are_400(alice_client, keyring):
     assert _create(alice_client, apikey="x").json()["error"]["details"] == {"apikey": ["Unknown field."]}
-    response = _create(alice_client, provider="gemini")
+    response = _create(alice_client, provider="no-such-provider")
     assert response.status_code == 400 and "provider" in response.json()["error"]["details"]
 
 
@@ -219,7 +219,7 @@ def test_the_provider_registry_shows_public_urls_not_configuration(alice_client,
 
     assert response.status_code == 200
     providers = {item["name"]: item for item in response.json()["providers"]}
-    assert set(providers) == {"openai", "anthropic", "openai_compatible"}
+    assert set(providers) == {"openai", "anthropic", "gemini", "openai_compatible"}
     assert providers["anthropic"]["key_format"]["prefixes"] == ["sk-ant-api"]
     assert "chat" in providers["openai"]["features"] and providers["openai"]["docs_url"]
     assert "proxy.internal" not in response.content.decode()

@@ -23,7 +23,7 @@ from apps.keys import services
 from apps.keys.models import ProviderKey
 from apps.keys.tests.conftest import master_key
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.keys import anthropic_key, openai_key
+from apps.providers.tests.keys import anthropic_key, gemini_key, openai_key
 
 URL = "/api/api-keys"
 CONTROL = "control-needle-4f9a"
@@ -132,6 +132,7 @@ def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provide
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary}, 409)
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "label": canary}, 400)
     api(alice_api, "post", URL, {"provider": "anthropic", "api_key": canary}, 400)
+    api(alice_api, "post", URL, {"provider": "gemini", "api_key": canary}, 400)
     api(alice_api, "post", URL, {"provider": canary, "api_key": canary}, 400)
     api(alice_api, "post", URL, {"provider": "openai", "api_key": [canary]}, 400)
     api(alice_api, "post", URL, {"provider": "openai", "api_key": canary, "token": canary}, 400)
@@ -270,7 +271,8 @@ def test_a_planted_key_appears_nowhere_when_the_provider_fails(
     alice, olivia, keyring, fake_provider, every_log_line, capfd, settings
 ):
     settings.DEBUG = True
-    canaries = {"openai": openai_key("CANARYcanary"), "anthropic": anthropic_key("CANARYcanary")}
+    makers = {"openai": openai_key, "anthropic": anthropic_key, "gemini": gemini_key}
+    canaries = {provider: maker("CANARYcanary") for provider, maker in makers.items()}
     bodies: list[str] = []
 
     def api(client, method, path, body=None, status=None):
@@ -310,15 +312,15 @@ def test_a_planted_key_appears_nowhere_when_the_provider_fails(
             api(alice_api, "get", f"{URL}/{key_id}", status=200)
             bodies.append(admin.get(f"/admin/keys/providerkey/{key_id}/change/").content.decode())
         # Rotating onto a fresh key with a live check while the provider sends a malformed 200.
-        replacement = {"openai": openai_key, "anthropic": anthropic_key}[provider]("CANARYcanary")
+        replacement = makers[provider]("CANARYcanary")
         canaries[f"{provider} replacement"] = replacement
         fake_provider.behaviours[replacement] = fake.NOT_JSON
         api(alice_api, "post", f"{URL}/{key_id}/rotate", {"api_key": replacement, "validate": True}, 200)
-    assert len(fake_provider.requests) == 2 * (2 + len(FAILING_PROVIDER)), "one request per check, no retries"
+    assert len(fake_provider.requests) == len(makers) * (2 + len(FAILING_PROVIDER)), "one request per check, no retry"
     bodies.append(admin.get("/admin/keys/providerkey/?last_validation_result__exact=error").content.decode())
     for event_id in AuditEvent.objects.values_list("pk", flat=True):
         bodies.append(admin.get(f"/admin/audit/auditevent/{event_id}/change/").content.decode())
     ProviderKey.objects.filter(status="active").update(expires_at=timezone.now() + dt.timedelta(days=1))
-    assert services.provider_keys_expire_and_warn()["warned"] == 2
+    assert services.provider_keys_expire_and_warn()["warned"] == len(makers)
 
     _assert_found_nowhere(list(canaries.values()), bodies=bodies, logs=every_log_line, capfd=capfd)

@@ -1,7 +1,8 @@
-"""A loopback stand-in for the OpenAI and Anthropic APIs, speaking their wire formats.
+"""A loopback stand-in for the OpenAI, Anthropic and Gemini APIs, speaking their wire formats.
 
-POST {base}/v1/chat/completions (OpenAI) and POST {base}/v1/messages (Anthropic) answer in the
-providers' wire formats (text, tool calls, usage): see `_reply` for the rules the fake model follows.
+POST {base}/v1/chat/completions (OpenAI), POST {base}/v1/messages (Anthropic) and POST
+{base}/v1beta/models/<model>:generateContent (Gemini) answer in the providers' wire formats (text,
+tool or function calls, usage): see `_reply` for the rules the fake model follows.
 A behaviour applies to them as to the models list, plus the calling-side faults below; `queue`
 holds behaviours used up one per request before the normal ones (fail twice, then answer);
 `latency` delays every answer (the benchmark's 200 ms provider).
@@ -10,7 +11,9 @@ GET {base}/v1/models answers a 307 to `redirect_to` when that is set; else, for 
 behaviour (`behaviours[key]`, or `behaviour` for every key without one), what that behaviour
 says (see BEHAVIOURS); else 200 with a models list for a key in `valid_keys`, 401 with the
 provider's error body for any other key. A key in `stall_keys` is not answered in time.
-Requests carrying `anthropic-version` get Anthropic's formats, all others OpenAI's.
+Requests carrying `anthropic-version` get Anthropic's formats, those carrying `x-goog-api-key`
+Gemini's (errors as google.rpc.Status with RetryInfo / ErrorInfo details, models under "models";
+GET {base}/v1beta/models lists them), all others OpenAI's.
 
 Every error body quotes the whole key presented (the real services quote part of it in a 401,
 an organisation id in a 429), the worst case for anything that relays provider messages.
@@ -92,7 +95,49 @@ _ANTHROPIC_MODELS = {
     "first_id": "claude-sonnet-4-5",
     "last_id": "claude-sonnet-4-5",
 }
+_GEMINI_MODELS = {
+    "models": [
+        {
+            "name": "models/gemini-2.5-flash",
+            "version": "001",
+            "displayName": "Gemini 2.5 Flash",
+            "inputTokenLimit": 1048576,
+            "outputTokenLimit": 65536,
+            "supportedGenerationMethods": ["generateContent", "countTokens"],
+        }
+    ],
+    "nextPageToken": "",
+}
 _REQUEST_ID = "req_011CFakeRequest"
+_GEMINI_STATUS = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE"}
+
+
+def _gemini_error(code: int, message: str, details: list | None = None, status: str | None = None) -> dict:
+    """Google's error shape (google.rpc.Status as JSON)."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "status": status or _GEMINI_STATUS.get(code, "UNAVAILABLE"),
+            "details": details or [],
+        }
+    }
+
+
+def _gemini_key_invalid(key: str) -> dict:
+    # What the real API answers for an unknown key: 400, with the reason in an ErrorInfo detail.
+    return _gemini_error(
+        400,
+        f"API key not valid. Please pass a valid API key. ({key})",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ],
+    )
 
 
 def _openai_error(message: str, type_: str, code: str | None = None) -> dict:
@@ -164,7 +209,18 @@ def _text_of(content) -> str:
     return "\n".join(parts)
 
 
-def _reply(body: dict, *, anthropic: bool) -> tuple[str, list[tuple[str, dict]]]:
+def _gemini_turn(body: dict) -> tuple[set, bool, str]:
+    """(tool names on offer, whether the last turn is function results, its text) of a generateContent body."""
+    tools = {d.get("name") for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []}
+    contents = body.get("contents") or []
+    parts = (contents[-1] if contents else {}).get("parts") or []
+    results = [p["functionResponse"] for p in parts if "functionResponse" in p]
+    if results:
+        return tools, True, "\n".join(str((r.get("response") or {}).get("result", "")) for r in results)
+    return tools, False, "\n".join(str(p.get("text", "")) for p in parts if "text" in p)
+
+
+def _reply(body: dict, *, anthropic: bool, gemini: bool = False) -> tuple[str, list[tuple[str, dict]]]:
     """The fake model: (text, tool calls).
 
     After a tool result it answers "Done: <the result>"; asked "create todo: X" with a create_todos
@@ -172,15 +228,18 @@ def _reply(body: dict, *, anthropic: bool) -> tuple[str, list[tuple[str, dict]]]
     whether or not it was offered (a model gone wrong, or a prompt injection); otherwise it echoes
     the last user message.
     """
-    messages = body.get("messages") or []
-    last = messages[-1] if messages else {}
-    tools = {(tool.get("function") or tool).get("name") for tool in body.get("tools") or []}
-    is_tool_result = last.get("role") == "tool" or (
-        anthropic
-        and isinstance(last.get("content"), list)
-        and any(block.get("type") == "tool_result" for block in last["content"])
-    )
-    text = _text_of(last.get("content"))
+    if gemini:
+        tools, is_tool_result, text = _gemini_turn(body)
+    else:
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        tools = {(tool.get("function") or tool).get("name") for tool in body.get("tools") or []}
+        is_tool_result = last.get("role") == "tool" or (
+            anthropic
+            and isinstance(last.get("content"), list)
+            and any(block.get("type") == "tool_result" for block in last["content"])
+        )
+        text = _text_of(last.get("content"))
     if is_tool_result:
         return f"Done: {text[:200]}", []
     if "Extract todos from:\n" in text:
@@ -246,6 +305,26 @@ def _anthropic_message(body: dict, text: str, calls: list[tuple[str, dict]], cou
     }
 
 
+def _gemini_response(body: dict, model: str, text: str, calls: list[tuple[str, dict]], counter: int) -> dict:
+    parts: list[dict] = [{"text": text}] if text else []
+    parts += [
+        {"functionCall": {"id": f"fc_{counter}_{n}", "name": name, "args": args}}
+        for n, (name, args) in enumerate(calls)
+    ]
+    prompt = len(json.dumps(body.get("contents") or [])) // 4 + 1
+    output = len(text) // 4 + 1
+    return {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": output,
+            "totalTokenCount": prompt + output,
+        },
+        "modelVersion": model,
+        "responseId": f"resp-{counter}",
+    }
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -283,6 +362,10 @@ class FakeProvider:
 
     @property
     def anthropic_base_url(self) -> str:
+        return self.origin
+
+    @property
+    def gemini_base_url(self) -> str:
         return self.origin
 
     def behaviour_for(self, key: str) -> str | None:
@@ -326,8 +409,47 @@ class FakeProvider:
             def _send(self, status: int, body: dict | list, extra: dict | None = None) -> None:
                 self._send_bytes(status, json.dumps(body).encode(), extra=extra)
 
-            def _behave(self, behaviour: str, *, anthropic: bool, key: str) -> None:
-                models = _ANTHROPIC_MODELS if anthropic else _OPENAI_MODELS
+            def _behave_gemini(self, behaviour: str, *, key: str) -> bool:
+                """The behaviours whose Gemini form differs from the others'; False: use the shared form."""
+                if behaviour in (RATE_LIMITED, RATE_LIMITED_TOKENS):
+                    details = [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                            "violations": [
+                                {
+                                    "quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                                    "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                                }
+                            ],
+                        }
+                    ]
+                    if fake.retry_after is not None and fake.retry_after.isdigit():
+                        # Gemini says when to come back in RetryInfo, not in a Retry-After header.
+                        details.append(
+                            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{fake.retry_after}s"}
+                        )
+                    self._send(429, _gemini_error(429, f"Resource has been exhausted (key {key}).", details))
+                elif behaviour in (SERVER_ERROR, BAD_GATEWAY, UNAVAILABLE, OVERLOADED):
+                    status = {SERVER_ERROR: 500, BAD_GATEWAY: 502, UNAVAILABLE: 503, OVERLOADED: 503}[behaviour]
+                    self._send(status, _gemini_error(status, f"The model is overloaded (key {key})."))
+                elif behaviour == INSUFFICIENT_QUOTA:
+                    self._send(
+                        429,
+                        _gemini_error(429, f"You exceeded your current quota (key {key}).", [], "RESOURCE_EXHAUSTED"),
+                    )
+                elif behaviour == UNAUTHORIZED:
+                    self._send(400, _gemini_key_invalid(key))
+                elif behaviour == BAD_REQUEST:
+                    self._send(400, _gemini_error(400, f"Invalid JSON payload received (key {key})."))
+                else:
+                    return False
+                return True
+
+            def _behave(self, behaviour: str, *, anthropic: bool, key: str, gemini: bool = False) -> None:
+                if gemini and self._behave_gemini(behaviour, key=key):
+                    return
+                models = _GEMINI_MODELS if gemini else _ANTHROPIC_MODELS if anthropic else _OPENAI_MODELS
+                listing = models.get("data") or models.get("models")
                 ids = {"request-id": _REQUEST_ID} if anthropic else {"x-request-id": _REQUEST_ID}
                 if behaviour in (RATE_LIMITED, RATE_LIMITED_TOKENS):
                     headers = dict(ids)
@@ -353,9 +475,9 @@ class FakeProvider:
                     whole = json.dumps(models).encode()
                     self._send_bytes(200, whole[: len(whole) // 2], extra=ids)
                 elif behaviour == WRONG_SHAPE:
-                    self._send(200, {"models": models["data"], "note": f"key {key}"}, ids)
+                    self._send(200, {"items": listing, "note": f"key {key}"}, ids)
                 elif behaviour == WRONG_SHAPE_LIST:
-                    self._send(200, models["data"], ids)
+                    self._send(200, listing, ids)
                 elif behaviour == WRONG_SHAPE_DATA:
                     self._send(200, {"object": "list", "data": f"key {key}"}, ids)
                 elif behaviour == EMPTY_200:
@@ -411,7 +533,12 @@ class FakeProvider:
 
             def do_POST(self) -> None:
                 anthropic = "anthropic-version" in self.headers
-                key = self.headers.get("x-api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
+                gemini = "x-goog-api-key" in self.headers
+                key = (
+                    self.headers.get("x-api-key")
+                    or self.headers.get("x-goog-api-key")
+                    or self.headers.get("Authorization", "").removeprefix("Bearer ")
+                )
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = json.loads(raw or b"{}")
@@ -423,12 +550,16 @@ class FakeProvider:
                         {
                             "method": "POST",
                             "path": self.path,
-                            "provider": "anthropic" if anthropic else "openai",
+                            "provider": "gemini" if gemini else "anthropic" if anthropic else "openai",
                             "key": key,
                             "body": body,
                         }
                     )
-                if self.path.rstrip("/") not in ("/v1/chat/completions", "/v1/messages"):
+                model = self.path.removeprefix("/v1beta/models/").removesuffix(":generateContent")
+                is_gemini_call = (
+                    gemini and self.path.startswith("/v1beta/models/") and self.path.endswith(":generateContent")
+                )
+                if not is_gemini_call and self.path.rstrip("/") not in ("/v1/chat/completions", "/v1/messages"):
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
                 if fake.latency:
@@ -440,23 +571,31 @@ class FakeProvider:
                     fake.release.wait(fake.slow_seconds)
                     behaviour = None
                 if behaviour is not None:
-                    self._behave(behaviour, anthropic=anthropic, key=key)
+                    self._behave(behaviour, anthropic=anthropic, key=key, gemini=gemini)
                     return
                 if key not in fake.valid_keys:
-                    self._behave(UNAUTHORIZED, anthropic=anthropic, key=key)
+                    self._behave(UNAUTHORIZED, anthropic=anthropic, key=key, gemini=gemini)
                     return
-                text, calls = _reply(body, anthropic=anthropic)
-                if anthropic:
+                text, calls = _reply(body, anthropic=anthropic, gemini=gemini)
+                if gemini:
+                    self._send(200, _gemini_response(body, model, text, calls, counter))
+                elif anthropic:
                     self._send(200, _anthropic_message(body, text, calls, counter), {"request-id": _REQUEST_ID})
                 else:
                     self._send(200, _openai_completion(body, text, calls, counter), {"x-request-id": _REQUEST_ID})
 
             def do_GET(self) -> None:
                 anthropic = "anthropic-version" in self.headers
+                gemini = "x-goog-api-key" in self.headers
                 # Anthropic accepts x-api-key or (as its current SDK sends) a bearer token.
-                key = self.headers.get("x-api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
-                fake.requests.append({"path": self.path, "provider": "anthropic" if anthropic else "openai"})
-                if not self.path.startswith("/v1/models"):
+                key = (
+                    self.headers.get("x-api-key")
+                    or self.headers.get("x-goog-api-key")
+                    or self.headers.get("Authorization", "").removeprefix("Bearer ")
+                )
+                provider = "gemini" if gemini else "anthropic" if anthropic else "openai"
+                fake.requests.append({"path": self.path, "provider": provider})
+                if not self.path.startswith("/v1beta/models" if gemini else "/v1/models"):
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
                 if fake.redirect_to:
@@ -469,12 +608,14 @@ class FakeProvider:
                     fake.release.wait(STALL_SECONDS)
                 behaviour = fake.behaviour_for(key)
                 if behaviour is not None:
-                    self._behave(behaviour, anthropic=anthropic, key=key)
+                    self._behave(behaviour, anthropic=anthropic, key=key, gemini=gemini)
                     return
                 if key in fake.valid_keys:
-                    self._send(200, _ANTHROPIC_MODELS if anthropic else _OPENAI_MODELS)
+                    self._send(200, _GEMINI_MODELS if gemini else _ANTHROPIC_MODELS if anthropic else _OPENAI_MODELS)
                     return
-                if anthropic:
+                if gemini:
+                    self._send(400, _gemini_key_invalid(key))
+                elif anthropic:
                     self._send(
                         401,
                         _anthropic_error("authentication_error", f"invalid x-api-key {key}"),

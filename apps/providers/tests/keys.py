@@ -20,3 +20,8 @@ def anthropic_key(tag: str = "") -> str:
 
 def compatible_key(tag: str = "") -> str:
     return "sk-or-v1-" + tag + _random(64 - len(tag))
+
+
+def gemini_key(tag: str = "") -> str:
+    # Google API keys: "AIza" and 35 letters, digits, '-' or '_' (39 characters in all).
+    return "AIza" + tag + _random(35 - len(tag))

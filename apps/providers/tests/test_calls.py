@@ -1,4 +1,4 @@
-"""Calling providers: adapters over both SDKs, retries, the shared breaker and the fallback chain.
+"""Calling providers: the provider modules over their SDKs, retries, the shared breaker and the fallback chain.
 
 Candidates are built here by hand (the vault builds them in production, see apps/keys), and every
 call goes to the loopback fake speaking the real wire formats.
@@ -16,11 +16,13 @@ from apps.providers.calls import Candidate, CompletionRequest, Message, Route, T
 from apps.providers.fallback import completion_with_fallback
 from apps.providers.models import ProviderCircuit
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.keys import anthropic_key, openai_key
+from apps.providers.tests.keys import anthropic_key, gemini_key, openai_key
 
 pytestmark = pytest.mark.django_db
 
-MAKERS = {"openai": openai_key, "anthropic": anthropic_key}
+MAKERS = {"openai": openai_key, "anthropic": anthropic_key, "gemini": gemini_key}
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
+PROVIDERS = list(MAKERS)
 HELLO = CompletionRequest(messages=(Message("system", "Be brief."), Message("user", "hello there")))
 CREATE_TOOL = ToolDefinition(
     name="create_todos",
@@ -44,21 +46,21 @@ def candidate(fake_provider, provider: str = "openai", *, valid: bool = True, la
     api_key = MAKERS[provider]()
     if valid:
         fake_provider.valid_keys.add(api_key)
-    base_url = fake_provider.openai_base_url if provider == "openai" else fake_provider.anthropic_base_url
-    model = "gpt-4o-mini" if provider == "openai" else "claude-haiku-4-5"
-    return Candidate(route=Route(provider, base_url, model), key_id=0, key_label=label, api_key=api_key)
+    base_url = getattr(fake_provider, f"{provider}_base_url")
+    return Candidate(route=Route(provider, base_url, MODELS[provider]), key_id=0, key_label=label, api_key=api_key)
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_it_answers_in_one_shape_whichever_provider(fake_provider, provider):
     response = completion_call(candidate(fake_provider, provider), HELLO)
     assert response.provider == provider
     assert response.text == "echo: hello there"
     assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
     assert response.finish_reason in ("stop", "end_turn")
+    assert response.model == MODELS[provider]
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_tool_call_comes_back_in_one_shape(fake_provider, provider):
     request = CompletionRequest(messages=(Message("user", "create todo: buy milk"),), tools=(CREATE_TOOL,))
     response = completion_call(candidate(fake_provider, provider), request)
@@ -68,8 +70,13 @@ def test_a_tool_call_comes_back_in_one_shape(fake_provider, provider):
     sent = fake_provider.model_calls()[-1]["body"]
     if provider == "openai":
         assert sent["tools"][0]["type"] == "function" and sent["tools"][0]["function"]["name"] == "create_todos"
-    else:
+    elif provider == "anthropic":
         assert sent["tools"][0]["input_schema"]["required"] == ["items"]
+    else:  # generateContent: function declarations, the system prompt apart, no automatic calling
+        declaration = sent["tools"][0]["functionDeclarations"][0]
+        assert declaration["name"] == "create_todos"
+        schema = declaration.get("parametersJsonSchema") or declaration["parameters_json_schema"]
+        assert schema["required"] == ["items"]
 
 
 def test_it_retries_a_server_error_then_succeeds(fake_provider):

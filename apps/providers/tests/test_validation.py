@@ -7,13 +7,13 @@ from apps.core.errors import InvalidInput
 from apps.providers import egress
 from apps.providers.registry import key_mask, provider_spec_get, provider_specs_list
 from apps.providers.tests.fake_provider import fake_provider_running
-from apps.providers.tests.keys import anthropic_key, compatible_key, openai_key
+from apps.providers.tests.keys import anthropic_key, compatible_key, gemini_key, openai_key
 from apps.providers.validation import INVALID, UNREACHABLE, VALID, key_live_validate
 
-MAKERS = {"openai": openai_key, "anthropic": anthropic_key}
+MAKERS = {"openai": openai_key, "anthropic": anthropic_key, "gemini": gemini_key}
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_a_key_the_provider_accepts_is_valid(fake_provider, provider):
     api_key = MAKERS[provider]()
     fake_provider.valid_keys.add(api_key)
@@ -21,25 +21,26 @@ def test_a_key_the_provider_accepts_is_valid(fake_provider, provider):
     outcome = key_live_validate(provider=provider, api_key=api_key)
 
     assert outcome.result == VALID
-    assert outcome.models_seen == (1 if provider == "anthropic" else 2)
-    assert fake_provider.requests == [
-        {"path": "/v1/models?limit=1" if provider == "anthropic" else "/v1/models", "provider": provider}
-    ]
+    paths = {"openai": "/v1/models", "anthropic": "/v1/models?limit=1", "gemini": "/v1beta/models?pageSize=50"}
+    assert outcome.models_seen == {"openai": 2, "anthropic": 1, "gemini": 1}[provider]
+    assert fake_provider.requests == [{"path": paths[provider], "provider": provider}]
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_a_key_the_provider_rejects_is_invalid_and_its_message_is_not_relayed(fake_provider, provider):
     api_key = MAKERS[provider]()
 
     outcome = key_live_validate(provider=provider, api_key=api_key)
 
-    assert outcome.result == INVALID and outcome.status_code == 401
-    assert "rejected this key (HTTP 401)" in outcome.detail
+    # Gemini answers an unknown key with 400 and the reason API_KEY_INVALID; the others with 401.
+    status = 400 if provider == "gemini" else 401
+    assert outcome.result == INVALID and outcome.status_code == status
+    assert f"rejected this key (HTTP {status})" in outcome.detail
     assert api_key not in outcome.detail and api_key[-8:] not in outcome.detail
     assert len(fake_provider.requests) == 1, "SDK retries are off"
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_a_provider_that_does_not_answer_in_time_is_unreachable(fake_provider, provider):
     api_key = MAKERS[provider]()
     fake_provider.stall_keys.add(api_key)
@@ -200,7 +201,7 @@ def test_a_6to4_address_around_a_public_ipv4_address_stays_usable(settings):
 def test_every_provider_describes_itself():
     names = [spec.name for spec in provider_specs_list()]
 
-    assert names == ["openai", "anthropic", "openai_compatible"]
+    assert names == ["openai", "anthropic", "gemini", "openai_compatible"]
     for spec in provider_specs_list():
         described = spec.as_dict()
         assert described["features"] and described["docs_url"].startswith("https://")
@@ -214,6 +215,7 @@ def test_every_provider_describes_itself():
         ("openai", "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789WXYZ", "sk-proj-...WXYZ"),
         ("openai", "sk-abcdefghijklmnopqrstuvwxyz0123456789abcdefghWXYZ", "sk-...WXYZ"),
         ("anthropic", "sk-ant-api03-" + "q" * 91 + "AbAA", "sk-ant-...AbAA"),
+        ("gemini", "AIza" + "q" * 31 + "WXYZ", "AIza...WXYZ"),
         ("openai_compatible", "gsk_" + "q" * 30 + "1234", "gsk_...1234"),
         ("openai_compatible", "q" * 30 + "1234", "...1234"),
     ],

@@ -1,4 +1,4 @@
-"""Live validation against the provider failure modes the product bar names, through both official SDKs.
+"""Live validation against the provider failure modes the product bar names, through the official SDKs.
 
 Each failure gives a clear result in our own words (never the provider's text, which quotes the
 key in the fake), never an exception, never "valid", after exactly one request (SDK retries off).
@@ -11,11 +11,14 @@ import logging
 import pytest
 
 from apps.providers.tests import fake_provider as fake
-from apps.providers.tests.keys import anthropic_key, compatible_key, openai_key
+from apps.providers.tests.keys import anthropic_key, compatible_key, gemini_key, openai_key
 from apps.providers.validation import ERROR, UNREACHABLE, VALID, key_live_validate
 
-MAKERS = {"openai": openai_key, "anthropic": anthropic_key}
-PROVIDERS = ["openai", "anthropic"]
+MAKERS = {"openai": openai_key, "anthropic": anthropic_key, "gemini": gemini_key}
+PROVIDERS = ["openai", "anthropic", "gemini"]
+# Gemini says when to come back in a RetryInfo detail (whole or fractional seconds), never in a
+# Retry-After header, so the header's forms (HTTP dates, junk) are the other providers' tests.
+RETRY_AFTER_HEADER_PROVIDERS = ["openai", "anthropic"]
 
 # Words from the fake's bodies and pages: none may reach a result.
 PROVIDER_TEXT = [
@@ -33,6 +36,10 @@ PROVIDER_TEXT = [
     "Sign in to the network",
     "<html",
     "key sk-",
+    "Resource has been exhausted",
+    "API key not valid",
+    "key AIza",
+    "is overloaded",
 ]
 
 SERVER_ERRORS = [(fake.SERVER_ERROR, 500), (fake.BAD_GATEWAY, 502), (fake.UNAVAILABLE, 503), (fake.OVERLOADED, 529)]
@@ -79,7 +86,7 @@ def test_a_rate_limited_key_is_an_error_with_the_retry_hint(fake_provider, provi
     assert len(fake_provider.requests) == 1, "SDK retries are off, even for a 429 with Retry-After"
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", RETRY_AFTER_HEADER_PROVIDERS)
 def test_a_retry_after_given_as_an_http_date_becomes_seconds(fake_provider, provider):
     fake_provider.retry_after = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90), True)
 
@@ -90,7 +97,7 @@ def test_a_retry_after_given_as_an_http_date_becomes_seconds(fake_provider, prov
     assert len(fake_provider.requests) == 1
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", RETRY_AFTER_HEADER_PROVIDERS)
 @pytest.mark.parametrize(
     "header", [None, "soon", "-5", "1e3", "99999999999", "Thu, 01 Jan 1970 00:00:00 GMT", "17 OR 1"]
 )
@@ -111,6 +118,8 @@ def test_a_missing_or_unreadable_retry_after_gives_no_hint(fake_provider, provid
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize(("behaviour", "status"), [*SERVER_ERRORS, (fake.PROXY_HTML, 502)])
 def test_a_server_error_is_an_error_in_our_words(fake_provider, provider, behaviour, status):
+    if provider == "gemini" and status == 529:
+        status = 503  # Google reports an overloaded model as 503 UNAVAILABLE; 529 is Anthropic's
     outcome, api_key = _validate(fake_provider, provider, behaviour)
 
     assert outcome.result == ERROR and outcome.status_code == status and outcome.retry_after is None
@@ -202,9 +211,14 @@ def test_an_exception_nobody_foresaw_inside_the_sdk_is_an_error_result_logged_by
 ):
     # Stands in for a future SDK whose response parsing fails in a new way, with the body in its message.
     import anthropic.resources.models
+    import google.genai.models
     import openai.resources.models
 
-    sdk = {"openai": openai.resources.models.Models, "anthropic": anthropic.resources.models.Models}[provider]
+    sdk = {
+        "openai": openai.resources.models.Models,
+        "anthropic": anthropic.resources.models.Models,
+        "gemini": google.genai.models.Models,
+    }[provider]
     api_key = MAKERS[provider]()
 
     def broken_list(self, *args, **kwargs):
@@ -219,3 +233,25 @@ def test_an_exception_nobody_foresaw_inside_the_sdk_is_an_error_result_logged_by
     _assert_nothing_relayed(outcome, api_key)
     assert "failed unexpectedly: RuntimeError" in caplog.text
     assert api_key[12:24] not in caplog.text
+
+
+# --- Gemini's own forms ---------------------------------------------------------------------------------
+
+
+def test_gemini_answers_an_unknown_key_with_400_and_that_is_a_rejected_key(fake_provider):
+    # Google answers 400 INVALID_ARGUMENT (reason API_KEY_INVALID in an ErrorInfo detail), not 401.
+    outcome, api_key = _validate(fake_provider, "gemini", valid=False)
+
+    assert outcome.result == "invalid" and outcome.status_code == 400
+    assert outcome.detail == "Google Gemini rejected this key (HTTP 400)."
+    _assert_nothing_relayed(outcome, api_key)
+
+
+def test_gemini_retry_info_gives_the_retry_hint(fake_provider):
+    fake_provider.retry_after = "42"
+
+    outcome, api_key = _validate(fake_provider, "gemini", fake.RATE_LIMITED)
+
+    assert outcome.status_code == 429 and outcome.retry_after == 42
+    _assert_nothing_relayed(outcome, api_key)
+    assert fake_provider.requests[-1]["path"].startswith("/v1beta/models")

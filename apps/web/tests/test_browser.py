@@ -92,6 +92,7 @@ async def test_a_new_user_signs_up_connects_a_client_and_signs_out(chromium, asg
     await page.get_by_label("First choice").select_option("openai")
     await page.get_by_label("Second choice").select_option("anthropic")
     await page.get_by_label("Third choice").select_option("openai_compatible")
+    await page.get_by_label("Fourth choice").select_option("gemini")
     await _submit(page, "Save the order")
     assert "3 of 6 steps done" in await page.locator(".progress-block").inner_text()
     await _check(page, base, "05b-setup-provider-order")

@@ -19,9 +19,11 @@ pytestmark = pytest.mark.django_db
 ORDER_ANTHROPIC_FIRST = {
     "choice_0": "anthropic",
     "choice_1": "openai",
-    "choice_2": "openai_compatible",
+    "choice_2": "gemini",
+    "choice_3": "openai_compatible",
     "model_openai": "gpt-4o-mini",
     "model_anthropic": "claude-test",
+    "model_gemini": "",
     "model_openai_compatible": "",
 }
 
@@ -97,7 +99,7 @@ def test_the_provider_order_is_saved_through_the_preferences_service(alice_brows
     response = alice_browser.post("/settings/", {"action": "provider_order", **ORDER_ANTHROPIC_FIRST})
     assert response.status_code == 302
     preferences = ai_preferences_get(user=alice)
-    assert preferences.provider_order == ("anthropic", "openai", "openai_compatible")
+    assert preferences.provider_order == ("anthropic", "openai", "gemini", "openai_compatible")
     assert preferences.models["anthropic"] == "claude-test"
     assert "provider_order" in _steps(alice) and "provider_order" not in _steps(bob)
     # The API reads the same preferences.

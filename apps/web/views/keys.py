@@ -147,7 +147,7 @@ def key_make_default(request: HttpRequest, key_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, error_text(exc))
     else:
-        messages.success(request, f"\u201c{key.label}\u201d is now your default {key.get_provider_display()} key.")
+        messages.success(request, f"\u201c{key.label}\u201d is now your default {key.provider_display_name} key.")
     return redirect("web:keys")
 
 
