@@ -17,6 +17,11 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         task="accounts.audit_verify",
         crontab={"minute": "47", "hour": "3"},
     )
+    periodic_task_ensure(
+        name="Delete unused OAuth client registrations",
+        task="accounts.oauth_unused_clients_delete",
+        crontab={"minute": "23"},
+    )
 
 
 def _on_user_saved(sender: type, instance: Any, **kwargs: Any) -> None:

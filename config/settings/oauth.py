@@ -64,6 +64,7 @@ OAUTH2_PROVIDER = {
     "DCR_ENABLED": True,
     # Open registration (RFC 7591, what MCP clients expect), rate limited per address by our view.
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "APPLICATION_ADMIN_CLASS": "apps.accounts.oauth.admin.OAuthClientAdmin",
     "CIMD_ENABLED": True,
     "CIMD_METADATA_FETCHER": "apps.accounts.oauth.clients.GuardedMetadataFetcher",
     "CIMD_FETCH_TIMEOUT_SECONDS": OAUTH_CIMD_TIMEOUT_SECONDS,
