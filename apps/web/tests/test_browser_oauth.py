@@ -5,6 +5,8 @@ code and `iss`, Deny with access_denied, then Connected apps and Disconnect."""
 from __future__ import annotations
 
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
@@ -14,6 +16,7 @@ from apps.accounts.tests.oauth_helpers import REDIRECT_URI, pkce_pair
 from apps.web.tests.browser import axe_violations, screenshot
 from conftest import PASSWORD
 
+CALLBACK = re.compile(r"^http://127\.0\.0\.1:\d+/callback")
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.usefixtures("close_sync_thread_connections"),
@@ -41,12 +44,31 @@ async def _register(base: str) -> str:
     return response.json()["client_id"]
 
 
-def _authorize_path(client_id: str, base: str, scope: str) -> str:
+def _callback_listener(callbacks: list[str]) -> ThreadingHTTPServer:
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            callbacks.append(f"http://127.0.0.1:{self.server.server_address[1]}{self.path}")
+            body = b"<!doctype html><title>Connector</title><h1>Connected</h1>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Callback)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _authorize_path(client_id: str, base: str, scope: str, redirect_uri: str) -> str:
     _verifier, challenge = pkce_pair()
     query = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": REDIRECT_URI,
+        "redirect_uri": redirect_uri,
         "state": "browser-state",
         "scope": scope,
         "code_challenge": challenge,
@@ -65,16 +87,13 @@ async def test_a_user_signs_in_allows_denies_and_disconnects_a_connector(chromiu
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+    # The connector's loopback listener (RFC 8252: any port of the registered loopback redirect URI).
     callbacks: list[str] = []
-
-    async def client_callback(route) -> None:
-        callbacks.append(route.request.url)
-        await route.fulfill(status=200, content_type="text/html", body="<title>Connector</title><h1>Connected</h1>")
-
-    await page.route(re.compile(r"^http://127\.0\.0\.1:33418/.*"), client_callback)
+    listener = _callback_listener(callbacks)
+    callback_uri = f"http://127.0.0.1:{listener.server_address[1]}/callback"
 
     # The connector opens the browser: the product's own sign-in page comes first.
-    await page.goto(_authorize_path(client_id, base, "todos:read todos:write"))
+    await page.goto(_authorize_path(client_id, base, "todos:read todos:write", callback_uri))
     assert "/accounts/login/" in page.url
     await screenshot(page, "oauth-01-sign-in")
     await page.get_by_label("Username").fill("alice")
@@ -86,27 +105,28 @@ async def test_a_user_signs_in_allows_denies_and_disconnects_a_connector(chromiu
     assert "/authorize" in page.url
     assert await page.locator(".client-name").inner_text() == "Browser Connector"
     assert await page.locator(".client-host").inner_text() == "registered dynamically"
-    assert REDIRECT_URI in await page.locator(".redirect-target").inner_text()
+    assert callback_uri in await page.locator(".redirect-target").inner_text()
     scopes = await page.locator(".scopes-new li").all_inner_texts()
     assert any("Read your todos" in text for text in scopes) and any("todos:write" in text for text in scopes)
     await screenshot(page, "oauth-02-consent")
     assert await axe_violations(page, base) == []
-    headers = await (await page.request.get(page.url)).all_headers()
+    headers = (await page.request.get(page.url)).headers
     assert headers["x-frame-options"] == "DENY"
 
-    async with page.expect_request(re.compile(r"^http://127\.0\.0\.1:33418/.*")):
+    async with page.expect_navigation(url=CALLBACK):
         await page.get_by_role("button", name="Allow").click()
-    allowed = parse_qs(urlsplit(callbacks[-1]).query)
+    assert callbacks[0] == page.url
+    allowed = parse_qs(urlsplit(page.url).query)
     assert allowed["code"] and allowed["state"] == ["browser-state"] and allowed["iss"] == [base]
 
     # Asking for one more scope asks for that one only; Deny answers access_denied.
-    await page.goto(_authorize_path(client_id, base, "todos:read todos:write ai:invoke"))
+    await page.goto(_authorize_path(client_id, base, "todos:read todos:write ai:invoke", callback_uri))
     assert await page.locator(".scopes-new li").count() == 1
     assert await page.locator(".scopes-kept li").count() == 2
     await screenshot(page, "oauth-03-consent-new-scope")
-    async with page.expect_request(re.compile(r"^http://127\.0\.0\.1:33418/.*")):
+    async with page.expect_navigation(url=CALLBACK):
         await page.get_by_role("button", name="Deny").click()
-    assert parse_qs(urlsplit(callbacks[-1]).query)["error"] == ["access_denied"]
+    assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
 
     # Connected apps: the connector, and Disconnect.
     await page.goto("/settings/connections/")
@@ -119,3 +139,5 @@ async def test_a_user_signs_in_allows_denies_and_disconnects_a_connector(chromiu
     await screenshot(page, "oauth-05-disconnected")
     assert problems == []
     await context.close()
+    listener.shutdown()
+    listener.server_close()
