@@ -14,11 +14,12 @@ from typing import Any
 
 SECRET_KEY_NAMES = re.compile(r"(api[_-]?key|secret|password|token|authorization|ciphertext|plaintext)", re.I)
 # sk-..., sk-proj-..., sk-ant-..., JWTs (access and refresh tokens), our own personal access tokens
-# (gw_pat_...), and Django password hashes in any hasher's "<algorithm>$..." encoding.
+# (gw_pat_...) and OAuth access and refresh tokens (gw_oat_..., gw_ort_...), and Django password
+# hashes in any hasher's "<algorithm>$..." encoding.
 SECRET_VALUE = re.compile(
     r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,}"
     r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"
-    r"|gw_pat_[A-Za-z0-9_\-]{8,}"
+    r"|gw_(?:pat|oat|ort)_[A-Za-z0-9_\-]{8,}"
     r"|\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+)"
 )
 MASK = "[masked]"
@@ -38,7 +39,7 @@ EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z
 # Text none of the patterns above can match lacks every one of these fragments: each pattern needs
 # one of them literally. Checking for them (in C) first spares the regular expressions on nearly
 # every string an event carries (tool names, codes, ids), which were most of an event's cost.
-SECRET_FRAGMENTS = ("sk-", "eyJ", "gw_pat_", "$", "/password-reset/")
+SECRET_FRAGMENTS = ("sk-", "eyJ", "gw_pat_", "gw_oat_", "gw_ort_", "$", "/password-reset/")
 
 
 def _may_hold_secret(text: str) -> bool:

@@ -113,6 +113,17 @@ def test_the_authorization_response_carries_state_and_iss(anon, alice_browser):
     assert params["code"]
 
 
+def test_no_token_or_code_reaches_the_audit_trail_and_oauth_tokens_are_masked(anon, alice_browser):
+    from apps.audit.masking import mask_audit_text
+
+    registration, body = tokens_for(anon, alice_browser)
+    token(anon, grant_type="refresh_token", refresh_token=body["refresh_token"], client_id=registration["client_id"])
+    trail = json.dumps(list(AuditEvent.objects.values("data", "target_id", "error_code")))
+    for secret in (body["access_token"], body["refresh_token"], registration["registration_access_token"]):
+        assert secret not in trail
+    assert mask_audit_text(f"leaked {body['access_token']} {body['refresh_token']}") == "leaked [masked] [masked]"
+
+
 def test_tokens_are_stored_only_as_checksums(anon, alice_browser):
     from oauth2_provider.models import AccessToken, RefreshToken
 
