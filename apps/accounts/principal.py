@@ -16,7 +16,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.bearer import BearerIdentity, bearer_authenticate
 from apps.accounts.models import PersonalAccessToken
-from apps.accounts.oauth.connections import client_label
+from apps.accounts.oauth.events import client_label
 from apps.accounts.oauth.resource import mcp_resource_url
 from apps.accounts.oauth.tokens import oauth_token_allows
 from apps.accounts.principal_cache import principal_cache_get

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from oauth2_provider.admin import ApplicationAdmin
 
 from apps.accounts.models import OAuthClientBlock
-from apps.accounts.oauth.connections import client_host, oauth_client_block, oauth_client_unblock
+from apps.accounts.oauth.connections import oauth_client_block, oauth_client_unblock
+from apps.accounts.oauth.events import client_host
 
 
 class OAuthClientAdmin(ApplicationAdmin):

@@ -22,7 +22,7 @@ import httpx2
 from django.conf import settings
 from oauth2_provider import cimd
 
-from apps.audit.services import audit_event_record
+from apps.accounts.oauth.events import oauth_event_record
 from apps.core.database import connections_release
 from apps.providers.egress import guarded_http_client, refused_by_egress
 
@@ -61,15 +61,7 @@ def _is_loopback_address(host: str | None) -> bool:
 
 
 def cimd_refusal_record(*, client_id: str, reason: str) -> None:
-    audit_event_record(
-        action="oauth.cimd_refused",
-        actor=None,
-        outcome="denied",
-        category="token",
-        target_type="oauth_client",
-        target_id=client_id[:200],
-        data={"client_id": client_id[:300], "reason": reason},
-    )
+    oauth_event_record("oauth.cimd_refused", client=client_id, outcome="denied", reason=reason)
 
 
 def _verify() -> ssl.SSLContext | bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -20,27 +19,9 @@ from oauth2_provider.models import (
 )
 
 from apps.accounts.models import OAuthClientBlock, OAuthConnection, User
+from apps.accounts.oauth.events import client_host, client_label, oauth_event_record
 from apps.accounts.principal_cache import principal_cache_clear
-from apps.audit.services import audit_event_record
 from apps.core.errors import NotFound
-
-DYNAMIC_HOST_LABEL = "registered dynamically"
-MANUAL_HOST_LABEL = "registered by an operator"
-
-
-def client_host(application: Any) -> str:
-    """Where a client really comes from, as the consent page shows it: a CIMD client's own host
-    (its client_id URL is the proof), else how it was registered (a DCR name is self-asserted)."""
-    source = application.registration_source
-    if source == application.RegistrationSource.CIMD:
-        return urlsplit(application.client_id).hostname or application.client_id
-    if source == application.RegistrationSource.DCR:
-        return DYNAMIC_HOST_LABEL
-    return MANUAL_HOST_LABEL
-
-
-def client_label(application: Any) -> str:
-    return application.name or client_host(application)
 
 
 def connection_scopes(*, user: User, application: Any) -> frozenset[str]:
@@ -52,14 +33,13 @@ def connection_scopes(*, user: User, application: Any) -> frozenset[str]:
 @transaction.atomic
 def connection_consent_record(*, user: User, application: Any, scopes: list[str], allowed: bool) -> None:
     """The user answered the consent page: remember what was allowed (added to earlier consent)."""
-    audit_event_record(
-        action="oauth.consent_allowed" if allowed else "oauth.consent_denied",
+    oauth_event_record(
+        "oauth.consent_allowed" if allowed else "oauth.consent_denied",
         actor=user,
+        client=application,
         outcome="success" if allowed else "denied",
-        category="token",
-        target_type="oauth_client",
-        target_id=application.client_id[:200],
-        data={"client": client_label(application), "host": client_host(application), "scopes": sorted(scopes)},
+        host=client_host(application),
+        scopes=sorted(scopes),
     )
     if not allowed:
         return
@@ -122,14 +102,7 @@ def connection_disconnect(*, user: User, connection_id: int) -> None:
     application = connection.application
     revoked = _client_tokens_revoke(user=user, application=application)
     connection.delete()
-    audit_event_record(
-        action="oauth.disconnected",
-        actor=user,
-        category="token",
-        target_type="oauth_client",
-        target_id=application.client_id[:200],
-        data={"client": client_label(application), "access_tokens_revoked": revoked},
-    )
+    oauth_event_record("oauth.disconnected", actor=user, client=application, access_tokens_revoked=revoked)
     transaction.on_commit(principal_cache_clear)
 
 
@@ -138,13 +111,8 @@ def oauth_client_block(*, application: Any, actor: User) -> None:
     """An operator disables a client: no sign-in, no refresh, its live tokens revoked."""
     OAuthClientBlock.objects.get_or_create(application=application, defaults={"blocked_by": actor})
     revoked = _client_tokens_revoke(user=None, application=application)
-    audit_event_record(
-        action="oauth.client_disabled",
-        actor=actor,
-        category="admin",
-        target_type="oauth_client",
-        target_id=application.client_id[:200],
-        data={"client": client_label(application), "access_tokens_revoked": revoked},
+    oauth_event_record(
+        "oauth.client_disabled", actor=actor, client=application, category="admin", access_tokens_revoked=revoked
     )
     transaction.on_commit(principal_cache_clear)
 
@@ -153,14 +121,7 @@ def oauth_client_block(*, application: Any, actor: User) -> None:
 def oauth_client_unblock(*, application: Any, actor: User) -> None:
     deleted, _ = OAuthClientBlock.objects.filter(application=application).delete()
     if deleted:
-        audit_event_record(
-            action="oauth.client_enabled",
-            actor=actor,
-            category="admin",
-            target_type="oauth_client",
-            target_id=application.client_id[:200],
-            data={"client": client_label(application)},
-        )
+        oauth_event_record("oauth.client_enabled", actor=actor, client=application, category="admin")
 
 
 def oauth_unused_clients_delete() -> int:
@@ -186,13 +147,8 @@ def oauth_unused_clients_delete() -> int:
     count = 0
     for application in unused.iterator():
         with transaction.atomic():
-            audit_event_record(
-                action="oauth.client_expired",
-                actor=None,
-                category="token",
-                target_type="oauth_client",
-                target_id=application.client_id[:200],
-                data={"client": client_label(application), "registered_at": application.created.isoformat()},
+            oauth_event_record(
+                "oauth.client_expired", client=application, registered_at=application.created.isoformat()
             )
             application.delete()
         count += 1

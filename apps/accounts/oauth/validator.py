@@ -28,8 +28,8 @@ from apps.accounts.models import (
     OAuthClientBlock,
     OAuthCodeRedemption,
 )
+from apps.accounts.oauth.events import oauth_event_record
 from apps.accounts.scopes import SCOPES, scopes_for_user
-from apps.audit.services import audit_event_record
 
 TOKEN_SECRET_BYTES = 32
 
@@ -85,14 +85,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if redemption is not None:
             # Someone else holds this code too (RFC 6749 §4.1.2): what its first use got is revoked.
             get_refresh_token_model().revoke_family(redemption.token_family)
-            audit_event_record(
-                action="oauth.code_reused",
-                actor=redemption.user,
-                outcome="denied",
-                category="token",
-                target_type="oauth_client",
-                target_id=client.client_id[:200],
-                data={"client": client.name or client.client_id, "tokens_revoked": True},
+            oauth_event_record(
+                "oauth.code_reused", actor=redemption.user, client=client, outcome="denied", tokens_revoked=True
             )
         return False
 
@@ -123,14 +117,12 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 .first()
             )
             if reused is not None:
-                audit_event_record(
-                    action="oauth.refresh_reused",
+                oauth_event_record(
+                    "oauth.refresh_reused",
                     actor=reused.user,
+                    client=reused.application,
                     outcome="denied",
-                    category="token",
-                    target_type="oauth_client",
-                    target_id=reused.application.client_id[:200],
-                    data={"client": reused.application.name or reused.application.client_id, "grant_revoked": True},
+                    grant_revoked=True,
                 )
         return valid
 

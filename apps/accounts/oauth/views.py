@@ -29,11 +29,11 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from apps.accounts.oauth.clients import redirect_uri_refusal
-from apps.accounts.oauth.connections import client_host, client_label, connection_consent_record, connection_scopes
+from apps.accounts.oauth.connections import connection_consent_record, connection_scopes
+from apps.accounts.oauth.events import client_host, oauth_event_record
 from apps.accounts.oauth.resource import mcp_resource_url, oauth_issuer
 from apps.accounts.oauth.validator import token_checksum
 from apps.accounts.scopes import SCOPES, scopes_for_user
-from apps.audit.services import audit_event_record
 from apps.core.client_address import client_address
 from apps.core.errors import RateLimited, ServiceUnavailable
 from apps.core.throttle import throttle_hit
@@ -88,29 +88,6 @@ def _authorization_problem(*, code_challenge_method: str | None, resources: list
         # oauthlib reads a challenge without a method as "plain"; both are refused.
         return "invalid_request", "PKCE with code_challenge_method=S256 is required; plain is not accepted."
     return _resource_problem(resources)
-
-
-def _client_name(application: Any) -> str:
-    return client_label(application) if application is not None else ""
-
-
-def _oauth_audit(action: str, *, actor: Any = None, outcome: str = "success", client: Any = None, **data: Any) -> None:
-    """One OAuth event; `client` is the Application when known, else its client_id as presented."""
-    if client is not None and not isinstance(client, str):
-        client_id, data["client"] = client.client_id, _client_name(client)
-    else:
-        client_id = client or ""
-        if client_id:
-            data["client_id"] = client_id[:300]
-    audit_event_record(
-        action=action,
-        actor=actor,
-        outcome=outcome,
-        category="token",
-        target_type="oauth_client",
-        target_id=client_id[:200],
-        data=data,
-    )
 
 
 class AuthorizeView(dot_views.AuthorizationView):
@@ -215,7 +192,7 @@ class AuthorizeView(dot_views.AuthorizationView):
             )
         except OAuthToolkitError as error:
             return self.error_response(error, application)
-        _oauth_audit(
+        oauth_event_record(
             "oauth.code_issued", actor=self.request.user, client=application, scopes=scopes, remembered=remembered
         )
         return self.redirect(uri, application)
@@ -235,7 +212,7 @@ class AuthorizeView(dot_views.AuthorizationView):
         oauthlib_error = error_response["error"]
         if not audited:
             user = self.request.user if self.request.user.is_authenticated else None
-            _oauth_audit(
+            oauth_event_record(
                 "oauth.authorize_refused",
                 actor=user,
                 outcome="denied",
@@ -269,13 +246,13 @@ class TokenView(dot_views.TokenView):
         grant_type = request.POST.get("grant_type", "")
         presented_client = request.POST.get("client_id", "")
         if grant_type not in GRANT_TYPES:
-            _oauth_audit(
+            oauth_event_record(
                 "oauth.token_refused", outcome="denied", client=presented_client, error="unsupported_grant_type"
             )
             return _json_error("unsupported_grant_type", "Only authorization_code and refresh_token are accepted.")
         problem = _resource_problem(request.POST.getlist("resource"))
         if problem is not None:
-            _oauth_audit("oauth.token_refused", outcome="denied", client=presented_client, error=problem[0])
+            oauth_event_record("oauth.token_refused", outcome="denied", client=presented_client, error=problem[0])
             return _json_error(*problem)
         response = super().post(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
@@ -291,7 +268,7 @@ class TokenView(dot_views.TokenView):
                 .first()
             )
             if token is not None:
-                _oauth_audit(
+                oauth_event_record(
                     "oauth.token_refreshed" if grant_type == "refresh_token" else "oauth.token_issued",
                     actor=token.user,
                     client=token.application,
@@ -299,7 +276,7 @@ class TokenView(dot_views.TokenView):
                     expires_at=token.expires.isoformat(),
                 )
         else:
-            _oauth_audit(
+            oauth_event_record(
                 "oauth.token_refused",
                 outcome="denied",
                 client=presented_client,
@@ -315,7 +292,7 @@ class RevokeView(dot_views.RevokeTokenView):
         if refused is not None:
             return refused
         response = super().post(request, *args, **kwargs)
-        _oauth_audit(
+        oauth_event_record(
             "oauth.token_revoked",
             outcome="success" if response.status_code == 200 else "failure",
             client=request.POST.get("client_id", ""),
@@ -338,7 +315,7 @@ class RegisterView(DynamicClientRegistrationView):
                 message="Too many client registrations from this address; try again later.",
             )
         except RateLimited as limited:
-            _oauth_audit("oauth.client_registration_refused", outcome="denied", reason="rate_limited")
+            oauth_event_record("oauth.client_registration_refused", outcome="denied", reason="rate_limited")
             response = _json_error("rate_limited", limited.message, 429)
             response["Retry-After"] = str(limited.retry_after)
             return response
@@ -352,15 +329,17 @@ class RegisterView(DynamicClientRegistrationView):
             for uri in metadata["redirect_uris"]:
                 refusal = redirect_uri_refusal(uri)
                 if refusal is not None:
-                    _oauth_audit("oauth.client_registration_refused", outcome="denied", reason=refusal)
+                    oauth_event_record("oauth.client_registration_refused", outcome="denied", reason=refusal)
                     return _json_error("invalid_redirect_uri", refusal)
         response = super().post(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         body = json.loads(response.content or b"{}")
         if response.status_code == 201:
-            _oauth_audit("oauth.client_registered", client=body.get("client_id", ""), name=body.get("client_name", ""))
+            oauth_event_record(
+                "oauth.client_registered", client=body.get("client_id", ""), name=body.get("client_name", "")
+            )
         else:
-            _oauth_audit(
+            oauth_event_record(
                 "oauth.client_registration_refused",
                 outcome="denied",
                 reason=str(body.get("error_description") or body.get("error") or response.status_code),

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.test import Client
 
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
-ALL_SCOPES = "ai:invoke profile:read todos:read todos:write"
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -82,18 +81,25 @@ def token(client: Client, **data: str):
     return client.post("/token", data)
 
 
-def tokens_for(client: Client, user_client: Client, *, scope: str = "todos:read todos:write") -> tuple[dict, dict]:
-    """Register, allow, exchange: (registration, token response)."""
+def allowed_code(
+    client: Client, user_client: Client, *, scope: str = "todos:read todos:write"
+) -> tuple[dict, dict[str, str]]:
+    """Register a client and let the signed-in user allow it: (registration, the code exchange's fields)."""
     registration = register(client)
     verifier, challenge = pkce_pair()
     params = code_for(user_client, registration["client_id"], challenge, scope=scope)
-    response = token(
-        client,
-        grant_type="authorization_code",
-        code=params["code"],
-        redirect_uri=REDIRECT_URI,
-        client_id=registration["client_id"],
-        code_verifier=verifier,
-    )
+    return registration, {
+        "grant_type": "authorization_code",
+        "code": params["code"],
+        "redirect_uri": REDIRECT_URI,
+        "client_id": registration["client_id"],
+        "code_verifier": verifier,
+    }
+
+
+def tokens_for(client: Client, user_client: Client, *, scope: str = "todos:read todos:write") -> tuple[dict, dict]:
+    """Register, allow, exchange: (registration, token response)."""
+    registration, exchange = allowed_code(client, user_client, scope=scope)
+    response = token(client, **exchange)
     assert response.status_code == 200, response.content
     return registration, response.json()

@@ -15,6 +15,7 @@ from apps.accounts.models import OAuthConnection
 from apps.accounts.principal import principal_from_bearer
 from apps.accounts.tests.oauth_helpers import (
     REDIRECT_URI,
+    allowed_code,
     authorize_params,
     authorize_url,
     code_for,
@@ -27,6 +28,7 @@ from apps.accounts.tests.oauth_helpers import (
 )
 from apps.audit.models import AuditEvent
 from apps.core.errors import Unauthenticated
+from apps.web.tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +36,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def anon() -> Client:
     return Client()
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -159,33 +155,15 @@ def test_it_refuses_a_challenge_without_a_method(anon, alice_browser):
 
 
 def test_it_refuses_a_wrong_code_verifier(anon, alice_browser):
-    registration = register(anon)
-    _verifier, challenge = pkce_pair()
-    params = code_for(alice_browser, registration["client_id"], challenge)
-    response = token(
-        anon,
-        grant_type="authorization_code",
-        code=params["code"],
-        redirect_uri=REDIRECT_URI,
-        client_id=registration["client_id"],
-        code_verifier="wrong-" + "v" * 50,
-    )
+    _registration, exchange = allowed_code(anon, alice_browser)
+    response = token(anon, **{**exchange, "code_verifier": "wrong-" + "v" * 50})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert "access_token" not in response.json()
 
 
 def test_a_code_used_twice_is_refused_and_its_first_tokens_revoked(anon, alice_browser):
-    registration = register(anon)
-    verifier, challenge = pkce_pair()
-    params = code_for(alice_browser, registration["client_id"], challenge)
-    exchange = {
-        "grant_type": "authorization_code",
-        "code": params["code"],
-        "redirect_uri": REDIRECT_URI,
-        "client_id": registration["client_id"],
-        "code_verifier": verifier,
-    }
+    _registration, exchange = allowed_code(anon, alice_browser)
     first = token(anon, **exchange)
     assert first.status_code == 200
     second = token(anon, **exchange)
@@ -249,16 +227,7 @@ def test_it_refuses_an_authorization_for_another_resource(anon, alice_browser, r
 
 
 def test_it_refuses_a_token_request_without_or_for_another_resource(anon, alice_browser):
-    registration = register(anon)
-    verifier, challenge = pkce_pair()
-    params = code_for(alice_browser, registration["client_id"], challenge)
-    exchange = {
-        "grant_type": "authorization_code",
-        "code": params["code"],
-        "redirect_uri": REDIRECT_URI,
-        "client_id": registration["client_id"],
-        "code_verifier": verifier,
-    }
+    _registration, exchange = allowed_code(anon, alice_browser)
     missing = anon.post("/token", exchange)
     other = anon.post("/token", {**exchange, "resource": "https://other.example/mcp"})
     assert (missing.status_code, missing.json()["error"]) == (400, "invalid_target")
