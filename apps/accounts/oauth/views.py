@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -232,10 +233,25 @@ class AuthorizeView(dot_views.AuthorizationView):
 
 
 def _form_may_redirect_to(response: HttpResponse, redirect_uri: str) -> None:
-    """The consent form's answer is a redirect to the client; CSP form-action must allow its origin."""
+    """The consent form's answer is a redirect to the client; CSP form-action must allow its origin
+    (browsers check it along the redirect chain a form submission starts)."""
     parts = urlsplit(redirect_uri)
     source = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
     response._csp_update = {"form-action": [source]}
+
+
+def sign_in_form_may_redirect(response: HttpResponse, next_url: str) -> None:
+    """The sign-in page on the way to /authorize: with consent remembered, its form's answer ends in a
+    redirect to the client (sign-in -> /authorize -> client), so its form-action names the client's
+    origin too, once the client and the redirect URI are known and registered (no fetch here)."""
+    parts = urlsplit(next_url or "")
+    if parts.scheme or parts.netloc or parts.path != reverse("oauth2_provider:authorize"):
+        return
+    query = parse_qs(parts.query)
+    client_id, redirect_uri = query.get("client_id", [""])[0], query.get("redirect_uri", [""])[0]
+    application = get_application_model().objects.filter(client_id=client_id).first() if client_id else None
+    if application is not None and redirect_uri and application.redirect_uri_allowed(redirect_uri):
+        _form_may_redirect_to(response, redirect_uri)
 
 
 class TokenView(dot_views.TokenView):

@@ -128,6 +128,15 @@ async def test_a_user_signs_in_allows_denies_and_disconnects_a_connector(chromiu
         await page.get_by_role("button", name="Deny").click()
     assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
 
+    # Signed out, the same request again: sign in, and the remembered consent sends the code straight back.
+    await context.clear_cookies()
+    await page.goto(_authorize_path(client_id, base, "todos:read", callback_uri))
+    await page.get_by_label("Username").fill("alice")
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    async with page.expect_navigation(url=CALLBACK):
+        await page.get_by_role("button", name="Sign in").click()
+    assert parse_qs(urlsplit(page.url).query)["code"]
+
     # Connected apps: the connector, and Disconnect.
     await page.goto("/settings/connections/")
     assert "Browser Connector" in await page.locator("table.connections").inner_text()

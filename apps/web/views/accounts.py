@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from apps.accounts import services as account_services
+from apps.accounts.oauth.views import sign_in_form_may_redirect
 from apps.core.client_address import client_address
 from apps.core.errors import DomainError
 from apps.web.forms import (
@@ -36,6 +37,12 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "registration_open": settings.REGISTRATION_OPEN}
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        # On the way to an OAuth sign-in, the form's answer may end at the connecting app.
+        sign_in_form_may_redirect(response, self.get_redirect_url())
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
