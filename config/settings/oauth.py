@@ -66,7 +66,7 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "APPLICATION_ADMIN_CLASS": "apps.accounts.oauth.admin.OAuthClientAdmin",
     "CIMD_ENABLED": True,
-    "CIMD_METADATA_FETCHER": "apps.accounts.oauth.clients.GuardedMetadataFetcher",
+    "CIMD_METADATA_FETCHER": "apps.web.oauth.clients.GuardedMetadataFetcher",
     "CIMD_FETCH_TIMEOUT_SECONDS": OAUTH_CIMD_TIMEOUT_SECONDS,
     "CIMD_MAX_DOCUMENT_SIZE": OAUTH_CIMD_MAX_BYTES,
     "CIMD_METADATA_MAX_AGE_SECONDS": 86_400,

@@ -13,7 +13,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from apps.accounts import services as account_services
-from apps.accounts.oauth.views import sign_in_form_may_redirect
 from apps.core.client_address import client_address
 from apps.core.errors import DomainError
 from apps.web.forms import (
@@ -25,6 +24,7 @@ from apps.web.forms import (
     error_text,
     form_add_domain_error,
 )
+from apps.web.oauth.views import sign_in_form_may_redirect
 from apps.web.views.common import render_page, signed_in_page
 
 

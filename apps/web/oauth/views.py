@@ -29,7 +29,6 @@ from oauth2_provider.views.dynamic_client_registration import (
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
-from apps.accounts.oauth.clients import redirect_uri_refusal
 from apps.accounts.oauth.connections import connection_consent_record, connection_scopes
 from apps.accounts.oauth.events import client_host, oauth_event_record
 from apps.accounts.oauth.resource import mcp_resource_url, oauth_issuer
@@ -40,6 +39,7 @@ from apps.core.errors import RateLimited, ServiceUnavailable
 from apps.core.throttle import throttle_hit
 from apps.quotas.services import QuotaRateLimited, quota_request_check
 from apps.quotas.throttle import decision_attach
+from apps.web.oauth.clients import redirect_uri_refusal
 
 CONSENT_TEMPLATE = "accounts/oauth/consent.html"
 ERROR_TEMPLATE = "accounts/oauth/error.html"

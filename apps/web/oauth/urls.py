@@ -4,7 +4,7 @@ metadata), under the toolkit's namespace, which its metadata view reverses."""
 from django.urls import path
 from oauth2_provider import views as dot_views
 
-from apps.accounts.oauth import views
+from apps.web.oauth import views
 
 app_name = "oauth2_provider"
 
