@@ -255,6 +255,22 @@ def test_a_refresh_token_rotates_and_a_reused_one_revokes_the_grant(anon, alice_
     assert {"oauth.token_refreshed", "oauth.refresh_reused"} <= set(_actions())
 
 
+def test_a_revoked_access_token_stops_at_once(anon, alice_browser):
+    registration, body = tokens_for(anon, alice_browser)
+    response = anon.post(
+        "/revoke",
+        {"token": body["access_token"], "token_type_hint": "access_token", "client_id": registration["client_id"]},
+    )
+    assert response.status_code == 200
+    with pytest.raises(Unauthenticated):
+        principal_from_bearer(body["access_token"])
+    refresh = token(
+        anon, grant_type="refresh_token", refresh_token=body["refresh_token"], client_id=registration["client_id"]
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    assert "oauth.token_revoked" in _actions()
+
+
 def test_a_token_for_another_resource_is_refused_at_mcp(anon, alice_browser):
     from oauth2_provider.models import AccessToken
 
