@@ -255,6 +255,14 @@ def test_a_refresh_token_rotates_and_a_reused_one_revokes_the_grant(anon, alice_
     assert {"oauth.token_refreshed", "oauth.refresh_reused"} <= set(_actions())
 
 
+def test_an_oauth_token_costs_one_query_to_authenticate(anon, alice_browser, django_assert_num_queries):
+    _registration, body = tokens_for(anon, alice_browser)
+    principal_from_bearer(body["access_token"])  # the first use notes when the connection was last used
+    with django_assert_num_queries(1):
+        principal = principal_from_bearer(body["access_token"])
+    assert principal.scopes == frozenset({"todos:read", "todos:write"})
+
+
 def test_a_revoked_access_token_stops_at_once(anon, alice_browser):
     registration, body = tokens_for(anon, alice_browser)
     response = anon.post(
