@@ -44,6 +44,7 @@ from apps.web.oauth.clients import redirect_uri_refusal
 CONSENT_TEMPLATE = "accounts/oauth/consent.html"
 ERROR_TEMPLATE = "accounts/oauth/error.html"
 GRANT_TYPES = ("authorization_code", "refresh_token")
+INVALID_FORM = "The sign-in request is not valid; start again from the app."
 
 
 def _rate_refusal(request: HttpRequest, *, page: bool = False) -> HttpResponse | None:
@@ -133,7 +134,6 @@ class AuthorizeView(dot_views.AuthorizationView):
             "client_name": application.name or "An unnamed app",
             "client_host": client_host(application),
             "redirect_uri": credentials["redirect_uri"],
-            "redirect_host": urlsplit(credentials["redirect_uri"]).netloc or credentials["redirect_uri"],
             "new_scopes": [(scope, SCOPES[scope]) for scope in wanted if scope not in already],
             "kept_scopes": [(scope, SCOPES[scope]) for scope in wanted if scope in already],
             "resource": mcp_resource_url(),
@@ -148,15 +148,7 @@ class AuthorizeView(dot_views.AuthorizationView):
         application = get_application_model().objects.filter(client_id=data["client_id"]).first()
         if application is None or not application.redirect_uri_allowed(data["redirect_uri"]):
             # Tampered hidden fields: never redirect to a URI the client did not register.
-            return render(
-                self.request,
-                ERROR_TEMPLATE,
-                {
-                    "error": "invalid_request",
-                    "description": "The sign-in request is not valid; start again from the app.",
-                },
-                status=400,
-            )
+            return self._invalid_form()
         credentials = {key: data.get(key) for key in ("client_id", "redirect_uri", "response_type", "state")}
         for key in ("code_challenge", "code_challenge_method"):
             if data.get(key):
@@ -177,12 +169,11 @@ class AuthorizeView(dot_views.AuthorizationView):
         return self._approve(scopes, credentials, application)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        return render(
-            self.request,
-            ERROR_TEMPLATE,
-            {"error": "invalid_request", "description": "The sign-in request is not valid; start again from the app."},
-            status=400,
-        )
+        return self._invalid_form()
+
+    def _invalid_form(self) -> HttpResponse:
+        context = {"error": "invalid_request", "description": INVALID_FORM}
+        return render(self.request, ERROR_TEMPLATE, context, status=400)
 
     def _approve(
         self, scopes: list[str], credentials: dict, application: Any, *, remembered: bool = False
