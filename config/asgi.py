@@ -36,7 +36,7 @@ def _mounts() -> list[tuple[str, ASGIApp, Callable[[], Any] | None]]:
     return [
         (MCP_PATH, mcp_app, mcp_lifetime),
         # RFC 9728 metadata for /mcp, at the root and in the path-suffixed form.
-        ("/.well-known/oauth-protected-resource", protected_resource_metadata_app(), None),
+        ("/.well-known/oauth-protected-resource", protected_resource_metadata_app, None),
     ]
 
 

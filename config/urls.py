@@ -36,6 +36,8 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+# The OAuth 2.1 authorization server for remote MCP clients (/authorize, /token, /register, metadata).
+urlpatterns.append(path("", include("apps.web.oauth.urls")))
 # The pages for people (/, /accounts/, /settings/); after the API so no page path can shadow it.
 urlpatterns.append(path("", include("apps.web.urls")))
 # Keep this last: any other /api/ path answers in the API's error shape, also with DEBUG on.

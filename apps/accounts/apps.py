@@ -17,6 +17,11 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         task="accounts.audit_verify",
         crontab={"minute": "47", "hour": "3"},
     )
+    periodic_task_ensure(
+        name="Delete unused OAuth client registrations",
+        task="accounts.oauth_unused_clients_delete",
+        crontab={"minute": "23"},
+    )
 
 
 def _on_user_saved(sender: type, instance: Any, **kwargs: Any) -> None:
@@ -62,3 +67,10 @@ class AccountsConfig(AppConfig):
             for signal in (post_save, post_delete):
                 signal.connect(principal_cache_clear, sender=model, dispatch_uid=f"accounts.principal_cache.{model}")
         m2m_changed.connect(principal_cache_clear, sender=user.groups.through, dispatch_uid="accounts.principal_cache")
+        # An OAuth access token revoked any way (revocation endpoint, refresh reuse, code reuse, Disconnect,
+        # the admin) is deleted by the toolkit.
+        from oauth2_provider.models import get_access_token_model
+
+        post_delete.connect(
+            principal_cache_clear, sender=get_access_token_model(), dispatch_uid="accounts.principal_cache.oauth"
+        )

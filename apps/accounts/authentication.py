@@ -15,7 +15,9 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.bearer import bearer_authenticate
-from apps.accounts.models import PAT_PREFIX, PersonalAccessToken
+from apps.accounts.models import OAUTH_ACCESS_PREFIX, PAT_PREFIX, PersonalAccessToken
+from apps.accounts.oauth.resource import rest_resource_url
+from apps.accounts.oauth.tokens import oauth_token_allows
 from apps.accounts.principal import principal_from_rest
 from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
 from apps.accounts.scopes import user_roles
@@ -39,10 +41,13 @@ def _bearer_identity(request: Request, raw: str):
         return bearer_authenticate(raw_token=raw, client_address=client_address(request))
     except Unauthenticated as exc:
         # JWT refusals keep simplejwt's REST code, token_not_valid; the message says why.
-        code = "token_not_valid" if not raw.startswith(PAT_PREFIX) else exc.code
+        code = "token_not_valid" if not raw.startswith((PAT_PREFIX, OAUTH_ACCESS_PREFIX)) else exc.code
         raise exceptions.AuthenticationFailed({"detail": exc.message, "code": code}) from None
     except RateLimited as exc:
         raise BearerThrottled(exc) from None
+
+
+OAUTH_NOT_FOR_REST = "This OAuth access token was issued for the MCP endpoint, not the REST API."
 
 
 class BearerThrottled(exceptions.APIException):
@@ -88,6 +93,14 @@ class AccessTokenAuthentication(JWTAuthentication):
         if raw is None or raw.startswith(PAT_PREFIX):
             return None
         identity = _bearer_identity(request, raw)
+        if identity.oauth_token is not None and not oauth_token_allows(identity.oauth_token, rest_resource_url()):
+            # RFC 8707: an OAuth token is for the resource it was issued for (/mcp), not this API.
+            raise exceptions.AuthenticationFailed(
+                {
+                    "detail": "This OAuth access token was issued for the MCP endpoint, not the REST API.",
+                    "code": "token_audience",
+                }
+            )
         _actor_into_context(identity.user)
         return identity.user, identity.jwt
 

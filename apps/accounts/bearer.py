@@ -1,4 +1,4 @@
-"""The bearer door: `Authorization: Bearer <JWT access token | personal access token>` for REST and /mcp.
+"""The bearer door: `Authorization: Bearer <JWT | personal access token | OAuth access token>` for REST and /mcp.
 
 Both doors call `bearer_authenticate`, so a token is judged the same way everywhere, and failures
 are handled once: counted per client address (a moving window; past BEARER_FAILURE_LIMIT the
@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
+from apps.accounts.models import OAUTH_ACCESS_PREFIX, PAT_PREFIX, PersonalAccessToken, User
+from apps.accounts.oauth.tokens import oauth_access_authenticate
 from apps.accounts.pats import pat_authenticate, pat_mask
 from apps.accounts.principal_cache import principal_cache_get, principal_cache_put
 from apps.accounts.tokens import access_token_authenticate
@@ -41,6 +43,8 @@ class BearerIdentity:
     user: User
     personal_token: PersonalAccessToken | None = None
     jwt: AccessToken | None = None
+    # An OAuth access token row (oauth2_provider.AccessToken, with application and user).
+    oauth_token: Any = None
 
 
 def bearer_authenticate(*, raw_token: str, client_address: str | None) -> BearerIdentity:
@@ -55,6 +59,9 @@ def bearer_authenticate(*, raw_token: str, client_address: str | None) -> Bearer
         if raw_token.startswith(PAT_PREFIX):
             token = pat_authenticate(raw_token=raw_token)
             identity = BearerIdentity(user=token.user, personal_token=token)
+        elif raw_token.startswith(OAUTH_ACCESS_PREFIX):
+            oauth_token = oauth_access_authenticate(raw_token=raw_token)
+            identity = BearerIdentity(user=oauth_token.user, oauth_token=oauth_token)
         else:
             user, jwt = access_token_authenticate(raw_token=raw_token)
             identity = BearerIdentity(user=user, jwt=jwt)
@@ -69,18 +76,19 @@ def bearer_failure_record(*, client_address: str, raw_token: str, error: Unauthe
     """Count and (in aggregate) audit one refused token; raise RateLimited once the address is over."""
     window = settings.BEARER_FAILURE_AUDIT_WINDOW_SECONDS
     is_pat = raw_token.startswith(PAT_PREFIX)
+    is_oauth = raw_token.startswith(OAUTH_ACCESS_PREFIX)
     if throttle_first_in_window(window_seconds=window, key=("bearer-failed-audit", client_address)):
         token_id = getattr(error, "token_id", None)
         audit_event_record(
             action="access_token.authentication_failed",
             actor=getattr(error, "owner", None),
             outcome="denied",
-            target_type="access_token" if is_pat else "jwt",
+            target_type="access_token" if is_pat else ("oauth_token" if is_oauth else "jwt"),
             target_id=token_id if token_id is not None else "",
             data={
                 "reason": error.code,
                 # Never the token: a PAT's public prefix at most.
-                "presented": pat_mask(raw_token) if is_pat else "[jwt]",
+                "presented": pat_mask(raw_token) if is_pat else ("[oauth token]" if is_oauth else "[jwt]"),
                 "address": client_address,
                 # Later failures from this address in the same window are counted, not written.
                 "aggregated_window_seconds": window,

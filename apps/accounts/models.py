@@ -157,3 +157,63 @@ class RefreshTokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"session {str(self.id)[:8]} of user {self.user_id}"
+
+
+OAUTH_ACCESS_PREFIX = "gw_oat_"
+OAUTH_REFRESH_PREFIX = "gw_ort_"
+
+
+class OAuthConnection(models.Model):
+    """A user's consent to one OAuth client (a "connected app"): which scopes were allowed, when, and
+    when the client last called. A later request for the same scopes is approved without asking; a
+    request for more asks again for the new ones only. Disconnect deletes it with every token of the
+    client for this user (apps.accounts.oauth.connections)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_connections")
+    application = models.ForeignKey(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="gateway_connections"
+    )
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="oauth_connection_once")]
+
+    def __str__(self) -> str:
+        return f"{self.application} for user {self.user_id}"
+
+
+class OAuthCodeRedemption(models.Model):
+    """An authorization code already exchanged (RFC 6749 §4.1.2: a second use is refused and the
+    tokens from the first use are revoked). Only the code's SHA-256 is kept, with the refresh token
+    family the first use started."""
+
+    code_digest = models.CharField(max_length=64, unique=True, editable=False)
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_family = models.UUIDField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["redeemed_at"], name="oauth_code_redeemed")]
+
+    def __str__(self) -> str:
+        return f"code redeemed at {self.redeemed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OAuthClientBlock(models.Model):
+    """An operator disabled this OAuth client: it can neither sign anyone in nor use its tokens."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="gateway_block"
+    )
+    blocked_at = models.DateTimeField(auto_now_add=True)
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"block of {self.application}"

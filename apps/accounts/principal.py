@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.bearer import bearer_authenticate
+from apps.accounts.bearer import BearerIdentity, bearer_authenticate
 from apps.accounts.models import PersonalAccessToken
+from apps.accounts.oauth.events import client_label
+from apps.accounts.oauth.resource import mcp_resource_url
+from apps.accounts.oauth.tokens import oauth_token_allows
 from apps.accounts.principal_cache import principal_cache_get
 from apps.accounts.scopes import scopes_for_user
 from apps.accounts.selectors import user_active_get
-from apps.core.errors import Forbidden
+from apps.core.errors import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -29,10 +32,13 @@ if TYPE_CHECKING:
 class Principal:
     user: User
     scopes: frozenset[str]  # a JWT or session carries every scope the user's roles allow
-    auth_method: str  # "jwt" | "pat" | "session"
+    auth_method: str  # "jwt" | "pat" | "oauth" | "session"
     token_id: int | None = None  # the PersonalAccessToken id for "pat"
     # Set when an operator acts for `user` (REST invoke with user_id): audited with both.
     operator: User | None = None
+    # For "oauth": the client the user connected (its name, and its client_id), for the audit trail.
+    oauth_client: str = ""
+    oauth_client_id: str = ""
 
 
 def principal_for_user(user: User, *, auth_method: str = "session") -> Principal:
@@ -49,6 +55,28 @@ def principal_for_token(token) -> Principal:
     )
 
 
+def principal_for_oauth_token(token: Any) -> Principal:
+    """An OAuth access token -> Principal: the scopes the user allowed, within what the role allows now."""
+    return Principal(
+        user=token.user,
+        scopes=frozenset(token.scope.split()) & scopes_for_user(token.user),
+        auth_method="oauth",
+        oauth_client=client_label(token.application),
+        oauth_client_id=token.application.client_id,
+    )
+
+
+def _mcp_principal(identity: BearerIdentity) -> Principal:
+    """The principal for an MCP door (HTTP or stdio); an OAuth token must be bound to /mcp (RFC 8707)."""
+    if identity.personal_token is not None:
+        return principal_for_token(identity.personal_token)
+    if identity.oauth_token is not None:
+        if not oauth_token_allows(identity.oauth_token, mcp_resource_url()):
+            raise Unauthenticated("The access token was issued for another resource.", code="token_audience")
+        return principal_for_oauth_token(identity.oauth_token)
+    return principal_for_user(identity.user, auth_method="jwt")
+
+
 def principal_acting_for(*, operator: Principal, user: User) -> Principal:
     """An operator calling for a user: the user's data and roles, never more scope than either holds."""
     return Principal(
@@ -57,20 +85,22 @@ def principal_acting_for(*, operator: Principal, user: User) -> Principal:
         auth_method=operator.auth_method,
         token_id=operator.token_id,
         operator=operator.user,
+        oauth_client=operator.oauth_client,
+        oauth_client_id=operator.oauth_client_id,
     )
 
 
 def principal_from_bearer(raw_token: str, *, client_address: str | None = None) -> Principal:
-    """JWT access token or personal access token -> Principal, judged as REST judges it.
+    """JWT, personal access token or OAuth access token -> Principal, judged as REST judges it (an
+    OAuth token must also have been issued for /mcp).
 
-    Raises Unauthenticated (401; code token_missing, token_expired, token_revoked or token_invalid)
+    Raises Unauthenticated (401; code token_missing, token_expired, token_revoked, token_invalid or
+    token_audience)
     for anything else, or RateLimited (429) once `client_address` has failed too often (see
     apps.accounts.bearer). Sync (ORM); call via asgiref sync_to_async.
     """
     identity = bearer_authenticate(raw_token=raw_token, client_address=client_address)
-    if identity.personal_token is not None:
-        return principal_for_token(identity.personal_token)
-    return principal_for_user(identity.user, auth_method="jwt")
+    return _mcp_principal(identity)
 
 
 def principal_from_bearer_cached(raw_token: str) -> Principal | None:
@@ -80,9 +110,7 @@ def principal_from_bearer_cached(raw_token: str) -> Principal | None:
     identity = principal_cache_get((raw_token or "").strip())
     if identity is None:
         return None
-    if identity.personal_token is not None:
-        return principal_for_token(identity.personal_token)
-    return principal_for_user(identity.user, auth_method="jwt")
+    return _mcp_principal(identity)
 
 
 def principal_from_rest(request: Any) -> Principal:

@@ -62,6 +62,8 @@ def _still_valid(identity: BearerIdentity) -> bool:
         return not identity.personal_token.is_expired
     if identity.jwt is not None:
         return identity.jwt["exp"] > timezone.now().timestamp()
+    if identity.oauth_token is not None:
+        return not identity.oauth_token.is_expired()
     return False
 
 
@@ -71,7 +73,11 @@ def _copy(identity: BearerIdentity) -> BearerIdentity:
     if token is not None:
         token = copy.copy(token)
         token.user = user
-    return dataclasses.replace(identity, user=user, personal_token=token)
+    oauth_token = identity.oauth_token
+    if oauth_token is not None:
+        oauth_token = copy.copy(oauth_token)
+        oauth_token.user = user
+    return dataclasses.replace(identity, user=user, personal_token=token, oauth_token=oauth_token)
 
 
 def principal_cache_get(raw_token: str) -> BearerIdentity | None:

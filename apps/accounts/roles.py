@@ -60,6 +60,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "token_blacklist.add_blacklistedtoken",
         "accounts.view_personalaccesstoken",
         "accounts.change_personalaccesstoken",
+        # OAuth clients: see, disable (an admin action needing change) and delete.
+        "oauth2_provider.view_application",
+        "oauth2_provider.change_application",
+        "oauth2_provider.delete_application",
         "mcp_tools.view_toolpolicy",
         "mcp_tools.change_toolpolicy",
         "mcp_tools.view_toolcall",

@@ -15,12 +15,15 @@ from typing import Any
 from apps.providers.registry import secret_patterns
 
 SECRET_KEY_NAMES = re.compile(r"(api[_-]?key|secret|password|token|authorization|ciphertext|plaintext)", re.I)
-# Credentials of our own: JWTs (access and refresh tokens), personal access tokens (gw_pat_...) and
+# Credentials of our own: JWTs (access and refresh tokens), personal access tokens (gw_pat_...), OAuth
+# access and refresh tokens (gw_oat_..., gw_ort_...) and
 # Django password hashes in any hasher's "<algorithm>$..." encoding; each with a literal fragment
 # every match contains (see SECRET_FRAGMENTS).
 _OWN_SECRETS = (
     ("eyJ", r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
     ("gw_pat_", r"gw_pat_[A-Za-z0-9_\-]{8,}"),
+    ("gw_oat_", r"gw_oat_[A-Za-z0-9_\-]{8,}"),
+    ("gw_ort_", r"gw_ort_[A-Za-z0-9_\-]{8,}"),
     ("$", r"\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+"),
 )
 # Every provider's key formats come from the provider registry (sk-..., sk-ant-..., AIza..., gsk_...),

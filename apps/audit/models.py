@@ -38,6 +38,7 @@ class AuditEvent(models.Model):
     class ActorType(models.TextChoices):
         USER = "user", "User"
         TOKEN = "token", "Access token"
+        OAUTH = "oauth", "OAuth client"
         SYSTEM = "system", "System"
 
     class Category(models.TextChoices):

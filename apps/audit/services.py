@@ -92,6 +92,7 @@ def audit_event_build(
     duration_ms: float | None = None,
     tokens: int | None = None,
     cost: Decimal | float | None = None,
+    actor_type: str | None = None,
 ) -> AuditEvent:
     """One event, masked, MACed and ready to insert but not saved (a caller inserting it beside another
     row in one statement, apps.core.database.rows_insert; changing it afterwards breaks its MAC).
@@ -106,7 +107,10 @@ def audit_event_build(
         actor_label = getattr(actor, "username", "") or ""
         if token_id is None and actor_id is not None and actor_id == context.actor_id:
             token_id = context.token_id
-    actor_type = "token" if token_id is not None else ("user" if actor_id is not None else "system")
+    if not actor_type and actor_id is not None and actor_id == context.actor_id:
+        actor_type = context.actor_type
+    if not actor_type:
+        actor_type = "token" if token_id is not None else ("user" if actor_id is not None else "system")
     subject_id = getattr(subject, "pk", subject)
     event = AuditEvent(
         created_at=_now_ms(),

@@ -58,6 +58,8 @@ class RequestContext:
     actor_id: int | None = None
     actor_label: str = ""
     token_id: int | None = None
+    # "oauth" when the caller came with an OAuth access token (the audit trail's actor type).
+    actor_type: str = ""
     # The tool call under way, so the todo change a tool makes points at the tool event.
     invocation_id: str = ""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -157,9 +158,11 @@ class _CheckedBackend(httpcore2.SyncBackend):
         raise last_error or httpcore2.ConnectError("no address could be reached")
 
 
-def guarded_http_client(*, timeout: float) -> httpx2.Client:
-    """An HTTP client for the provider SDKs that only reaches checked, public addresses."""
-    transport = httpx2.HTTPTransport(trust_env=False)
+def guarded_http_client(*, timeout: float, verify: ssl.SSLContext | bool = True) -> httpx2.Client:
+    """An HTTP client for the provider SDKs that only reaches checked, public addresses.
+
+    `verify`: an SSL context trusting a private CA (tests, a corporate CA); never False in production."""
+    transport = httpx2.HTTPTransport(trust_env=False, verify=verify)
     # httpx offers no public hook for the pool's network backend; swap in ours. TLS still
     # verifies the host name from the URL (SNI and certificate), not the address we connect to.
     transport._pool._network_backend = _CheckedBackend()

@@ -30,6 +30,42 @@ def _json(value: object) -> str:
     return json.dumps(value, indent=2)
 
 
+def remote_connector_configs(*, mcp_url: str) -> list[ClientConfig]:
+    """Clients that sign in with OAuth (browser, consent page): only the URL is entered, no token."""
+    steps = "Sign in here when the app opens this server's page, check what it asks for, and press Allow."
+    return [
+        ClientConfig(
+            slug="claude-remote",
+            client="Claude (claude.ai or Desktop)",
+            transport="Remote connector (OAuth sign-in)",
+            where="Settings → Connectors → Add custom connector; paste the URL. " + steps,
+            text=mcp_url,
+        ),
+        ClientConfig(
+            slug="chatgpt-remote",
+            client="ChatGPT",
+            transport="Remote connector (OAuth sign-in)",
+            where="Settings → Apps & Connectors → Advanced settings → Developer mode, then Create: paste the URL, "
+            "authentication OAuth. " + steps,
+            text=mcp_url,
+        ),
+        ClientConfig(
+            slug="vscode-remote",
+            client="VS Code",
+            transport="Remote connector (OAuth sign-in)",
+            where=".vscode/mcp.json in your workspace (or MCP: Add Server → HTTP). " + steps,
+            text=_json({"servers": {SERVER_NAME: {"type": "http", "url": mcp_url}}}),
+        ),
+        ClientConfig(
+            slug="cursor-remote",
+            client="Cursor",
+            transport="Remote connector (OAuth sign-in)",
+            where="~/.cursor/mcp.json (or Settings → MCP → Add new MCP server). " + steps,
+            text=_json({"mcpServers": {SERVER_NAME: {"url": mcp_url}}}),
+        ),
+    ]
+
+
 def client_configs(*, mcp_url: str, token: str | None, checkout: str) -> list[ClientConfig]:
     """Each client in its HTTP form and (where it has one) its stdio form."""
     token = token or TOKEN_PLACEHOLDER

@@ -14,6 +14,8 @@ _SECTIONS = {
     "setup": "setup",
     "keys": "keys",
     "tokens": "tokens",
+    "connections": "connections",
+    "connection_disconnect": "connections",
     "password_change": "password",
     "usage": "usage",
     "activity": "activity",

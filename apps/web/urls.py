@@ -3,7 +3,7 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from apps.web.limits import limited_patterns
-from apps.web.views import accounts, activity, chat, keys, pages, setup, tokens, usage
+from apps.web.views import accounts, activity, chat, connections, keys, pages, setup, tokens, usage
 
 app_name = "web"
 
@@ -39,6 +39,12 @@ urlpatterns = [
     path("settings/keys/<int:key_id>/delete/", keys.key_delete, name="key_delete"),
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
+    path("settings/connections/", connections.connection_list, name="connections"),
+    path(
+        "settings/connections/<int:connection_id>/disconnect/",
+        connections.connection_disconnect,
+        name="connection_disconnect",
+    ),
     path("settings/usage/", usage.usage_page, name="usage"),
     path("settings/activity/", activity.activity_page, name="activity"),
     path("settings/activity/export/", activity.activity_export, name="activity_export"),

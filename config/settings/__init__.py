@@ -12,6 +12,7 @@ part imported below, after the parts it reads from.
 from config.settings.audit import *  # noqa: F403
 from config.settings.base import *  # noqa: F403
 from config.settings.gateway import *  # noqa: F403
+from config.settings.oauth import *  # noqa: F403
 from config.settings.perf import *  # noqa: F403
 from config.settings.providers import *  # noqa: F403
 from config.settings.quotas import *  # noqa: F403

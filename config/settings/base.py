@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "csp",
     "django_celery_beat",
     "axes",
+    "oauth2_provider",
     "apps.core",
     "apps.accounts",
     "apps.todos",

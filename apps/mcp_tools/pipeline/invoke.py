@@ -233,6 +233,9 @@ def _record(
     }
     if principal.token_id is not None:
         data["access_token_id"] = principal.token_id
+    if principal.oauth_client_id:
+        data["oauth_client"] = principal.oauth_client
+        data["oauth_client_id"] = principal.oauth_client_id
     if principal.operator is not None:
         data["operator_id"] = principal.operator.pk
         data["subject_user_id"] = principal.user.pk
@@ -244,6 +247,7 @@ def _record(
         actor=principal.operator or principal.user,
         subject=principal.user,
         token_id=principal.token_id,
+        actor_type="oauth" if principal.auth_method == "oauth" else None,
         category="tool",
         outcome="denied" if denied else ("success" if outcome.success else "failure"),
         error_code=error_code,
@@ -277,6 +281,7 @@ def tool_invoke(
         actor_id=actor.pk,
         actor_label=actor.username,
         token_id=principal.token_id,
+        actor_type="oauth" if principal.auth_method == "oauth" else "",
         invocation_id=invocation_id,
     ):
         return _tool_invoke(

@@ -180,7 +180,7 @@ async def _sdk_client_refused(url: str, token: str | None, **kwargs) -> bool:
 
 
 def _challenge_metadata_url() -> str:
-    return f'resource_metadata="{settings.PUBLIC_BASE_URL}/.well-known/oauth-protected-resource"'
+    return f'resource_metadata="{settings.PUBLIC_BASE_URL}/.well-known/oauth-protected-resource/mcp"'
 
 
 async def test_it_refuses_a_missing_token_with_a_challenge_naming_the_metadata(asgi_server):

@@ -1,10 +1,11 @@
-"""Bearer authentication for /mcp: our token verifier inside the SDK's auth middleware."""
+"""Bearer authentication for /mcp: our token verifier inside the SDK's auth middleware, the 401 challenge
+an OAuth client signs in from, and the 403 step-up for an OAuth token short of a tool's scope."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.conf import settings
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.context import ServerRequestContext
@@ -13,11 +14,15 @@ from pydantic import Field
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from apps.accounts.oauth.resource import resource_metadata_url
 from apps.accounts.principal import Principal, principal_from_bearer, principal_from_bearer_cached
+from apps.accounts.scopes import SCOPES
 from apps.core.client_address import client_address_from_scope
 from apps.core.database import database_work
 from apps.core.errors import RateLimited, Unauthenticated, error_body
+from apps.mcp_tools.pipeline.registry import tool_get
 from apps.mcp_tools.transport.server import UNAUTHENTICATED_ERROR
 
 
@@ -89,13 +94,22 @@ class BearerThrottled(AuthenticationError):
         self.error = error
 
 
-def resource_metadata_url() -> str:
-    return f"{settings.PUBLIC_BASE_URL}/.well-known/oauth-protected-resource"
+def _scopes_value(scopes: list[str] | frozenset[str] | None = None) -> str:
+    return " ".join(sorted(scopes if scopes is not None else SCOPES))
 
 
-def _challenge(error: str, description: str) -> str:
-    description = description.replace('"', "'")
-    return f'Bearer error="{error}", error_description="{description}", resource_metadata="{resource_metadata_url()}"'
+def _challenge(error: str | None = None, description: str = "", *, scopes: list[str] | None = None) -> str:
+    """RFC 6750 / RFC 9728 challenge: where the metadata is (path-suffixed form for /mcp) and which
+    scopes to ask for, so an OAuth client can start (or step up) its sign-in from this answer alone."""
+    parts = []
+    if error:
+        parts += [f'error="{error}"', f'error_description="{_quoted(description)}"']
+    parts += [f'resource_metadata="{resource_metadata_url()}"', f'scope="{_scopes_value(scopes)}"']
+    return "Bearer " + ", ".join(parts)
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "").replace('"', "'").replace("\r", " ").replace("\n", " ")
 
 
 def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
@@ -111,6 +125,93 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
         status_code=401,
         headers={"WWW-Authenticate": _challenge("invalid_token", str(exc))},
     )
+
+
+class RequireBearer:
+    """No authenticated caller -> 401 with the challenge an OAuth client starts its sign-in from."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not isinstance(scope.get("user"), AuthenticatedUser):
+            body = {"error": "invalid_token", "error_description": "Authentication required"}
+            response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": _challenge()})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class OAuthStepUp:
+    """An OAuth caller asking for a tool its token's scopes do not cover gets 403 insufficient_scope with
+    the scopes to ask for (MCP step-up authorization), instead of a tool error it cannot act on.
+
+    Only for OAuth tokens: a client holding one can sign in again for more; a personal access token
+    cannot, and keeps the tool error. Costs reading the (already size-limited) body once, replayed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        access = user.access_token if isinstance(user, AuthenticatedUser) else None
+        principal = access.principal if isinstance(access, PrincipalAccessToken) else None
+        if not isinstance(principal, Principal) or principal.auth_method != "oauth":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        needed = _scopes_missing(body, principal.scopes)
+        if needed:
+            wanted = sorted(set(principal.scopes) | needed)
+            description = f"This tool needs the {', '.join(sorted(needed))} scope."
+            response = JSONResponse(
+                {"error": "insufficient_scope", "error_description": description},
+                status_code=403,
+                headers={"WWW-Authenticate": _challenge("insufficient_scope", description, scopes=wanted)},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[dict], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> dict:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+def _scopes_missing(body: bytes, held: frozenset[str]) -> set[str]:
+    """The scopes the tools/call requests in this JSON-RPC body need and the caller lacks."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return set()
+    requests = payload if isinstance(payload, list) else [payload]
+    missing: set[str] = set()
+    for request in requests:
+        if not isinstance(request, dict) or request.get("method") != "tools/call":
+            continue
+        params = request.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        spec = tool_get(name) if isinstance(name, str) else None
+        if spec is not None and spec.required_scope not in held:
+            missing.add(spec.required_scope)
+    return missing
 
 
 async def principal_from_mcp_request(ctx: ServerRequestContext[Any, Any]) -> Principal:

@@ -10,13 +10,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from django.conf import settings
 from django.core import signals
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
-from mcp.server.auth.routes import create_protected_resource_routes
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.auth import ProtectedResourceMetadata
 from starlette.datastructures import Headers
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apps.core.errors import error_body
@@ -24,9 +23,10 @@ from apps.core.request_threads import request_thread
 from apps.mcp_tools.transport.auth import (
     GatewayBearerBackend,
     GatewayTokenVerifier,
+    OAuthStepUp,
+    RequireBearer,
     auth_error,
     principal_from_mcp_request,
-    resource_metadata_url,
 )
 from apps.mcp_tools.transport.rebinding import host_allowed, origin_allowed
 from apps.mcp_tools.transport.refusals import JsonRpcRefusals, RequestIdCheck, refusal
@@ -130,30 +130,42 @@ class DjangoRequestLifecycle:
                 signals.request_finished.send(sender=self.__class__)
 
 
-def protected_resource_routes() -> list:
+PROTECTED_RESOURCE_METADATA_PATHS = (
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+)
+
+
+def protected_resource_metadata() -> dict:
+    """RFC 9728 metadata for /mcp, from the settings of the moment (they follow PUBLIC_BASE_URL)."""
     from apps.accounts.scopes import SCOPES
 
-    return create_protected_resource_routes(
-        resource_url=settings.MCP_RESOURCE_URL,
+    metadata = ProtectedResourceMetadata(
+        resource=settings.MCP_RESOURCE_URL,
         authorization_servers=list(settings.MCP_AUTHORIZATION_SERVERS),
         scopes_supported=sorted(SCOPES),
         resource_name=SERVER_TITLE,
+        bearer_methods_supported=["header"],
     )
+    return metadata.model_dump(mode="json", exclude_none=True)
 
 
-def protected_resource_metadata_app() -> ASGIApp:
+async def protected_resource_metadata_app(scope: Scope, receive: Receive, send: Send) -> None:
     """RFC 9728 metadata at /.well-known/oauth-protected-resource and at .../mcp (RFC 9728 §3.1 form)."""
-    from starlette.applications import Starlette
-    from starlette.routing import Route
-
-    routes = protected_resource_routes()
-    suffixed = routes[0]
-    root = Route(
-        "/.well-known/oauth-protected-resource",
-        endpoint=suffixed.endpoint,
-        methods=["GET", "OPTIONS"],
-    )
-    return Starlette(routes=[root, *routes])
+    if scope["type"] != "http":
+        return
+    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, OPTIONS"}
+    if scope["path"].rstrip("/") not in PROTECTED_RESOURCE_METADATA_PATHS:
+        response: Response = Response("Not Found", status_code=404)
+    elif scope["method"] == "OPTIONS":
+        response = Response(status_code=204, headers={**cors, "Access-Control-Allow-Headers": "*"})
+    elif scope["method"] not in ("GET", "HEAD"):
+        response = Response(status_code=405, headers={"Allow": "GET, OPTIONS"})
+    else:
+        response = JSONResponse(
+            protected_resource_metadata(), headers={**cors, "Cache-Control": "public, max-age=3600"}
+        )
+    await response(scope, receive, send)
 
 
 class SessionManagerSlot:
@@ -200,7 +212,8 @@ def http_app() -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]
         )
     )
     app: ASGIApp = RequestIdCheck(slot)
-    app = RequireAuthMiddleware(app, required_scopes=[], resource_metadata_url=resource_metadata_url())
+    app = OAuthStepUp(app)
+    app = RequireBearer(app)
     app = AuthContextMiddleware(app)
     app = AuthenticationMiddleware(app, backend=GatewayBearerBackend(GatewayTokenVerifier()), on_error=auth_error)
     app = DjangoRequestLifecycle(app)

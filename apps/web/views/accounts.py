@@ -24,6 +24,7 @@ from apps.web.forms import (
     error_text,
     form_add_domain_error,
 )
+from apps.web.oauth.views import sign_in_form_may_redirect
 from apps.web.views.common import render_page, signed_in_page
 
 
@@ -36,6 +37,12 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "registration_open": settings.REGISTRATION_OPEN}
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        # On the way to an OAuth sign-in, the form's answer may end at the connecting app.
+        sign_in_form_may_redirect(response, self.get_redirect_url())
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -13,6 +14,7 @@ from apps.core.errors import DomainError
 from apps.keys import selectors as key_selectors
 from apps.mcp_tools.pipeline.registry import tool_get
 from apps.web import services
+from apps.web.client_config import remote_connector_configs
 from apps.web.forms import KeyAddForm, TokenCreateForm, ToolTryForm, form_add_domain_error
 from apps.web.views.common import render_page, signed_in_page
 from apps.web.views.keys import key_add, provider_order_form, provider_order_save, validation_message
@@ -96,6 +98,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         tool_form=tool_form,
         keys=key_selectors.provider_key_list(owner=request.user),
         configs=context.get("configs") or mcp_configs(None),
+        remote_configs=remote_connector_configs(mcp_url=settings.MCP_RESOURCE_URL),
     )
     response = render_page(request, "web/settings/setup.html", context, error=error)
     return shown_once(response) if "plaintext" in context else response
