@@ -17,12 +17,11 @@ and a successful request costs no extra round trip.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from django.conf import settings
-from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.models import PAT_PREFIX, PersonalAccessToken, User
+from apps.accounts.identity import BearerIdentity
+from apps.accounts.models import PAT_PREFIX
 from apps.accounts.pats import pat_authenticate, pat_mask
 from apps.accounts.principal_cache import principal_cache_get, principal_cache_put
 from apps.accounts.tokens import access_token_authenticate
@@ -34,13 +33,6 @@ logger = logging.getLogger(__name__)
 
 # The counting key for callers with no network address (the stdio server, a management command).
 LOCAL_CALLER = "local"
-
-
-@dataclass(frozen=True)
-class BearerIdentity:
-    user: User
-    personal_token: PersonalAccessToken | None = None
-    jwt: AccessToken | None = None
 
 
 def bearer_authenticate(*, raw_token: str, client_address: str | None) -> BearerIdentity:

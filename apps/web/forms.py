@@ -10,12 +10,10 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.utils import timezone
 
 from apps.accounts.scopes import SCOPES
-from apps.audit.models import AuditEvent
-from apps.audit.selectors import AuditFilters
+from apps.audit.selectors import AUDIT_CATEGORY_CHOICES, AUDIT_OUTCOME_CHOICES, AuditFilters
 from apps.core.errors import INVALID, DomainError, RateLimited
 from apps.core.request_context import DOORS
-from apps.keys.models import LABEL_MAX_LENGTH
-from apps.keys.services import API_KEY_MAX_LENGTH
+from apps.keys.services import API_KEY_MAX_LENGTH, LABEL_MAX_LENGTH
 from apps.providers.registry import PROVIDERS
 
 TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
@@ -222,11 +220,11 @@ class ActivityFilterForm(PageForm):
 
     since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="Through (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    category = forms.ChoiceField(label="Category", required=False, choices=_any(AuditEvent.Category.choices, "Any"))
+    category = forms.ChoiceField(label="Category", required=False, choices=_any(AUDIT_CATEGORY_CHOICES, "Any"))
     action = forms.CharField(
         label="Action", required=False, max_length=80, help_text="For example provider_key.created."
     )
-    outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AuditEvent.Outcome.choices, "Any"))
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AUDIT_OUTCOME_CHOICES, "Any"))
     # "web": tools tried from the setup page are recorded under the pages' own transport.
     door = forms.ChoiceField(label="Door", required=False, choices=_any((*DOORS, "web"), "Any"))
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apps.accounts.principal import Principal
 from apps.accounts.scopes import TODOS_READ, TODOS_WRITE
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.timezones import zone_or_utc
-from apps.mcp_tools.pipeline.cache import TODOS_GROUP
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import (
     BATCH_MAX,
@@ -28,10 +27,13 @@ from apps.mcp_tools.tools.schemas import (
     TODO_IDS,
     obj,
 )
+from apps.mcp_tools.tools.todo_group import TODOS_GROUP
 from apps.todos import selectors, services
 from apps.todos.dates import due_parse
-from apps.todos.models import Todo
 from apps.todos.representation import moment_text, todo_as_dict
+
+if TYPE_CHECKING:
+    from apps.todos.models import Todo
 
 READ = {"required_scope": TODOS_READ, "cache_group": TODOS_GROUP}
 WRITE = {"required_scope": TODOS_WRITE, "cache_group": TODOS_GROUP}
