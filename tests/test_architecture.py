@@ -243,3 +243,15 @@ def test_no_production_module_is_over_the_line_limit():
         if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert not long, long
+
+
+def test_one_rate_limit_engine_the_limits_library_only_parses_rates():
+    """Every limit runs on apps.core.limiter (one Lua round trip, one Redis-down policy, one set of
+    headers); `limits` is kept for its rate notation ("5/hour"), not for its storages or strategies."""
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _production_files()
+        for name in _imports(path)
+        if name.split(".")[0] == "limits" and name not in {"limits", "limits.parse"}
+    ]
+    assert found == []

@@ -7,8 +7,8 @@ import datetime as dt
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps.core.limiter import Limit, failure_mode
 from apps.quotas.budgets import budgets_effective, period_reset, period_start
-from apps.quotas.limiter import Limit, failure_mode
 from apps.quotas.models import BudgetSpend, UsageRecord
 from apps.quotas.services import provider_limit, tool_limit, user_limit
 from apps.quotas.sources import tool_source

@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput
+from apps.core.limiter import Decision
 from apps.quotas.budgets import Reservation, budget_reserve, budget_settle
-from apps.quotas.limiter import Decision
 from apps.quotas.models import Notification, UsageRecord
 from apps.quotas.notifications import notification_send
 from apps.quotas.services import call_cost, price_for, quota_provider_call_check
@@ -56,7 +56,7 @@ def provider_call_admit(
     The rate is one Redis round trip (QUOTA_PROVIDER_RATE; the `provider` family's Redis-down policy).
     The budgets reserve the most the call can cost (input + max output tokens, priced now) under row
     locks, so parallel calls cannot pass a hard budget together. Raises:
-    - QuotaRateLimited (code rate_limited) naming the provider limit, with retry_after;
+    - RateLimitExceeded (code rate_limited) naming the provider limit, with retry_after;
     - BudgetExceeded (code budget_exceeded) naming the budget, the amount used, the reset time and an
       alternative (another provider, a cheaper model, the cached answer), retry_after until the reset;
     - ServiceUnavailable (rate_limiter_unavailable) when Redis is down and the family is fail-closed;

@@ -78,7 +78,7 @@ def _version_start(user_id: int, group: str) -> int:
 
 def version_read_along(*, user_id: int, group: str) -> tuple[str, ...]:
     """The raw Redis key of a user's group version, for the rate limits' round trip to read along
-    (apps.quotas.limiter `read_along`), when the limits' Redis is the cache's own; else nothing."""
+    (apps.core.limiter `read_along`), when the limits' Redis is the cache's own; else nothing."""
     if not group or not _cache_is_limit_store():
         return ()
     return (str(cache.client.make_key(_version_key(user_id, group))),)

@@ -18,6 +18,7 @@ from apps.accounts.principal import Principal, principal_from_bearer, principal_
 from apps.core.client_address import client_address_from_scope
 from apps.core.database import database_work
 from apps.core.errors import RateLimited, Unauthenticated, error_body
+from apps.core.limit_reports import refusal_headers
 from apps.mcp_tools.transport.server import UNAUTHENTICATED_ERROR
 
 
@@ -104,7 +105,7 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
         return JSONResponse(
             error_body(error.code, error.message, error.details),
             status_code=429,
-            headers={"Retry-After": str(error.retry_after)},
+            headers=refusal_headers(error),
         )
     return JSONResponse(
         {"error": "invalid_token", "error_description": str(exc)},

@@ -1,4 +1,11 @@
-"""Every rate limit that applies to one request, checked and counted in one Redis round trip.
+"""The one rate-limit engine: every limit that applies to one request, checked and counted in one
+Redis round trip.
+
+Its users: apps.quotas (the request limits of every door: per user, address, tool, provider) and
+apps.core.throttle (the counters of doors with no trusted caller yet: sign-up, failed bearer
+tokens, password reset and change, and "once per window" audit aggregation). Here in core, below
+every app, so that accounts can use it as well as quotas; the same script, the same Redis, the same
+Redis-down policy (QUOTA_WHEN_REDIS_DOWN, per family) and the same headers (`rate_limit_headers`).
 
 The scheme is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key):
 a rate of N per period refills one request every period/N, and the bucket holds `burst` requests.
@@ -31,7 +38,9 @@ from apps.core.errors import ServiceUnavailable
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "gw-quota"
-FAMILIES = ("user", "tool", "anonymous", "provider")
+# account: sign-up, failed bearer tokens, password reset and change (apps.core.throttle);
+# once: "do this once per window" (aggregated audit events), an economy rather than a guard.
+FAMILIES = ("user", "tool", "anonymous", "provider", "account", "once")
 FAIL_CLOSED = "closed"
 FAIL_LOCAL = "local"
 # After a failed round trip, go straight to the fallback for this long instead of paying a connect
@@ -41,7 +50,8 @@ LOCAL_MAX_KEYS = 100_000
 US = 1_000_000
 
 # KEYS: one per limit, then the guard key if there is one, then the keys to read along. ARGV: the
-# number of limits n, whether there is a guard (0/1), how many keys to read; per limit, its emission
+# number of limits n, whether there is a guard (0/1), how many keys to read, whether this is a dry
+# run (1: answer as if counting, store nothing; a peek); per limit, its emission
 # interval and its burst tolerance (interval x (burst - 1)), both in microseconds; with a guard, the
 # version the caller holds and a fresh one to store if the key is missing. Returns, per limit:
 # {admitted 0/1, remaining, retry_after_us, reset_us}, then (when asked) the values read along; or
@@ -51,13 +61,14 @@ _SCRIPT = """
 local n = tonumber(ARGV[1])
 local guarded = tonumber(ARGV[2])
 local reads = tonumber(ARGV[3])
+local dry = tonumber(ARGV[4])
 if guarded == 1 then
   local version = redis.call('GET', KEYS[n + 1])
   if not version then
-    version = ARGV[2 * n + 5]
+    version = ARGV[2 * n + 6]
     redis.call('SET', KEYS[n + 1], version)
   end
-  if version ~= ARGV[2 * n + 4] then
+  if version ~= ARGV[2 * n + 5] then
     return {'stale', version}
   end
 end
@@ -67,8 +78,8 @@ local out = {}
 local tats = {}
 local refused = false
 for i = 1, n do
-  local interval = tonumber(ARGV[2 * i + 2])
-  local tolerance = tonumber(ARGV[2 * i + 3])
+  local interval = tonumber(ARGV[2 * i + 3])
+  local tolerance = tonumber(ARGV[2 * i + 4])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local allow_at = tat - tolerance
@@ -81,16 +92,16 @@ for i = 1, n do
     out[i] = {1, math.floor((now - (new_tat - tolerance - interval)) / interval), 0, new_tat - now}
   end
 end
-if not refused then
+if not refused and dry == 0 then
   for i = 1, n do
     redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1)
   end
-else
+elseif refused then
   for i = 1, n do
     if out[i][1] == 1 then
       -- Not counted after all: what remains is one more than if it had been.
       out[i][2] = out[i][2] + 1
-      out[i][4] = out[i][4] - tonumber(ARGV[2 * i + 2])
+      out[i][4] = out[i][4] - tonumber(ARGV[2 * i + 3])
     end
   end
 end
@@ -189,7 +200,7 @@ class _LocalBuckets:
         self._lock = threading.Lock()
         self._tats: dict[str, int] = {}
 
-    def hit(self, limits: list[Limit]) -> Decision:
+    def hit(self, limits: list[Limit], *, dry: bool = False) -> Decision:
         now = time.time_ns() // 1000
         with self._lock:
             rows = []
@@ -211,6 +222,8 @@ class _LocalBuckets:
                     new_tat = row[3]
                     if refused:
                         out.append((1, row[1] + 1, 0, new_tat - limit.interval_us - now))
+                    elif dry:
+                        out.append((1, row[1], 0, new_tat - now))
                     else:
                         self._tats[_storage_key(limit)] = new_tat
                         out.append((1, row[1], 0, new_tat - now))
@@ -317,7 +330,14 @@ def shared_version_bump(name: str) -> bool:
     return True
 
 
-def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: tuple[str, ...] = ()) -> Decision:
+def limits_peek(limits: list[Limit]) -> Decision:
+    """What `limits_hit` would answer now, counting nothing (e.g. "is this caller already refused?")."""
+    return limits_hit(limits, dry=True)
+
+
+def limits_hit(
+    limits: list[Limit], *, guard: Guard | None = None, read_along: tuple[str, ...] = (), dry: bool = False
+) -> Decision:
     """Count one request against every limit in `limits` (all or none); one Redis round trip.
 
     With a `guard`, raises GuardStale (counting nothing) when its shared version has moved on. When
@@ -330,11 +350,11 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: t
     if not limits:
         return Decision(states=())
     if not limiter_shared():
-        return _local.hit(limits)
+        return _local.hit(limits, dry=dry)
     url = _storage_url()
     if time.monotonic() >= _redis_down_until:
         keys = [_storage_key(limit) for limit in limits]
-        args: list[int | str] = [len(limits), int(guard is not None), len(read_along)]
+        args: list[int | str] = [len(limits), int(guard is not None), len(read_along), int(dry)]
         for limit in limits:
             args += [limit.interval_us, limit.interval_us * (limit.burst - 1)]
         if guard is not None:
@@ -352,7 +372,7 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: t
             decision = _decision(limits, rows[: len(limits)])
             values = tuple(rows[len(limits)]) if read_along else None
             return Decision(states=decision.states, guard_checked=guard is not None, read_along=values)
-    return _fallback(limits)
+    return _fallback(limits, dry=dry)
 
 
 def _storage_key(limit: Limit) -> str:
@@ -361,7 +381,7 @@ def _storage_key(limit: Limit) -> str:
     return f"{KEY_PREFIX}:{limit.key}:{limit.interval_us}:{limit.burst}"
 
 
-def _fallback(limits: list[Limit]) -> Decision:
+def _fallback(limits: list[Limit], *, dry: bool = False) -> Decision:
     closed = sorted({limit.family for limit in limits if failure_mode(limit.family) == FAIL_CLOSED})
     if closed:
         raise ServiceUnavailable(
@@ -370,7 +390,7 @@ def _fallback(limits: list[Limit]) -> Decision:
             retry_after=math.ceil(REDIS_RETRY_SECONDS),
             details={"limits": closed},
         )
-    return _local.hit(limits)
+    return _local.hit(limits, dry=dry)
 
 
 def failure_mode(family: str) -> str:
