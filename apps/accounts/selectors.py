@@ -70,3 +70,7 @@ def user_counts(*, joined_since: dt.datetime) -> dict[str, Any]:
 
 def users_active_count() -> int:
     return User.objects.filter(is_active=True).count()
+
+
+def users_by_id(*, ids: set[int]) -> dict[int, User]:
+    return {user.pk: user for user in User.objects.filter(pk__in=ids)} if ids else {}

@@ -12,6 +12,11 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         task="quotas.budget_warnings_scan",
         crontab={"minute": "*/15"},
     )
+    periodic_task_ensure(
+        name="Record rate-limit refusals",
+        task="quotas.rate_limit_refusals_flush",
+        every_seconds=60,
+    )
 
 
 class QuotasConfig(AppConfig):
@@ -22,4 +27,8 @@ class QuotasConfig(AppConfig):
     verbose_name = "Quotas"
 
     def ready(self) -> None:
+        from apps.core.limiter import refusal_writer_register
+        from apps.quotas.refusals import rate_limit_refusals_record
+
+        refusal_writer_register(rate_limit_refusals_record)
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="quotas.schedules")

@@ -1,8 +1,16 @@
 from celery import shared_task
 
+from apps.core.limiter import refusals_flush
 from apps.quotas.budgets import budget_warnings_scan
 
 
 @shared_task(name="quotas.budget_warnings_scan")
 def budget_warnings_scan_task() -> int:
     return budget_warnings_scan()
+
+
+@shared_task(name="quotas.rate_limit_refusals_flush")
+def rate_limit_refusals_flush_task() -> int:
+    """The closed minutes' refusal counts as audit events (the last minute of a burst has no next
+    refusal to flush it)."""
+    return refusals_flush()
