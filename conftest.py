@@ -84,24 +84,21 @@ def olivia_client(olivia) -> APIClient:
 def _clear_cache():
     from django.core.cache import cache
 
-    from apps.core.throttle import throttle_reset
+    from apps.core.limiter import limits_reset as rate_limit_reset
     from apps.mcp_tools.pipeline.cache import result_l1_clear
     from apps.mcp_tools.pipeline.policies import policies_forget
-    from apps.quotas.limiter import limits_reset as rate_limit_reset
     from apps.quotas.selectors import rates_forget
 
-    # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests.
+    # Rate-limit counters live outside the cache (the engine's own keys); user ids repeat between tests.
     cache.clear()
     result_l1_clear()
     rate_limit_reset()
     rates_forget()
     policies_forget()
-    throttle_reset()
     yield
     cache.clear()
     result_l1_clear()
     rate_limit_reset()
-    throttle_reset()
 
 
 @pytest.fixture

@@ -48,9 +48,9 @@ def main() -> None:
     from apps.accounts.models import User
     from apps.accounts.principal import principal_for_user
     from apps.accounts.services import user_create
+    from apps.core.limiter import limits_hit, limits_reset
     from apps.mcp_tools.pipeline import tool_invoke
     from apps.mcp_tools.pipeline.policies import policies_ensure
-    from apps.quotas.limiter import limits_hit, limits_reset
     from apps.quotas.models import UserRateLimit
     from apps.quotas.services import tool_limit, user_limit
 

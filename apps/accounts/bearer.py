@@ -17,13 +17,11 @@ and a successful request costs no extra round trip.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
-from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.models import OAUTH_ACCESS_PREFIX, PAT_PREFIX, PersonalAccessToken, User
+from apps.accounts.identity import BearerIdentity
+from apps.accounts.models import OAUTH_ACCESS_PREFIX, PAT_PREFIX
 from apps.accounts.oauth.tokens import oauth_access_authenticate
 from apps.accounts.pats import pat_authenticate, pat_mask
 from apps.accounts.principal_cache import principal_cache_get, principal_cache_put
@@ -36,15 +34,6 @@ logger = logging.getLogger(__name__)
 
 # The counting key for callers with no network address (the stdio server, a management command).
 LOCAL_CALLER = "local"
-
-
-@dataclass(frozen=True)
-class BearerIdentity:
-    user: User
-    personal_token: PersonalAccessToken | None = None
-    jwt: AccessToken | None = None
-    # An OAuth access token row (oauth2_provider.AccessToken, with application and user).
-    oauth_token: Any = None
 
 
 def bearer_authenticate(*, raw_token: str, client_address: str | None) -> BearerIdentity:

@@ -26,14 +26,13 @@ import hmac
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cachetools import TTLCache
 from django.conf import settings
 from django.utils import timezone
 
-if TYPE_CHECKING:
-    from apps.accounts.bearer import BearerIdentity
+from apps.accounts.identity import BearerIdentity
 
 MAX_ENTRIES = 10_000
 # Never written anywhere, new in every process: the cache keys mean nothing outside this memory.

@@ -36,7 +36,7 @@ from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sy
 from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_session_revoke, jwt_sessions_revoke
 from apps.audit.services import audit_event_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, RateLimited
-from apps.core.throttle import throttle_hit, throttle_retry_after
+from apps.core.throttle import throttle_hit, throttle_key, throttle_retry_after
 
 
 @transaction.atomic
@@ -220,7 +220,7 @@ def user_password_reset_request(*, email: str, client_address: str) -> int:
     )
     throttle_hit(
         rate=settings.PASSWORD_RESET_RATE,
-        key=("password-reset-email", email.lower()),
+        key=("password-reset-email", *throttle_key(email.lower())),
         message="Too many reset requests for this address; try again later.",
     )
     form = PasswordResetForm(data={"email": email})

@@ -16,10 +16,10 @@ from django.core.management.base import BaseCommand
 
 from apps.core.request_context import request_context, request_context_reset, request_context_update
 
-# Jobs that run every second or so and usually have nothing to report: a line or an event per run
+# Jobs that run every second or minute and usually have nothing to report: a line or an event per run
 # would bury everything else (the demo login scrolled away under 3 lines a second). Their failures
 # are still logged, at WARNING and ERROR, and the jobs log what they find themselves.
-ROUTINE_TASKS = frozenset({"audit.seal"})
+ROUTINE_TASKS = frozenset({"audit.seal", "quotas.rate_limit_refusals_flush"})
 UNAUDITED_TASKS = ROUTINE_TASKS
 # Celery's loggers that write one INFO line per task run: beat's "Sending due task", the worker's
 # "Task ... received" and "Task ... succeeded".

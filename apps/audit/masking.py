@@ -9,10 +9,8 @@ string, and no pattern list can know them all (session keys, reset tokens, ciphe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-
-from apps.providers.registry import secret_patterns
 
 SECRET_KEY_NAMES = re.compile(r"(api[_-]?key|secret|password|token|authorization|ciphertext|plaintext)", re.I)
 # Credentials of our own: JWTs (access and refresh tokens), personal access tokens (gw_pat_...), OAuth
@@ -26,10 +24,12 @@ _OWN_SECRETS = (
     ("gw_ort_", r"gw_ort_[A-Za-z0-9_\-]{8,}"),
     ("$", r"\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+"),
 )
-# Every provider's key formats come from the provider registry (sk-..., sk-ant-..., AIza..., gsk_...),
-# so a provider's keys are masked in logs, audit and chat from the moment its module exists.
-_PROVIDER_SECRETS = tuple((pattern.fragment, pattern.regex) for pattern in secret_patterns())
-SECRET_VALUE = re.compile("(" + "|".join(regex for _fragment, regex in (*_PROVIDER_SECRETS, *_OWN_SECRETS)) + ")")
+# Every provider's key formats (sk-..., sk-ant-..., AIza..., gsk_...) come from the provider registry,
+# which registers them when the app registry is ready (apps.providers.apps): audit sits below providers,
+# so it is told the formats rather than importing them. A provider's keys are masked in logs, audit and
+# chat from the moment its module exists. Rebuilt by secret_patterns_add.
+_provider_secrets: tuple[tuple[str, str], ...] = ()
+SECRET_VALUE = re.compile("(" + "|".join(regex for _fragment, regex in _OWN_SECRETS) + ")")
 MASK = "[masked]"
 # The admin's password reset links (config/urls.py) carry a one-time token in the path.
 RESET_LINK = re.compile(r"(/password-reset/)[^/\s]+/[^/\s]+")
@@ -47,9 +47,22 @@ EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z
 # Text none of the patterns above can match lacks every one of these fragments: each pattern needs
 # one of them literally. Checking for them (in C) first spares the regular expressions on nearly
 # every string an event carries (tool names, codes, ids), which were most of an event's cost.
-SECRET_FRAGMENTS = tuple(
-    dict.fromkeys(fragment for fragment, _regex in (*_PROVIDER_SECRETS, *_OWN_SECRETS, ("/password-reset/", "")))
-)
+SECRET_FRAGMENTS = tuple(dict.fromkeys(fragment for fragment, _regex in (*_OWN_SECRETS, ("/password-reset/", ""))))
+
+
+def secret_patterns_add(patterns: Iterable[tuple[str, str]]) -> None:
+    """Mask these (literal fragment, regex) credential formats too; called once per process by the
+    provider registry when the app registry is ready."""
+    global _provider_secrets, SECRET_VALUE, SECRET_FRAGMENTS
+    _provider_secrets = tuple(dict.fromkeys((*_provider_secrets, *patterns)))
+    every = (*_provider_secrets, *_OWN_SECRETS)
+    SECRET_VALUE = re.compile("(" + "|".join(regex for _fragment, regex in every) + ")")
+    SECRET_FRAGMENTS = tuple(dict.fromkeys(fragment for fragment, _regex in (*every, ("/password-reset/", ""))))
+
+
+def holds_secret(text: str) -> bool:
+    """Whether the text holds something masking would hide (a key, a token, a password hash)."""
+    return _may_hold_secret(text) and SECRET_VALUE.search(text) is not None
 
 
 def _may_hold_secret(text: str) -> bool:

@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from apps.audit.masking import SECRET_VALUE
+from apps.audit.masking import holds_secret
 from apps.audit.models import AuditEvent
 
 SIGN_IN_ACTIONS = ("auth.login", "auth.login_failed")
@@ -73,7 +73,7 @@ def _exposure_scan(events: QuerySet[AuditEvent]) -> dict[str, Any]:
     scanned = 0
     for row in events.values_list("id", *text_fields).iterator(chunk_size=2000):
         scanned += 1
-        if any(SECRET_VALUE.search(str(value)) for value in row[1:]):
+        if any(holds_secret(str(value)) for value in row[1:]):
             found.append(row[0])
     return {"scanned": scanned, "exposed": len(found), "event_ids": found[:20], "clean": not found}
 

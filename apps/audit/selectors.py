@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from apps.audit.chain import CONTENT_FIELDS
 from apps.audit.models import AuditEvent
@@ -21,6 +21,9 @@ from apps.audit.models import AuditEvent
 # What a list row and an export row carry: the id and the content (the chain columns are the verifier's business).
 LOG_FIELDS = ("id", *CONTENT_FIELDS)
 EXPORT_CHUNK = 2000
+# What a reader may filter on (the activity page's form offers these).
+AUDIT_CATEGORY_CHOICES = AuditEvent.Category.choices
+AUDIT_OUTCOME_CHOICES = AuditEvent.Outcome.choices
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,12 @@ def audit_rows_walk(*, events: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]
         if len(rows) < EXPORT_CHUNK:
             return
         before = rows[-1]["id"]
+
+
+def audit_event_counts(*, since: dt.datetime) -> dict[str, int]:
+    """Everyone's events: in total, since `since`, and refusals (outcome denied) since `since`."""
+    return AuditEvent.objects.aggregate(
+        total=Count("id"),
+        today=Count("id", filter=Q(created_at__gte=since)),
+        denied_today=Count("id", filter=Q(created_at__gte=since, outcome="denied")),
+    )

@@ -22,13 +22,12 @@ from apps.audit.masking import mask_text, mask_value
 from apps.chat.models import ChatMessage, Conversation
 from apps.core.errors import Forbidden, NotFound
 from apps.core.timezones import zone_or_utc
-from apps.mcp_tools.assistant import assistant_complete
-from apps.mcp_tools.pipeline import tool_invoke
-from apps.mcp_tools.pipeline.cache import TODOS_GROUP
-from apps.mcp_tools.pipeline.policies import tools_available
+from apps.mcp_tools.services import assistant_complete, todo_tools_available, tool_invoke
 from apps.providers.calls import CompletionRequest, Message, ToolCallRequest, ToolDefinition, Usage
 
 TOOL_RESULT_MAX_CHARS = 8_000
+# Who said a message; pages that show a conversation tell the turns apart by it.
+ChatRole = ChatMessage.Role
 HISTORY_MAX_MESSAGES = 60
 
 
@@ -97,8 +96,7 @@ def conversation_get(*, user: Any, conversation_id: Any) -> Conversation:
 def _tool_definitions(principal: Principal) -> tuple[ToolDefinition, ...]:
     return tuple(
         ToolDefinition(name=spec.name, description=spec.description, input_schema=spec.input_schema)
-        for spec in tools_available(principal=principal)
-        if spec.cache_group == TODOS_GROUP
+        for spec in todo_tools_available(principal=principal)
     )
 
 

@@ -23,13 +23,12 @@ from rest_framework.views import exception_handler as drf_default_handler
 from apps.core import errors
 from apps.core.errors import (
     DomainError,
-    RateLimited,
-    ServiceUnavailable,
     database_unavailable,
     database_unavailable_logged,
     error_body,
     server_error_body,
 )
+from apps.core.limit_reports import refusal_headers
 from apps.core.request_id import request_id_current
 
 logger = logging.getLogger(__name__)
@@ -81,10 +80,8 @@ def _plain(value: Any) -> Any:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error leaves the API in the same shape."""
-    headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
-        if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after is not None:
-            headers["Retry-After"] = str(exc.retry_after)
+        headers = refusal_headers(exc)
         return Response(error_body(exc.code, exc.message, exc.details), status=http_status(exc), headers=headers)
     if database_unavailable(exc):
         unavailable = database_unavailable_logged(exc)

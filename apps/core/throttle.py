@@ -1,89 +1,62 @@
-"""Counters for doors that have no trusted user yet (sign-up, failed bearer tokens, password checks).
+"""Counters for doors that have no trusted user yet (sign-up, failed bearer tokens, password checks),
+and "once per window" for aggregated audit events, on the one rate-limit engine (apps.core.limiter).
 
-The `limits` library's moving window, in the same storage as the tool rate limits (Redis when
-configured: the check-and-count is one atomic script, shared by every process), under its own
-key prefix so the two can be reset separately.
+Each rate in the `limits` notation ("5/hour") is a bucket of that many at once, refilled at that rate
+(as the tool limits are), counted in the same Lua round trip, the same Redis and under the same
+Redis-down policy (QUOTA_WHEN_REDIS_DOWN: family "account" for the counters, "once" for the
+aggregation), and refused with the same error and RateLimit headers as every request limit.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from functools import lru_cache
+import hashlib
 
-from django.conf import settings
-from limits import RateLimitItem, parse
-from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from apps.core.errors import ServiceUnavailable
+from apps.core.limit_reports import rate_limited_error
+from apps.core.limiter import Limit, limits_hit, limits_peek, rate_split
 
-from apps.core.errors import RateLimited, ServiceUnavailable
-
-KEY_PREFIX = "gw-throttle"
+ACCOUNT = "account"
+ONCE = "once"
 
 
-@lru_cache(maxsize=8)
-def limits_storage(storage_url: str, key_prefix: str) -> Storage:
-    """One `limits` storage per URL and prefix; Redis errors surface as StorageError, within 2 s."""
-    options: dict = {}
-    if not storage_url.startswith("memory://"):
-        options = {"key_prefix": key_prefix, "wrap_exceptions": True, "socket_timeout": 2, "socket_connect_timeout": 2}
-    return storage_from_string(storage_url, **options)
+def throttle_key(*parts: str) -> tuple[str, ...]:
+    """A counting key whose parts may be personal (an email address): digested, never stored as given."""
+    return tuple(hashlib.sha256(part.encode()).hexdigest()[:24] for part in parts)
 
 
-def _store() -> Storage:
-    return limits_storage(settings.MCP_RATE_LIMIT_STORAGE_URL, KEY_PREFIX)
-
-
-@lru_cache(maxsize=64)
-def rate_parse(rate: str) -> RateLimitItem:
-    return parse(rate)
-
-
-def _unavailable() -> ServiceUnavailable:
-    # Fail closed, as the tool limits do: without the shared counter nobody can tell who is over.
-    return ServiceUnavailable("The rate limiter is unavailable; try again shortly.", code="rate_limiter_unavailable")
+def _limit(*, rate: str, key: tuple[str, ...], family: str = ACCOUNT) -> Limit:
+    amount, period = rate_split(rate)
+    name, *rest = key
+    return Limit(
+        family=family,
+        name=name,
+        key=f"{family}:{name}:{':'.join(rest)}",
+        amount=amount,
+        period_seconds=period,
+        burst=amount,
+        source="setting",
+    )
 
 
 def throttle_hit(*, rate: str, key: tuple[str, ...], message: str, code: str = "rate_limited") -> None:
-    """Count one event under `key`; raise RateLimited (429, Retry-After from the window) when over `rate`."""
-    item = rate_parse(rate)
-    limiter = MovingWindowRateLimiter(_store())
-    try:
-        if limiter.hit(item, *key):
-            return
-        reset_at, _remaining = limiter.get_window_stats(item, *key)
-    except StorageError:
-        raise _unavailable() from None
-    retry_after = max(1, math.ceil(reset_at - time.time()))
-    error = RateLimited(message, retry_after=retry_after, details={"limit": str(item), "retry_after": retry_after})
-    error.code = code
-    raise error
+    """Count one event under `key` (its first part names the limit); raise RateLimitExceeded (429, with
+    Retry-After and the RateLimit headers) when over `rate`, ServiceUnavailable when the store is away
+    and the account family fails closed."""
+    decision = limits_hit([_limit(rate=rate, key=key)])
+    if not decision.admitted:
+        raise rate_limited_error(decision, message=message, code=code)
 
 
 def throttle_retry_after(*, rate: str, key: tuple[str, ...]) -> int | None:
     """Seconds until `key` may count another event under `rate`, or None while it is under the limit."""
-    item = rate_parse(rate)
-    limiter = MovingWindowRateLimiter(_store())
-    try:
-        if limiter.test(item, *key):
-            return None
-        reset_at, _remaining = limiter.get_window_stats(item, *key)
-    except StorageError:
-        raise _unavailable() from None
-    return max(1, math.ceil(reset_at - time.time()))
+    state = limits_peek([_limit(rate=rate, key=key)]).binding
+    return None if state is None or state.admitted else state.retry_after_seconds
 
 
 def throttle_first_in_window(*, window_seconds: int, key: tuple[str, ...]) -> bool:
-    """True for the first event under `key` in each fixed window: 'do this once per window' (e.g. audit)."""
-    item = rate_parse(f"1/{window_seconds} seconds")
+    """True for the first event under `key` in each window: 'do this once per window' (e.g. audit)."""
     try:
-        return FixedWindowRateLimiter(_store()).hit(item, *key)
-    except StorageError:
+        return limits_hit([_limit(rate=f"1/{window_seconds} seconds", key=key, family=ONCE)]).admitted
+    except ServiceUnavailable:
         # Aggregation is an economy, not a guard: without the store, record rather than stay silent.
         return True
-
-
-def throttle_reset() -> None:
-    """Forget every counter (tests; an operator lifting limits after an incident)."""
-    _store().reset()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -12,6 +14,8 @@ from apps.core.errors import NotFound
 from apps.keys.models import ProviderKey
 
 SECRET_COLUMNS = ("nonce", "ciphertext", "wrapped_data_key", "data_key_nonce")
+# For pages that show a key's last validation (the template compares against these values).
+KeyValidation = ProviderKey.Validation
 
 
 def provider_key_list(*, owner: User) -> QuerySet[ProviderKey]:
@@ -41,3 +45,26 @@ def provider_key_default(*, owner: User, provider: str) -> ProviderKey | None:
         Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
     )
     return usable.order_by("-is_default", "-created_at", "-id").select_related("owner").first()
+
+
+def provider_key_setup_state(*, owner: User) -> tuple[bool, bool]:
+    """(has the owner stored any key, has one of them passed live validation), for the guided setup."""
+    keys = ProviderKey.objects.filter(owner=owner)
+    return keys.exists(), keys.filter(last_validation_result=ProviderKey.Validation.VALID).exists()
+
+
+def provider_key_counts() -> dict[str, int]:
+    """Everyone's keys (the superseded history aside) by state, for the operators' dashboard."""
+    now = timezone.now()
+    live = ProviderKey.objects.exclude(status=ProviderKey.Status.SUPERSEDED)
+    soon = now + dt.timedelta(days=settings.KEY_EXPIRY_WARNING_DAYS)
+    active = Q(status=ProviderKey.Status.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return live.aggregate(
+        active=Count("id", filter=active),
+        expired=Count(
+            "id", filter=Q(status=ProviderKey.Status.EXPIRED) | Q(status=ProviderKey.Status.ACTIVE, expires_at__lte=now)
+        ),
+        revoked=Count("id", filter=Q(status=ProviderKey.Status.REVOKED)),
+        expiring_soon=Count("id", filter=active & Q(expires_at__lte=soon)),
+        rejected=Count("id", filter=Q(last_validation_result=ProviderKey.Validation.INVALID)),
+    )

@@ -18,8 +18,7 @@ class McpToolsConfig(AppConfig):
     verbose_name = "MCP tools"
 
     def ready(self) -> None:
-        from apps.mcp_tools import tools  # noqa: F401 - registers every tool
-        from apps.mcp_tools.pipeline import cache as _cache  # noqa: F401 - connects the todo invalidation signals
+        from apps.mcp_tools import tools  # noqa: F401 - registers every tool and the todos cache group
         from apps.mcp_tools.pipeline.usage import TOOL_SOURCE
         from apps.quotas.sources import tool_source_register
 

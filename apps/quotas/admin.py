@@ -1,11 +1,7 @@
-import datetime as dt
-
 from django.contrib import admin
-from django.db.models import Count, F, Sum
-from django.utils import timezone
 
 from apps.core.money import money_format
-from apps.quotas.budgets import period_start
+from apps.quotas.ledger_reads import usage_top_users
 from apps.quotas.models import (
     Budget,
     BudgetSpend,
@@ -15,7 +11,6 @@ from apps.quotas.models import (
     UsageRecord,
     UserRateLimit,
 )
-from apps.quotas.sources import tool_source
 
 
 @admin.register(RoleRateLimit)
@@ -76,24 +71,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
 
     def changelist_view(self, request, extra_context=None):
         """Above the ledger: this month's top users by cost and by refused calls."""
-        return super().changelist_view(request, extra_context={**(extra_context or {}), **top_users()})
-
-
-REFUSAL_CODES = ("rate_limited", "budget_exceeded")
-TOP_USERS = 10
-
-
-def top_users() -> dict:
-    start = period_start("month", timezone.now())
-    since = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
-    by_cost = (
-        UsageRecord.objects.filter(created_at__gte=since)
-        .values("user__username")
-        .annotate(calls=Count("id"), tokens=Sum(F("input_tokens") + F("output_tokens")), total_cost=Sum("cost"))
-        .order_by("-total_cost")[:TOP_USERS]
-    )
-    refused = tool_source().tool_refusals_by_user(since=since, codes=REFUSAL_CODES, limit=TOP_USERS)
-    return {"top_by_cost": list(by_cost), "top_refused": refused}
+        return super().changelist_view(request, extra_context={**(extra_context or {}), **usage_top_users()})
 
 
 @admin.register(Budget)

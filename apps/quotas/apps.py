@@ -13,6 +13,11 @@ def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
         crontab={"minute": "*/15"},
     )
     periodic_task_ensure(
+        name="Record rate-limit refusals",
+        task="quotas.rate_limit_refusals_flush",
+        every_seconds=60,
+    )
+    periodic_task_ensure(
         name="Reconcile budget spend with the usage ledger",
         task="quotas.budget_spend_reconcile",
         crontab={"minute": "7"},
@@ -33,5 +38,9 @@ class QuotasConfig(AppConfig):
     verbose_name = "Quotas"
 
     def ready(self) -> None:
+        from apps.core.limiter import refusal_writer_register
+        from apps.quotas.refusals import rate_limit_refusals_record
+
+        refusal_writer_register(rate_limit_refusals_record)
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="quotas.schedules")
         post_migrate.connect(_load_prices, sender=self, dispatch_uid="quotas.prices")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps.core.limiter import Limit, failure_mode
 from apps.quotas.budgets import (
     budgets_effective,
     ledger_cost,
@@ -16,7 +17,6 @@ from apps.quotas.budgets import (
     period_reset,
     period_start,
 )
-from apps.quotas.limiter import Limit, failure_mode
 from apps.quotas.models import BudgetSpend, UsageRecord
 from apps.quotas.services import provider_limit, tool_limit, user_limit
 from apps.quotas.sources import tool_source

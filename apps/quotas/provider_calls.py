@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput
+from apps.core.limiter import Decision
 from apps.quotas.budgets import BudgetExceeded, Reservation, budget_record, budget_reserve, ledger_cost
-from apps.quotas.limiter import Decision
 from apps.quotas.models import Notification, UsageRecord
 from apps.quotas.notifications import notification_send
 from apps.quotas.services import call_cost, price_for, quota_provider_call_check
@@ -76,7 +76,7 @@ def provider_call_admit(
     `admission.max_output_tokens` (and may tell the user, `admission.capped`). `cached_answer` says
     whether an answer to this very call is in the caller's own answer cache; it is asked only for a
     refusal, which offers the cached answer only when it says so. Raises:
-    - QuotaRateLimited (code rate_limited) naming the provider limit, with retry_after;
+    - RateLimitExceeded (code rate_limited) naming the provider limit, with retry_after;
     - BudgetExceeded (code budget_exceeded) naming the budget, the amount used, the reset time and an
       alternative (another provider, a cheaper model, a cached answer that exists), retry_after until
       the reset, when not even QUOTA_MIN_OUTPUT_TOKENS of output fit;

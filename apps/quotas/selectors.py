@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from apps.quotas.limiter import rate_split
+from apps.core.limiter import rate_split
 from apps.quotas.models import RoleRateLimit, UserRateLimit
 
 RATE_CACHE_SECONDS = 30

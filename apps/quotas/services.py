@@ -14,8 +14,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from apps.core.errors import RateLimited
-from apps.quotas.limiter import Decision, Guard, Limit, LimitState, limits_hit, rate_split
+from apps.core.limit_reports import rate_limited_error
+from apps.core.limiter import Decision, Guard, Limit, limits_hit, rate_split
 from apps.quotas.models import ModelPrice
 from apps.quotas.selectors import user_rate_effective
 
@@ -111,7 +111,7 @@ def quota_tool_call_check(
 
     `caller` is who sends the request (an operator acting for a user is counted as the operator);
     the tool's counter is the subject user's. `guard`: the version of the tool policies the caller
-    decided with, checked in the same round trip (apps.quotas.limiter.Guard; raises GuardStale).
+    decided with, checked in the same round trip (apps.core.limiter.Guard; raises GuardStale).
     `read_along`: raw Redis keys read in that round trip too (`Decision.read_along`).
     """
     limits = [user_limit(caller), tool_limit(user_id=user_id, tool_name=tool_name, policy_rate=policy_rate)]
@@ -121,83 +121,6 @@ def quota_tool_call_check(
 def quota_provider_call_check(*, user, provider: str) -> Decision:
     """A provider call made for `user`: the per-user, per-provider rate (QUOTA_PROVIDER_RATE)."""
     return _enforced([provider_limit(user_id=user.pk, provider=provider)])
-
-
-class QuotaRateLimited(RateLimited):
-    """A refusal that knows which limits applied, so every door can report them the same way."""
-
-    def __init__(self, message: str, *, retry_after: int, details: dict, decision: Decision) -> None:
-        super().__init__(message, retry_after=retry_after, details=details)
-        self.decision = decision
-
-
-def rate_limited_error(decision: Decision) -> QuotaRateLimited:
-    state = decision.binding
-    assert state is not None and not state.admitted
-    limit = state.limit
-    message = (
-        f"Too many requests: the {limit.name} limit is {limit.amount} per {_period_text(limit.period_seconds)}"
-        f" (burst {limit.burst}); retry in {state.retry_after_seconds} s."
-    )
-    return QuotaRateLimited(
-        message,
-        retry_after=state.retry_after_seconds,
-        details=state_details(state),
-        decision=decision,
-    )
-
-
-def state_details(state: LimitState) -> dict:
-    limit = state.limit
-    details = {
-        "limit": limit.name,
-        "rate": f"{limit.amount}/{_period_text(limit.period_seconds)}",
-        "burst": limit.burst,
-        "remaining": state.remaining,
-        "reset": state.reset_seconds,
-    }
-    if not state.admitted:
-        details["retry_after"] = state.retry_after_seconds
-    return details
-
-
-def _period_text(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds % size == 0:
-            count = seconds // size
-            return unit if count == 1 else f"{count} {unit}s"
-    return f"{seconds} seconds"
-
-
-def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    """RateLimit-Limit / -Remaining / -Reset for the binding limit, and RateLimit-Policy naming every limit."""
-    state = decision.binding
-    if state is None:
-        return {}
-    policies = ", ".join(
-        f'{s.limit.amount};w={s.limit.period_seconds};burst={s.limit.burst};name="{s.limit.name}"'
-        for s in decision.states
-    )
-    return {
-        "RateLimit-Limit": str(state.limit.burst),
-        "RateLimit-Remaining": str(state.remaining),
-        "RateLimit-Reset": str(state.reset_seconds),
-        "RateLimit-Policy": policies,
-    }
-
-
-def rate_limit_meta(decision: Decision) -> dict:
-    """The RateLimit header figures as an MCP result's `_meta` entry, with every limit named."""
-    state = decision.binding
-    assert state is not None
-    return {
-        "limit": state.limit.burst,
-        "remaining": state.remaining,
-        "reset": state.reset_seconds,
-        "name": state.limit.name,
-        "retry_after": state.retry_after_seconds or None,
-        "policies": [state_details(each) for each in decision.states],
-    }
 
 
 # --- Usage ledger and prices --------------------------------------------------------------------------

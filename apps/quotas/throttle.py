@@ -30,13 +30,14 @@ def decision_attach(request, decision) -> None:
 
 class QuotaThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
-        from apps.quotas.services import QuotaRateLimited, quota_request_check
+        from apps.core.limit_reports import RateLimitExceeded
+        from apps.quotas.services import quota_request_check
 
         if getattr(view, "quota_in_pipeline", False):
             return True
         try:
             decision = quota_request_check(user=request.user, address=client_address(request))
-        except QuotaRateLimited as refused:
+        except RateLimitExceeded as refused:
             decision_attach(request, refused.decision)
             raise
         decision_attach(request, decision)
@@ -44,12 +45,13 @@ class QuotaThrottle(BaseThrottle):
 
 
 def rate_limit_headers_middleware(get_response: Callable[[HttpRequest], HttpResponse]):
-    from apps.quotas.services import rate_limit_headers
+    from apps.core.limit_reports import rate_limit_headers
 
     def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
         decision = getattr(request, DECISION_ATTRIBUTE, None)
-        if decision is not None:
+        # A refusal by another limit (a sign-up or password throttle) already wrote its own figures.
+        if decision is not None and "RateLimit-Policy" not in response:
             for name, value in rate_limit_headers(decision).items():
                 response[name] = value
         return response

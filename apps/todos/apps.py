@@ -7,3 +7,6 @@ class TodosConfig(AppConfig):
     name = "apps.todos"
     label = "todos"
     verbose_name = "Todos"
+
+    def ready(self) -> None:
+        from apps.todos import signals  # noqa: F401 - sends todos_changed on every change

@@ -8,7 +8,8 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from apps.todos.dates import validate_due_at
-from apps.todos.models import PRIORITY_RANK, Priority, Todo
+from apps.todos.models import Todo
+from apps.todos.rules import PRIORITY_RANK, Priority
 
 ORDERINGS = {
     "created": ("created_at", "id"),

@@ -6,22 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.todos.dates import validate_due_at
-
-TITLE_MAX_LENGTH = 200
-DESCRIPTION_MAX_LENGTH = 10_000
-TAG_MAX_LENGTH = 40
-TAGS_PER_TODO_MAX = 20
-
-
-class Priority(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    URGENT = "urgent", "Urgent"
-
-
-# Sorting by priority means by urgency, not alphabetically.
-PRIORITY_RANK = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3, Priority.URGENT: 4}
+from apps.todos.rules import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH, Priority
 
 
 class Tag(models.Model):

@@ -7,15 +7,9 @@ from rest_framework import serializers
 from apps.core.serializers import StrictSerializerMixin
 from apps.todos.dates import validate_due_at
 from apps.todos.filters import ORDERINGS
-from apps.todos.models import (
-    DESCRIPTION_MAX_LENGTH,
-    TAG_MAX_LENGTH,
-    TAGS_PER_TODO_MAX,
-    TITLE_MAX_LENGTH,
-    Priority,
-    Todo,
-)
+from apps.todos.models import Todo
 from apps.todos.representation import TODO_FIELDS, todo_as_dict
+from apps.todos.rules import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, TITLE_MAX_LENGTH, Priority
 
 
 class TodoSerializer(serializers.ModelSerializer):

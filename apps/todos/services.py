@@ -14,7 +14,8 @@ from apps.accounts.models import User
 from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput
 from apps.core.request_context import request_context_current
-from apps.todos.models import TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, Priority, Tag, Todo
+from apps.todos.models import Tag, Todo
+from apps.todos.rules import TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, Priority
 
 UPDATABLE_FIELDS = ("title", "description", "priority", "due_at", "tags")
 

@@ -9,13 +9,11 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.utils import timezone
 
 from apps.accounts.scopes import SCOPES
-from apps.audit.models import AuditEvent
-from apps.audit.selectors import AuditFilters
+from apps.audit.selectors import AUDIT_CATEGORY_CHOICES, AUDIT_OUTCOME_CHOICES, AuditFilters
 from apps.core.errors import INVALID, DomainError, RateLimited
 from apps.core.request_context import DOORS
 from apps.core.timezones import timezone_choices
-from apps.keys.models import LABEL_MAX_LENGTH
-from apps.keys.services import API_KEY_MAX_LENGTH
+from apps.keys.services import API_KEY_MAX_LENGTH, LABEL_MAX_LENGTH
 from apps.providers.registry import PROVIDERS, key_mask_examples
 
 EXPIRY_DAY_CHOICES = [
@@ -227,11 +225,11 @@ class ActivityFilterForm(PageForm):
 
     since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="Through (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    category = forms.ChoiceField(label="Category", required=False, choices=_any(AuditEvent.Category.choices, "Any"))
+    category = forms.ChoiceField(label="Category", required=False, choices=_any(AUDIT_CATEGORY_CHOICES, "Any"))
     action = forms.CharField(
         label="Action", required=False, max_length=80, help_text="For example provider_key.created."
     )
-    outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AuditEvent.Outcome.choices, "Any"))
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AUDIT_OUTCOME_CHOICES, "Any"))
     door = forms.ChoiceField(label="Door", required=False, choices=_any(DOORS, "Any"))
 
     def clean(self) -> dict:

@@ -13,7 +13,8 @@ from django.urls import URLPattern
 
 from apps.core.client_address import client_address
 from apps.core.errors import RateLimited, ServiceUnavailable
-from apps.quotas.services import QuotaRateLimited, quota_request_check
+from apps.core.limit_reports import RateLimitExceeded, refusal_headers
+from apps.quotas.services import quota_request_check
 from apps.quotas.throttle import decision_attach
 
 
@@ -23,7 +24,7 @@ def page_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
         try:
             decision_attach(request, quota_request_check(user=request.user, address=client_address(request)))
         except (RateLimited, ServiceUnavailable) as refused:
-            if isinstance(refused, QuotaRateLimited):
+            if isinstance(refused, RateLimitExceeded):
                 decision_attach(request, refused.decision)
             limited = isinstance(refused, RateLimited)
             response = render(
@@ -32,8 +33,8 @@ def page_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
                 {"limited": limited, "message": refused.message, "retry_after": refused.retry_after},
                 status=429 if limited else 503,
             )
-            if refused.retry_after:
-                response["Retry-After"] = str(refused.retry_after)
+            for name, value in refusal_headers(refused).items():
+                response[name] = value
             return response
         return view(request, *args, **kwargs)
 

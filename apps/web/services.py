@@ -12,12 +12,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import PersonalAccessToken, User
+from apps.accounts.models import User
 from apps.accounts.principal import principal_for_user
+from apps.accounts.selectors import pat_exists
 from apps.core.errors import InvalidInput
-from apps.keys.models import ProviderKey
+from apps.keys.selectors import provider_key_setup_state
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
-from apps.providers.models import AIPreference
+from apps.providers.selectors import ai_preferences_saved
 from apps.web.models import SetupStep
 
 Step = SetupStep.Step
@@ -86,14 +87,14 @@ def setup_step_complete(*, user: User, step: str) -> bool:
 def _steps_shown_by_state(*, user: User) -> set[str]:
     """Steps the user's data already proves, whichever door did them (the API, the pages, the admin)."""
     done: set[str] = set()
-    keys = ProviderKey.objects.filter(owner=user)
-    if keys.exists():
+    has_key, has_valid_key = provider_key_setup_state(owner=user)
+    if has_key:
         done.add(Step.KEY_ADDED)
-    if keys.filter(last_validation_result=ProviderKey.Validation.VALID).exists():
+    if has_valid_key:
         done.add(Step.KEY_VALIDATED)
-    if PersonalAccessToken.objects.filter(user=user).exists():
+    if pat_exists(user=user):
         done.add(Step.TOKEN_CREATED)
-    if AIPreference.objects.filter(user=user).exists():
+    if ai_preferences_saved(user=user):
         done.add(Step.PROVIDER_ORDER)
     return done
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.mcp_tools.models import ToolCall
+from apps.mcp_tools.selectors import tool_calls_by_day
+from apps.quotas import ledger_reads
 from apps.quotas.budgets import number_text
-from apps.quotas.models import Notification, UsageRecord
+
+if TYPE_CHECKING:
+    from apps.quotas.models import Notification
 
 CHART_DAYS = 30
 CHART_WIDTH = 600
@@ -65,20 +67,8 @@ def usage_daily(*, user: User, days: int = CHART_DAYS, now: dt.datetime | None =
     today = (now or timezone.now()).astimezone(dt.UTC).date()
     first = today - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-    provider = {
-        row["day"]: row
-        for row in UsageRecord.objects.filter(user=user, created_at__gte=since)
-        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
-        .values("day")
-        .annotate(calls=Count("id"), cost=Sum("cost"))
-    }
-    tools = dict(
-        ToolCall.objects.filter(user=user, created_at__gte=since)
-        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
-        .values("day")
-        .annotate(calls=Count("id"))
-        .values_list("day", "calls")
-    )
+    provider = ledger_reads.usage_by_day(user=user, since=since)
+    tools = tool_calls_by_day(user=user, since=since)
     dates = [first + dt.timedelta(days=offset) for offset in range(days)]
     heights = {day: tools.get(day, 0) + provider.get(day, {}).get("calls", 0) for day in dates}
     tallest = max(heights.values()) or 1
@@ -129,4 +119,4 @@ def budget_meters(summary: dict) -> list[BudgetMeter]:
 
 
 def notifications_recent(*, user: User) -> list[Notification]:
-    return list(Notification.objects.filter(user=user).order_by("-created_at")[:NOTIFICATIONS_SHOWN])
+    return ledger_reads.notifications_recent(user=user, limit=NOTIFICATIONS_SHOWN)

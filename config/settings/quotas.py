@@ -24,6 +24,10 @@ QUOTA_WHEN_REDIS_DOWN = {
     "tool": env_choice("QUOTA_TOOL_WHEN_REDIS_DOWN", "closed", {"closed", "local"}),
     "anonymous": env_choice("QUOTA_ANON_WHEN_REDIS_DOWN", "local", {"closed", "local"}),
     "provider": env_choice("QUOTA_PROVIDER_WHEN_REDIS_DOWN", "closed", {"closed", "local"}),
+    # Sign-up, failed bearer tokens, password reset and change (apps.core.throttle).
+    "account": env_choice("QUOTA_ACCOUNT_WHEN_REDIS_DOWN", "closed", {"closed", "local"}),
+    # "Once per window" for aggregated audit events: per process rather than once per event.
+    "once": env_choice("QUOTA_ONCE_WHEN_REDIS_DOWN", "local", {"closed", "local"}),
 }
 # Budget warnings: percentages of a budget at which the account is told, each once per period.
 QUOTA_WARNING_THRESHOLDS = sorted({int(value) for value in env_list("QUOTA_WARNING_THRESHOLDS", ["50", "80", "95"])})

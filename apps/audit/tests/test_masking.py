@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.audit.masking import EMAIL, MASK, RESET_LINK, SECRET_VALUE, mask_audit_text, mask_text, mask_value
+from apps.audit import masking
+from apps.audit.masking import EMAIL, MASK, RESET_LINK, mask_audit_text, mask_text, mask_value
 from apps.providers.registry import provider_specs_list, secret_patterns
 
 # Pieces of real secrets and of what surrounds them, so generated text often holds a match; every
@@ -40,7 +41,7 @@ texts = st.lists(st.sampled_from(PIECES) | st.text(max_size=6), max_size=12).map
 
 
 def _mask_text_always(text: str) -> str:
-    return RESET_LINK.sub(rf"\g<1>{MASK}", SECRET_VALUE.sub(MASK, text))
+    return RESET_LINK.sub(rf"\g<1>{MASK}", masking.SECRET_VALUE.sub(MASK, text))
 
 
 @settings(max_examples=3000, deadline=None)

@@ -12,7 +12,7 @@ expiry.py (the periodic expiry job), rewrap.py (master-key and pepper rotation),
 """
 
 from apps.keys.services.candidates import provider_candidates, provider_key_refused, provider_keys_usable
-from apps.keys.services.common import API_KEY_MAX_LENGTH, ProviderKeyUnusable, key_rejected_error
+from apps.keys.services.common import API_KEY_MAX_LENGTH, LABEL_MAX_LENGTH, ProviderKeyUnusable, key_rejected_error
 from apps.keys.services.expiry import provider_keys_expire_and_warn
 from apps.keys.services.lifecycle import (
     provider_key_create,
@@ -29,6 +29,7 @@ from apps.keys.services.rewrap import provider_keys_rewrap
 
 __all__ = [
     "API_KEY_MAX_LENGTH",
+    "LABEL_MAX_LENGTH",
     "ProviderKeyUnusable",
     "key_rejected_error",
     "provider_candidates",

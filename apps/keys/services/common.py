@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.audit.masking import SECRET_VALUE
+from apps.audit.masking import holds_secret
 from apps.audit.services import audit_event_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Unprocessable
 from apps.keys import crypto
@@ -132,7 +132,7 @@ def _clean_label(*, label: str, api_key: str) -> str:
     if len(label) > LABEL_MAX_LENGTH:
         raise InvalidInput("The label is too long.", details={"label": [f"At most {LABEL_MAX_LENGTH} characters."]})
     # People paste into the wrong box; a label is shown everywhere, so it must not hold a secret.
-    if label and (api_key in label or SECRET_VALUE.search(label) or (label in api_key and len(label) >= 8)):
+    if label and (api_key in label or holds_secret(label) or (label in api_key and len(label) >= 8)):
         raise InvalidInput(
             "The label looks like an API key.", details={"label": ["Use a name such as 'Work' or 'Personal'."]}
         )
@@ -143,7 +143,7 @@ def _clean_base_url(*, provider: str, base_url: str, api_key: str) -> str:
     spec = provider_spec_get(provider)
     if spec.user_base_url:
         # The URL is shown wherever the key is; a key pasted into it must not end up on display.
-        if api_key in (base_url or "") or SECRET_VALUE.search(base_url or ""):
+        if api_key in (base_url or "") or holds_secret(base_url or ""):
             raise InvalidInput(
                 "The base URL looks like it contains an API key.",
                 details={"base_url": ["Give only the server's address, e.g. https://api.example.com/v1."]},

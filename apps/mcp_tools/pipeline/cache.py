@@ -2,8 +2,9 @@
 
 A cache group (e.g. "todos") has a version number per user. It is part of every key, so bumping it
 makes all of that user's cached todo results unreachable at once, on every process, without
-scanning keys. Any change to a user's todos bumps it, whichever door made the change (REST, MCP,
-admin), because the bump hangs off the model signals rather than off the tools.
+scanning keys. The cache knows groups, not the data behind them: whoever owns a group calls
+`cache_group_changed` when that data changes (the "todos" group: apps.mcp_tools.tools.todo_group,
+on the todos app's change event, whichever door made the change).
 
 Two levels: L1 in each process (a bounded cachetools TTLCache) in front of L2 (the shared cache,
 Redis). The version is read from Redis on every call (with the rate limits, see invoke.py), so an
@@ -24,13 +25,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.dispatch import receiver
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from apps.core.local_cache import LocalTTLCache
-from apps.todos.models import Todo
 
 logger = logging.getLogger(__name__)
 # What a cache outage looks like; the cache is an optimisation, so an outage means "miss", not an error.
@@ -40,7 +38,6 @@ CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 # reads and writes other keys during a rolling deploy instead of serving a tuple as a result.
 RESULT_PREFIX = "mcp:result:v2"
 VERSION_PREFIX = "mcp:version"
-TODOS_GROUP = "todos"
 
 
 def arguments_digest(arguments: dict[str, Any]) -> str:
@@ -81,7 +78,7 @@ def _version_start(user_id: int, group: str) -> int:
 
 def version_read_along(*, user_id: int, group: str) -> tuple[str, ...]:
     """The raw Redis key of a user's group version, for the rate limits' round trip to read along
-    (apps.quotas.limiter `read_along`), when the limits' Redis is the cache's own; else nothing."""
+    (apps.core.limiter `read_along`), when the limits' Redis is the cache's own; else nothing."""
     if not group or not _cache_is_limit_store():
         return ()
     return (str(cache.client.make_key(_version_key(user_id, group))),)
@@ -182,21 +179,8 @@ def result_set(key: str, value: dict[str, Any], *, ttl: int) -> None:
         logger.warning("Tool result cache unavailable; result not stored.")
 
 
-def _bump_todos(owner_id: int | None) -> None:
-    if owner_id is None:
-        return
-    cache_group_bump(user_id=owner_id, group=TODOS_GROUP)
+def cache_group_changed(*, user_id: int, group: str) -> None:
+    """The data behind a user's group changed: every result cached from it is unreachable from now on."""
+    cache_group_bump(user_id=user_id, group=group)
     # Again after commit: a read in another transaction may have cached pre-commit data meanwhile.
-    transaction.on_commit(lambda: cache_group_bump(user_id=owner_id, group=TODOS_GROUP))
-
-
-@receiver(post_save, sender=Todo, dispatch_uid="mcp_tools.todo_saved")
-@receiver(post_delete, sender=Todo, dispatch_uid="mcp_tools.todo_deleted")
-def _todo_changed(sender: Any, instance: Todo, **kwargs: Any) -> None:
-    _bump_todos(instance.owner_id)
-
-
-@receiver(m2m_changed, sender=Todo.tags.through, dispatch_uid="mcp_tools.todo_tags_changed")
-def _todo_tags_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
-    if action in {"post_add", "post_remove", "post_clear"}:
-        _bump_todos(getattr(instance, "owner_id", None))
+    transaction.on_commit(lambda: cache_group_bump(user_id=user_id, group=group))

@@ -23,6 +23,8 @@ from apps.accounts.principal import Principal
 from apps.audit.services import audit_event_build
 from apps.core.database import rows_insert
 from apps.core.errors import DomainError, Forbidden, NotFound
+from apps.core.limit_reports import RateLimitExceeded
+from apps.core.limiter import Decision, GuardStale, shared_version
 from apps.core.request_context import door_for_transport, request_context
 from apps.mcp_tools.models import ToolCall
 from apps.mcp_tools.pipeline.arguments import arguments_checked
@@ -34,8 +36,7 @@ from apps.mcp_tools.pipeline.cache import (
 )
 from apps.mcp_tools.pipeline.policies import PolicySnapshot, policy_allows, policy_table
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
-from apps.quotas.limiter import Decision, GuardStale, shared_version
-from apps.quotas.services import QuotaRateLimited, quota_tool_call_check
+from apps.quotas.services import quota_tool_call_check
 
 logger = logging.getLogger(__name__)
 
@@ -341,7 +342,7 @@ def _tool_invoke(
             )
             _record(**record, outcome=outcome)
         return outcome
-    except QuotaRateLimited as exc:
+    except RateLimitExceeded as exc:
         error, decision = exc, exc.decision
     except DomainError as exc:
         error = exc

@@ -1,7 +1,7 @@
 """Tool policies: the admin-editable half of authorisation.
 
 Tool calls read them from a copy in this process (`policy_table`) kept with the shared version it was
-loaded under; the limits' one Redis round trip checks that version (apps.quotas.limiter.Guard), so
+loaded under; the limits' one Redis round trip checks that version (apps.core.limiter.Guard), so
 the copy costs no round trip of its own. Any save or delete of a ToolPolicy deletes the shared cache
 entry and publishes a new version, before and after commit, so an operator's change applies to the
 very next call on every replica. Other readers (tools/list, the REST tool list) read the shared
@@ -27,10 +27,10 @@ from apps.accounts.roles import ROLE_MISSING_CODE, ROLE_MISSING_MESSAGE
 from apps.accounts.scopes import user_roles
 from apps.audit.services import audit_event_record
 from apps.core.errors import DomainError, Forbidden, InvalidInput
+from apps.core.limiter import Guard, limiter_shared, shared_version, shared_version_bump
 from apps.mcp_tools.models import ToolPolicy
 from apps.mcp_tools.pipeline.cache import CACHE_ERRORS
 from apps.mcp_tools.pipeline.registry import ToolSpec, tools_registered
-from apps.quotas.limiter import Guard, limiter_shared, shared_version, shared_version_bump
 
 if TYPE_CHECKING:
     from apps.accounts.principal import Principal

@@ -12,13 +12,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.limiter import limiter_shared, limits_reset
 from apps.mcp_tools.assistant import assistant_complete
 from apps.mcp_tools.tests.pipeline_helpers import invoke, result_of
 from apps.mcp_tools.tests.test_ai_tools import fast_calls, store_key  # noqa: F401 - the AI tools' fixtures
 from apps.providers.answer_cache import answer_l1_clear
 from apps.providers.calls import CompletionRequest, Message
 from apps.quotas.budgets import BudgetExceeded, period_start
-from apps.quotas.limiter import limiter_shared, limits_reset
 from apps.quotas.models import Budget, BudgetSpend, ModelPrice, UsageRecord
 from apps.quotas.provider_calls import provider_call_record
 from apps.quotas.reconcile import budget_spend_reconcile

@@ -367,9 +367,9 @@ async def test_it_runs_each_requests_database_work_on_a_thread_of_its_own(asgi_s
 
 @sync_to_async
 def _limit_tool_to_one_call_a_minute(tool_name: str, operator) -> None:
+    from apps.core.limiter import limits_reset as rate_limit_reset
     from apps.mcp_tools.models import ToolPolicy
     from apps.mcp_tools.pipeline.policies import policies_ensure, tool_policy_update
-    from apps.quotas.limiter import limits_reset as rate_limit_reset
 
     rate_limit_reset()
     policies_ensure()
@@ -378,7 +378,7 @@ def _limit_tool_to_one_call_a_minute(tool_name: str, operator) -> None:
 
 
 async def test_it_answers_a_rate_limited_call_as_a_tool_error_with_retry_after(asgi_server, alice_pat, olivia):
-    from apps.quotas.limiter import limits_reset as rate_limit_reset
+    from apps.core.limiter import limits_reset as rate_limit_reset
 
     await _limit_tool_to_one_call_a_minute("todo_overview", olivia)
     try:

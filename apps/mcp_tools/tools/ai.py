@@ -20,9 +20,9 @@ from apps.accounts.scopes import AI_INVOKE
 from apps.core.errors import InvalidInput
 from apps.core.timezones import zone_or_utc
 from apps.mcp_tools.assistant import assistant_complete
-from apps.mcp_tools.pipeline.cache import TODOS_GROUP
 from apps.mcp_tools.pipeline.registry import tool
 from apps.mcp_tools.tools.schemas import obj
+from apps.mcp_tools.tools.todo_group import TODOS_GROUP
 from apps.providers.calls import CompletionRequest, Message
 from apps.providers.registry import PROVIDERS
 from apps.todos import selectors, services

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.todos.filters import ORDERINGS
-from apps.todos.models import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, TITLE_MAX_LENGTH, Priority
+from apps.todos.rules import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TAGS_PER_TODO_MAX, TITLE_MAX_LENGTH, Priority
 
 BATCH_MAX = 50
 PAGE_MAX = 100

@@ -22,6 +22,7 @@ from apps.accounts.scopes import SCOPES
 from apps.core.client_address import client_address_from_scope
 from apps.core.database import database_work
 from apps.core.errors import RateLimited, Unauthenticated, error_body
+from apps.core.limit_reports import refusal_headers
 from apps.mcp_tools.pipeline.registry import tool_get
 from apps.mcp_tools.transport.server import UNAUTHENTICATED_ERROR
 
@@ -118,7 +119,7 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
         return JSONResponse(
             error_body(error.code, error.message, error.details),
             status_code=429,
-            headers={"Retry-After": str(error.retry_after)},
+            headers=refusal_headers(error),
         )
     return JSONResponse(
         {"error": "invalid_token", "error_description": str(exc)},

@@ -28,11 +28,12 @@ from mcp.shared.exceptions import MCPError
 from apps.accounts.principal import Principal
 from apps.core.database import database_work
 from apps.core.errors import DomainError, database_unavailable, database_unavailable_logged
+from apps.core.limit_reports import rate_limit_meta
 from apps.core.request_id import request_id_current
 from apps.mcp_tools.pipeline import InvocationResult, tool_invoke
 from apps.mcp_tools.pipeline.policies import tools_available
 from apps.mcp_tools.pipeline.registry import ToolSpec, tool_get
-from apps.quotas.services import quota_caller_check, rate_limit_meta
+from apps.quotas.services import quota_caller_check
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from apps.quotas.limiter import (
+from apps.core.limiter import (
     Guard,
     GuardStale,
     Limit,

@@ -8,10 +8,10 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.core.errors import InvalidInput
+from apps.core.limit_reports import RateLimitExceeded
 from apps.quotas.budgets import BudgetExceeded
 from apps.quotas.models import Budget, BudgetSpend, Notification, UsageRecord
 from apps.quotas.provider_calls import provider_call_admit, provider_call_record, provider_quota_exhausted
-from apps.quotas.services import QuotaRateLimited
 
 # gpt-4o-mini: 0.15 in, 0.60 out per million tokens (seeded by migration 0003).
 MINI = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -75,7 +75,7 @@ def test_the_provider_rate_refuses_past_its_burst_naming_the_provider(alice, set
     provider_call_admit(
         user=alice, provider="anthropic", model="claude-sonnet-4-5", input_tokens=1, max_output_tokens=1
     )
-    with pytest.raises(QuotaRateLimited) as refused:
+    with pytest.raises(RateLimitExceeded) as refused:
         provider_call_admit(user=alice, input_tokens=10, max_output_tokens=10, **MINI)
     assert refused.value.details["limit"] == "provider openai"
     assert "provider openai limit is 2 per minute" in refused.value.message

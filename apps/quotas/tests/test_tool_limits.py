@@ -105,7 +105,7 @@ def test_tool_calls_with_redis_down_can_fall_back_per_process(alice, alice_clien
 
 
 def test_redis_back_after_an_outage_counts_in_redis_again(alice_client, settings):
-    from apps.quotas import limiter
+    from apps.core import limiter
 
     settings.QUOTA_USER_RATE = "3/hour"
     settings.QUOTA_USER_BURST = 3

@@ -126,7 +126,7 @@ def test_two_processes_admit_exactly_the_tools_rate_and_count_the_user_once(two_
 
 def test_a_policy_change_applies_to_the_very_next_call_in_every_process(two_servers, alice, olivia):
     # Each server keeps its own copy of the tool policies, checked against a shared version in the
-    # limits' round trip (apps.quotas.limiter.Guard), not re-read on every call.
+    # limits' round trip (apps.core.limiter.Guard), not re-read on every call.
     token = pat_for(alice)
     body = {"tool_name": "current_time", "parameters": {}}
     warm = _parallel([("POST", f"{url}/api/mcp/tools/invoke", body) for url in two_servers for _ in range(3)], token)

@@ -36,8 +36,9 @@ from apps.accounts.oauth.validator import token_checksum
 from apps.accounts.scopes import SCOPES, scopes_for_user
 from apps.core.client_address import client_address
 from apps.core.errors import RateLimited, ServiceUnavailable
+from apps.core.limit_reports import RateLimitExceeded
 from apps.core.throttle import throttle_hit
-from apps.quotas.services import QuotaRateLimited, quota_request_check
+from apps.quotas.services import quota_request_check
 from apps.quotas.throttle import decision_attach
 from apps.web.oauth.clients import redirect_uri_refusal
 
@@ -53,7 +54,7 @@ def _rate_refusal(request: HttpRequest, *, page: bool = False) -> HttpResponse |
     try:
         decision_attach(request, quota_request_check(user=user, address=client_address(request)))
     except (RateLimited, ServiceUnavailable) as refused:
-        if isinstance(refused, QuotaRateLimited):
+        if isinstance(refused, RateLimitExceeded):
             decision_attach(request, refused.decision)
         limited = isinstance(refused, RateLimited)
         status = 429 if limited else 503

@@ -8,7 +8,7 @@ is now. Failures are shown as what they are: offline (no provider answered), rat
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -16,13 +16,15 @@ from django.shortcuts import redirect
 
 from apps.accounts.principal import principal_for_user
 from apps.chat import services as chat_services
-from apps.chat.models import ChatMessage, Conversation
 from apps.core.errors import DomainError, RateLimited
 from apps.core.timezones import zone_or_utc
-from apps.todos.models import Todo
 from apps.todos.selectors import todo_list
 from apps.web.forms import ChatMessageForm, error_text
 from apps.web.views.common import render_page, signed_in_page
+
+if TYPE_CHECKING:
+    from apps.chat.models import Conversation
+    from apps.todos.models import Todo
 
 TODOS_SHOWN = 30
 RESULT_SHOWN_CHARS = 600
@@ -45,10 +47,10 @@ def _tool_outcome(text: str) -> dict[str, Any]:
 def _turns(conversation: Conversation) -> list[dict[str, Any]]:
     """Messages as the page shows them: tool calls inline with their results, tool messages folded in."""
     rows = chat_services.conversation_messages(conversation=conversation)
-    results = {row.tool_call_id: row.content for row in rows if row.role == ChatMessage.Role.TOOL}
+    results = {row.tool_call_id: row.content for row in rows if row.role == chat_services.ChatRole.TOOL}
     turns = []
     for row in rows:
-        if row.role == ChatMessage.Role.TOOL:
+        if row.role == chat_services.ChatRole.TOOL:
             continue
         calls = [
             {

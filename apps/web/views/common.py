@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 
 from apps.core.errors import DomainError, NotFound, RateLimited
 from apps.core.http_errors import http_status
+from apps.core.limit_reports import refusal_headers
 
 
 def signed_in_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -35,5 +36,6 @@ def render_page(
     """Render a page; a page answering a refused action keeps the refusal's status (400, 409, 429, ...)."""
     response = render(request, template, context, status=http_status(error) if error is not None else 200)
     if isinstance(error, RateLimited):
-        response["Retry-After"] = str(error.retry_after)
+        for name, value in refusal_headers(error).items():
+            response[name] = value
     return response

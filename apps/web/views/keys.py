@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -11,7 +13,6 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import DomainError
 from apps.keys import selectors as key_selectors
 from apps.keys import services as key_services
-from apps.keys.models import ProviderKey
 from apps.providers.registry import provider_specs_list
 from apps.providers.services import ai_preferences_get, ai_preferences_update
 from apps.providers.validation import LiveValidationResult
@@ -25,6 +26,9 @@ from apps.web.forms import (
     form_add_domain_error,
 )
 from apps.web.views.common import render_page, signed_in_page
+
+if TYPE_CHECKING:
+    from apps.keys.models import ProviderKey
 
 
 def validation_message(outcome: LiveValidationResult | None) -> str:
@@ -88,7 +92,7 @@ def _list_context(request: HttpRequest, form: KeyAddForm, order_form: ProviderOr
         "form": form,
         "order_form": order_form,
         "providers": provider_specs_list(),
-        "validations": ProviderKey.Validation,
+        "validations": key_selectors.KeyValidation,
     }
 
 

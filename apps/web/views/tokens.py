@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +11,6 @@ from django.shortcuts import redirect
 
 from apps.accounts import pats
 from apps.accounts import selectors as account_selectors
-from apps.accounts.models import PersonalAccessToken
 from apps.accounts.principal import principal_for_token
 from apps.accounts.scopes import SCOPES
 from apps.core.errors import DomainError
@@ -18,6 +19,9 @@ from apps.web import services
 from apps.web.client_config import client_configs
 from apps.web.forms import TokenCreateForm, form_add_domain_error
 from apps.web.views.common import render_page, signed_in_page
+
+if TYPE_CHECKING:
+    from apps.accounts.models import PersonalAccessToken
 
 
 def token_create(request: HttpRequest, form: TokenCreateForm) -> tuple[PersonalAccessToken, str] | DomainError:

@@ -12,7 +12,7 @@ import anyio
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from apps.accounts.models import PAT_PREFIX
+from apps.accounts.pats import PAT_PREFIX
 from apps.accounts.principal import principal_from_bearer
 from apps.core.errors import Unauthenticated
 from apps.mcp_tools.transport.stdio import stdio_serve

@@ -1,4 +1,11 @@
-"""Every rate limit that applies to one request, checked and counted in one Redis round trip.
+"""The one rate-limit engine: every limit that applies to one request, checked and counted in one
+Redis round trip.
+
+Its users: apps.quotas (the request limits of every door: per user, address, tool, provider) and
+apps.core.throttle (the counters of doors with no trusted caller yet: sign-up, failed bearer
+tokens, password reset and change, and "once per window" audit aggregation). Here in core, below
+every app, so that accounts can use it as well as quotas; the same script, the same Redis, the same
+Redis-down policy (QUOTA_WHEN_REDIS_DOWN, per family) and the same headers (`rate_limit_headers`).
 
 The scheme is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key):
 a rate of N per period refills one request every period/N, and the bucket holds `burst` requests.
@@ -19,19 +26,25 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import redis
 from django.conf import settings
+from django.db import transaction
 from limits import parse
 
 from apps.core.errors import ServiceUnavailable
+from apps.core.limiter_scripts import LIMITS_HIT, REFUSALS_TAKE
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "gw-quota"
-FAMILIES = ("user", "tool", "anonymous", "provider")
+ONCE_KEY_PREFIX = f"{KEY_PREFIX}:once:"  # the Lua script knows it too
+# account: sign-up, failed bearer tokens, password reset and change (apps.core.throttle);
+# once: "do this once per window" (aggregated audit events), an economy rather than a guard.
+FAMILIES = ("user", "tool", "anonymous", "provider", "account", "once")
 FAIL_CLOSED = "closed"
 FAIL_LOCAL = "local"
 # After a failed round trip, go straight to the fallback for this long instead of paying a connect
@@ -39,70 +52,6 @@ FAIL_LOCAL = "local"
 REDIS_RETRY_SECONDS = 1.0
 LOCAL_MAX_KEYS = 100_000
 US = 1_000_000
-
-# KEYS: one per limit, then the guard key if there is one, then the keys to read along. ARGV: the
-# number of limits n, whether there is a guard (0/1), how many keys to read; per limit, its emission
-# interval and its burst tolerance (interval x (burst - 1)), both in microseconds; with a guard, the
-# version the caller holds and a fresh one to store if the key is missing. Returns, per limit:
-# {admitted 0/1, remaining, retry_after_us, reset_us}, then (when asked) the values read along; or
-# {"stale", version}, counting nothing, when the guard's version is not the caller's. Redis's own
-# clock, so every process agrees on "now".
-_SCRIPT = """
-local n = tonumber(ARGV[1])
-local guarded = tonumber(ARGV[2])
-local reads = tonumber(ARGV[3])
-if guarded == 1 then
-  local version = redis.call('GET', KEYS[n + 1])
-  if not version then
-    version = ARGV[2 * n + 5]
-    redis.call('SET', KEYS[n + 1], version)
-  end
-  if version ~= ARGV[2 * n + 4] then
-    return {'stale', version}
-  end
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local out = {}
-local tats = {}
-local refused = false
-for i = 1, n do
-  local interval = tonumber(ARGV[2 * i + 2])
-  local tolerance = tonumber(ARGV[2 * i + 3])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-  if tat < now then tat = now end
-  local allow_at = tat - tolerance
-  if now < allow_at then
-    refused = true
-    out[i] = {0, 0, allow_at - now, tat - now}
-  else
-    local new_tat = tat + interval
-    tats[i] = new_tat
-    out[i] = {1, math.floor((now - (new_tat - tolerance - interval)) / interval), 0, new_tat - now}
-  end
-end
-if not refused then
-  for i = 1, n do
-    redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1)
-  end
-else
-  for i = 1, n do
-    if out[i][1] == 1 then
-      -- Not counted after all: what remains is one more than if it had been.
-      out[i][2] = out[i][2] + 1
-      out[i][4] = out[i][4] - tonumber(ARGV[2 * i + 2])
-    end
-  end
-end
-if reads > 0 then
-  local values = {}
-  for j = 1, reads do
-    values[j] = redis.call('GET', KEYS[n + guarded + j])
-  end
-  out[n + 1] = values
-end
-return out
-"""
 
 
 @dataclass(frozen=True)
@@ -179,7 +128,7 @@ def _client(url: str) -> redis.Redis:
 
 @lru_cache(maxsize=4)
 def _script(url: str):
-    return _client(url).register_script(_SCRIPT)
+    return _client(url).register_script(LIMITS_HIT)
 
 
 class _LocalBuckets:
@@ -188,9 +137,13 @@ class _LocalBuckets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tats: dict[str, int] = {}
+        # {minute: {storage key: refusals}}, as the Lua script counts them in Redis.
+        self._refused: dict[int, dict[str, int]] = {}
 
-    def hit(self, limits: list[Limit]) -> Decision:
+    def hit(self, limits: list[Limit], *, dry: bool = False) -> tuple[Decision, bool]:
+        """The decision, and whether it made the first counted refusal of a minute."""
         now = time.time_ns() // 1000
+        new_minute = False
         with self._lock:
             rows = []
             for limit in limits:
@@ -211,16 +164,39 @@ class _LocalBuckets:
                     new_tat = row[3]
                     if refused:
                         out.append((1, row[1] + 1, 0, new_tat - limit.interval_us - now))
+                    elif dry:
+                        out.append((1, row[1], 0, new_tat - now))
                     else:
                         self._tats[_storage_key(limit)] = new_tat
                         out.append((1, row[1], 0, new_tat - now))
                 else:
                     out.append(row)
-        return _decision(limits, out)
+            if refused and not dry:
+                new_minute = self._count_refusals(limits, out, now // (60 * US))
+        return _decision(limits, out), new_minute
+
+    def _count_refusals(self, limits: list[Limit], rows: list, minute: int) -> bool:
+        counted = [_storage_key(limit) for limit, row in zip(limits, rows, strict=True) if not row[0]]
+        counted = [key for key in counted if not key.startswith(ONCE_KEY_PREFIX)]
+        if not counted:
+            return False
+        new_minute = minute not in self._refused
+        counts = self._refused.setdefault(minute, {})
+        for key in counted:
+            if key in counts or len(counts) < LOCAL_MAX_KEYS:
+                counts[key] = counts.get(key, 0) + 1
+        return new_minute
+
+    def refusals_take(self, upto_minute: int) -> list[tuple[int, str, int]]:
+        with self._lock:
+            minutes = [minute for minute in self._refused if minute < upto_minute]
+            taken = [(minute, key, count) for minute in minutes for key, count in self._refused.pop(minute).items()]
+        return taken
 
     def reset(self) -> None:
         with self._lock:
             self._tats.clear()
+            self._refused.clear()
 
 
 _local = _LocalBuckets()
@@ -317,7 +293,14 @@ def shared_version_bump(name: str) -> bool:
     return True
 
 
-def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: tuple[str, ...] = ()) -> Decision:
+def limits_peek(limits: list[Limit]) -> Decision:
+    """What `limits_hit` would answer now, counting nothing (e.g. "is this caller already refused?")."""
+    return limits_hit(limits, dry=True)
+
+
+def limits_hit(
+    limits: list[Limit], *, guard: Guard | None = None, read_along: tuple[str, ...] = (), dry: bool = False
+) -> Decision:
     """Count one request against every limit in `limits` (all or none); one Redis round trip.
 
     With a `guard`, raises GuardStale (counting nothing) when its shared version has moved on. When
@@ -330,11 +313,11 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: t
     if not limits:
         return Decision(states=())
     if not limiter_shared():
-        return _local.hit(limits)
+        return _local_hit(limits, dry=dry)
     url = _storage_url()
     if time.monotonic() >= _redis_down_until:
         keys = [_storage_key(limit) for limit in limits]
-        args: list[int | str] = [len(limits), int(guard is not None), len(read_along)]
+        args: list[int | str] = [len(limits), int(guard is not None), len(read_along), int(dry)]
         for limit in limits:
             args += [limit.interval_us, limit.interval_us * (limit.burst - 1)]
         if guard is not None:
@@ -351,8 +334,10 @@ def limits_hit(limits: list[Limit], *, guard: Guard | None = None, read_along: t
                 raise GuardStale(rows[1].decode())
             decision = _decision(limits, rows[: len(limits)])
             values = tuple(rows[len(limits)]) if read_along else None
+            if rows[-1] == b"new-minute":
+                refusals_flush()
             return Decision(states=decision.states, guard_checked=guard is not None, read_along=values)
-    return _fallback(limits)
+    return _fallback(limits, dry=dry)
 
 
 def _storage_key(limit: Limit) -> str:
@@ -361,7 +346,7 @@ def _storage_key(limit: Limit) -> str:
     return f"{KEY_PREFIX}:{limit.key}:{limit.interval_us}:{limit.burst}"
 
 
-def _fallback(limits: list[Limit]) -> Decision:
+def _fallback(limits: list[Limit], *, dry: bool = False) -> Decision:
     closed = sorted({limit.family for limit in limits if failure_mode(limit.family) == FAIL_CLOSED})
     if closed:
         raise ServiceUnavailable(
@@ -370,7 +355,14 @@ def _fallback(limits: list[Limit]) -> Decision:
             retry_after=math.ceil(REDIS_RETRY_SECONDS),
             details={"limits": closed},
         )
-    return _local.hit(limits)
+    return _local_hit(limits, dry=dry)
+
+
+def _local_hit(limits: list[Limit], *, dry: bool) -> Decision:
+    decision, new_minute = _local.hit(limits, dry=dry)
+    if new_minute:
+        refusals_flush()
+    return decision
 
 
 def failure_mode(family: str) -> str:
@@ -396,3 +388,58 @@ def limits_reset() -> None:
             client.delete(*batch)
     except redis.RedisError:
         pass
+
+
+# --- Refusals, counted per limit key and minute (by the script above, or the local buckets) -------------
+# The engine counts; what becomes of the counts (an audit event per key and minute) is the registered
+# writer's business: apps.quotas registers one at start-up (core imports no app).
+
+RefusalWriter = Callable[[list[tuple[int, str, int]]], None]
+_refusal_writer: RefusalWriter | None = None
+
+
+def refusal_writer_register(writer: RefusalWriter | None) -> None:
+    global _refusal_writer
+    _refusal_writer = writer
+
+
+def limit_key_of(storage_key: str) -> str:
+    """The Limit.key ("user:12", "address:2001:db8::1") a counter's storage key was made from."""
+    return storage_key.removeprefix(f"{KEY_PREFIX}:").rsplit(":", 2)[0]
+
+
+def refusals_take(*, include_current: bool = False) -> list[tuple[int, str, int]]:
+    """(minute since the epoch, storage key, refusals) of every closed minute (with the current one if
+    asked), taken out of the store: each count is handed out once, whichever process asks."""
+    upto = time.time_ns() // (60 * US * 1000) + 1 if include_current else None
+    taken = _local.refusals_take(upto if upto is not None else time.time_ns() // (60 * US * 1000))
+    if limiter_shared() and time.monotonic() >= _redis_down_until:
+        try:
+            rows = _client(_storage_url()).eval(REFUSALS_TAKE, 0, upto or 0)
+        except redis.RedisError as exc:
+            logger.warning("rate-limit refusals not taken: %s", type(exc).__name__)
+        else:
+            for minute, flat in rows:
+                pairs = zip(flat[::2], flat[1::2], strict=True)
+                taken += [(int(minute), key.decode(), int(count)) for key, count in pairs]
+    return taken
+
+
+def refusals_flush(*, include_current: bool = False) -> int:
+    """Hand the closed minutes' refusal counts to the writer; how many (key, minute) counts went.
+
+    Called by the first refusal of each new minute (so a flood costs one flush a minute, whatever its
+    size) and by a periodic job (so the last minute of a burst is written too). Never raises: a
+    refusal must stay a 429, not become a 500."""
+    if _refusal_writer is None or transaction.get_connection().in_atomic_block:
+        # Inside a transaction the events could be rolled back with it (a refused password change):
+        # the counts stay in the store for the next flush instead.
+        return 0
+    try:
+        taken = refusals_take(include_current=include_current)
+        if taken:
+            _refusal_writer(taken)
+    except Exception:
+        logger.exception("Rate-limit refusals could not be recorded.")
+        return 0
+    return len(taken)
