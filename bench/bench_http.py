@@ -149,6 +149,15 @@ class Server:
     def rss(self) -> str:
         return processes.rss_text(self.process.pid)
 
+    def cpu(self) -> dict[int, float]:
+        """CPU seconds so far of the server's processes (with several workers, uvicorn's supervisor too)."""
+        return processes.tree_cpu(self.process.pid)
+
+    def cpu_ms_per_call(self, before: dict[int, float], calls: int) -> float | None:
+        """Worker CPU (user + system) per call answered since `before`: what sets how many calls a core
+        serves, and far less sensitive to other work on the machine than calls/s."""
+        return processes.cpu_used(before, self.cpu()) * 1000 / calls if calls else None
+
 
 def gateway(workers: int, env: dict[str, str]) -> Server:
     port = processes.free_port()
@@ -303,13 +312,15 @@ def throughput(args: argparse.Namespace, env: dict[str, str], user_id: int, toke
         url, body = server.base + call_path(kind), call_body(kind, tool)
         wrk(url, kind, body, auth, args.warmup, args)
         spy = profile_start(server, args.duration, target, stem, args.profile_gil) if args.profile and auth else None
-        row = {"target": target, **wrk(url, kind, body, auth, args.duration, args), "rss_mb": server.rss()}
+        cpu_before = server.cpu()
+        row = {"target": target, **wrk(url, kind, body, auth, args.duration, args)}
+        row.update(cpu_ms_per_call=server.cpu_ms_per_call(cpu_before, row["calls"]), rss_mb=server.rss())
         if spy is not None:
             spy.wait()
         row["load"] = processes.load_average()
         rows.append(row)
         print(f"  {target:<14} {row['calls_per_s']:8.1f} calls/s  p50 {row['p50_ms']:.1f} ms  "
-              f"p99 {row['p99_ms']:.1f} ms  errors {row['errors']}", flush=True)  # fmt: skip
+              f"p99 {row['p99_ms']:.1f} ms  CPU {cpu_text(row)} ms  errors {row['errors']}", flush=True)  # fmt: skip
 
     with bare("constant", env, args.tool, user_id) as server:
         measure(server, "bare-constant", "mcp", "constant", "")
@@ -334,22 +345,30 @@ def throughput(args: argparse.Namespace, env: dict[str, str], user_id: int, toke
     return rows
 
 
+def cpu_text(row: dict) -> str:
+    return "-" if row.get("cpu_ms_per_call") is None else f"{row['cpu_ms_per_call']:.2f}"
+
+
 def fixed(args: argparse.Namespace, env: dict[str, str], user_id: int, token: str) -> list[dict]:
     rows: list[dict] = []
     warmup = max(args.warmup, 1)
+
+    def measure(server: Server, kind: str, auth: str, extra: dict) -> None:
+        fixed_rate(server, [kind], args.tool, auth, warmup, args.rate)
+        cpu_before = server.cpu()
+        for row in fixed_rate(server, [kind], args.tool, auth, args.fixed_seconds, args.rate):
+            cpu = server.cpu_ms_per_call(cpu_before, row["calls"])
+            rows.append({**row, **extra, "cpu_ms_per_call": cpu, "rss_mb": server.rss()})
+
     with bare("tool", env, args.tool, user_id) as server:
-        fixed_rate(server, ["mcp"], args.tool, "", warmup, args.rate)
-        for row in fixed_rate(server, ["mcp"], args.tool, "", args.fixed_seconds, args.rate):
-            rows.append({**row, "target": "bare-tool", "workers": 1, "rss_mb": server.rss()})
+        measure(server, "mcp", "", {"target": "bare-tool", "workers": 1})
     with gateway(args.workers, env) as server:
         for kind in ("mcp", "rest"):
             check_one(server, kind, args.tool, token)
-            fixed_rate(server, [kind], args.tool, token, warmup, args.rate)
-            for row in fixed_rate(server, [kind], args.tool, token, args.fixed_seconds, args.rate):
-                rows.append({**row, "workers": args.workers, "rss_mb": server.rss()})
+            measure(server, kind, token, {"workers": args.workers})
     for row in rows:
         print(f"  {row['target']:<10} at {args.rate:g}/s: p50 {row['p50_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms  "
-              f"p99 {row['p99_ms']:.1f} ms  errors {row['failed']}", flush=True)  # fmt: skip
+              f"p99 {row['p99_ms']:.1f} ms  CPU {cpu_text(row)} ms  errors {row['failed']}", flush=True)  # fmt: skip
     return rows
 
 

@@ -96,6 +96,38 @@ def tree_rss(pid: int) -> list[tuple[int, float]]:
     return rows
 
 
+# /proc/<pid>/stat counts CPU time in clock ticks (usually 100 per second).
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds the process has used so far (its own threads, not its children)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After the parenthesised command name: state is field 3, utime field 14, stime field 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of a server and every process under it, per pid (uvicorn's supervisor and workers)."""
+    found = {}
+    for member in process_tree(pid):
+        seconds = cpu_seconds(member)
+        if seconds is not None:
+            found[member] = seconds
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds a process tree used between two `tree_cpu` readings. A process only in `after`
+    started in between and counts from zero; one only in `before` ended and its last part is lost
+    (a replaced worker), which the bench's short phases make rare."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def rss_text(pid: int) -> str:
     rows = tree_rss(pid)
     if len(rows) == 1:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +37,7 @@ def bench_module(name: str) -> ModuleType:
 
 run_state = bench_module("run_state")
 http_report = bench_module("http_report")
+processes = bench_module("processes")
 
 
 # --- The run database's name, and the guard --------------------------------------------------------------
@@ -300,3 +303,93 @@ def test_the_stages_report_gives_ms_per_call_and_what_each_step_adds_as_medians_
 
 def test_without_stage_targets_there_is_no_stages_section():
     assert http_report._stages_report([_row("mcp", 100, 1), _row("bare-constant", 1000, 1)], [1]) == []
+
+
+# --- Worker CPU per call (issue 24) ------------------------------------------------------------------------
+
+
+def test_a_servers_cpu_counts_every_process_under_it_from_proc():
+    # A parent that waits and a child that spins for 0.3 s of CPU: the tree's reading holds the child's
+    # CPU, the parent's own reading does not.
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {spin!r}]); time.sleep(30)",
+        ],
+        start_new_session=True,
+    )
+    try:
+        before = {parent.pid: 0.0}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            after = processes.tree_cpu(parent.pid)
+            if len(after) == 2 and processes.cpu_used(before, after) >= 0.3:
+                break
+            time.sleep(0.1)
+        assert len(after) == 2
+        assert processes.cpu_used(before, after) >= 0.3
+        assert processes.cpu_seconds(parent.pid) < 0.3
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+
+
+def test_cpu_used_counts_a_process_started_in_between_from_zero():
+    assert processes.cpu_used({1: 2.0, 2: 1.0}, {1: 2.5, 2: 1.25, 3: 0.5}) == 1.25
+    # A process that ended in between has no reading after; its part is lost, never negative.
+    assert processes.cpu_used({1: 2.0, 2: 1.0}, {1: 2.5}) == 0.5
+
+
+def _cpu_row(target: str, calls_per_s: float, cpu: float | None, number: int) -> dict:
+    return {**_row(target, calls_per_s, number), "cpu_ms_per_call": cpu, "p50_ms": 1, "p95_ms": 2, "p99_ms": 3,
+            "errors": 0, "rss_mb": "90"}  # fmt: skip
+
+
+def test_the_report_gives_worker_cpu_per_call_and_what_the_gateway_adds_within_each_round():
+    args = argparse.Namespace(many_workers=2)
+    rows = []
+    for number, (bare, mcp, rest) in enumerate([(3.0, 4.0, 4.5), (3.2, 5.0, 4.0), (2.8, 4.6, 4.2)], start=1):
+        rows += [_cpu_row("bare-tool", 300, bare, number), _cpu_row("mcp", 200, mcp, number)]
+        rows += [_cpu_row("rest", 200, rest, number), _cpu_row("bare-constant", 1500, None, number)]
+
+    text = "\n".join(http_report._throughput_report(args, rows))
+
+    table = {line.split(" | ")[0].removeprefix("| "): line.split(" | ") for line in text.splitlines()}
+    assert "worker CPU ms/call" in text
+    assert table["bare-tool"][6] == "3.00"  # the median over the rounds
+    assert table["mcp"][6] == "4.60"
+    assert table["bare-constant"][6] == "-"  # not measured: said so, not zero
+    # Added per round: mcp 1.0, 1.8, 1.8 -> median 1.8; rest 1.5, 0.8, 1.4 -> 1.4.
+    assert (
+        "- worker CPU the gateway adds per uncached MCP tools/call, mcp - bare-tool (goal <= 1.0 ms): +1.80 ms "
+        "(rounds: +1.00, +1.80, +1.80)"
+    ) in text
+    assert "per uncached REST invoke, rest - bare-tool (goal <= 1.0 ms): +1.40 ms (rounds: +1.50, +0.80, +1.40)" in text
+    assert "- MCP / bare-tool throughput (goal >= 0.75): 0.67" in text
+
+
+def test_the_fixed_rate_report_gives_worker_cpu_per_call_and_what_each_door_adds():
+    args = argparse.Namespace(tool="todo_overview", todos=50, threads=1, connections=16, duration=3, warmup=1,
+                              rate=100, fixed_seconds=30)  # fmt: skip
+    fixed = [
+        {
+            "target": target,
+            "workers": 1,
+            "calls": 3000,
+            "p50_ms": 2,
+            "p95_ms": 5,
+            "p99_ms": 9,
+            "max_ms": 20,
+            "failed": 0,
+            "rss_mb": "90",
+            "cpu_ms_per_call": cpu,
+        }
+        for target, cpu in (("bare-tool", 3.0), ("mcp", 4.25), ("rest", 3.9))
+    ]
+    text = http_report.report(args, {}, {"started": "now", "load_before": "1", "load_after": "1", "fixed": fixed})
+
+    assert "| mcp | 1 | 3000 | 2.0 | 5.0 | 9.0 | 20.0 | 4.25 | 0 | 90 |" in text
+    assert "- worker CPU the gateway adds per mcp call at this rate: +1.25 ms" in text
+    assert "- worker CPU the gateway adds per rest call at this rate: +0.90 ms" in text

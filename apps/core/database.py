@@ -94,6 +94,55 @@ def _insert_refusals(obj: Model) -> list[str]:
     return reasons
 
 
+# (model, database alias) -> Django's compiled INSERT text for the model and a compiler for reading
+# the returned columns back. The text is the same for every row whose values are all plain
+# parameters (every placeholder `%s`), so compiling it once per model saves the tool pipeline's
+# record most of Django's per-statement SQL assembly; the values are still prepared per row exactly
+# as SQLInsertCompiler.as_sql prepares them.
+_compiled_inserts: dict[tuple[type[Model], str], tuple[str, Any]] = {}
+
+
+def _has_sql(value: object) -> bool:
+    return hasattr(value, "resolve_expression") or hasattr(value, "as_sql")
+
+
+def _insert_statement(obj: Model, using: str) -> tuple[str, list[Any], Any]:
+    """(INSERT ... RETURNING text, its parameters, a compiler for the returned columns) for one new row."""
+    obj._prepare_related_fields_for_save(operation_name="save")
+    meta = obj._meta.concrete_model._meta
+    fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+    compiled = _compiled_inserts.get((meta.model, using))
+    if compiled is not None:
+        connection = connections[using]
+        # SQLInsertCompiler.as_sql's own steps per value: pre_save (auto_now_add), then the value
+        # prepared for saving. An expression among them changes the text: compiled afresh below.
+        raw = [field.pre_save(obj, True) for field in fields]
+        if not any(_has_sql(value) for value in raw):
+            values = [field.get_db_prep_save(value, connection) for field, value in zip(fields, raw, strict=True)]
+            if not any(_has_sql(value) for value in values):
+                return compiled[0], values, compiled[1]
+    query = InsertQuery(meta.model)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = meta.db_returning_fields
+    [(sql, sql_params)] = compiler.as_sql()
+    # Cached only when every placeholder is a plain `%s`: no field places its own, no value is SQL.
+    plain = (
+        sql_params is not None
+        and len(sql_params) == len(fields)
+        and sql.count("%s") == len(fields)
+        and not any(
+            hasattr(field, "get_placeholder") or _has_sql(value)
+            for field, value in zip(fields, sql_params, strict=True)
+        )
+    )
+    if plain:
+        reader = InsertQuery(meta.model).get_compiler(using=using)
+        reader.returning_fields = meta.db_returning_fields
+        _compiled_inserts[(meta.model, using)] = (sql, reader)
+    return sql, list(sql_params), compiler
+
+
 def rows_insert(*instances: Model, using: str = "default") -> None:
     """Insert new, unsaved instances (of one model or several) in one statement: one round trip.
 
@@ -124,15 +173,7 @@ def rows_insert(*instances: Model, using: str = "default") -> None:
     params: list[Any] = []
     compilers = []
     for index, obj in enumerate(instances):
-        obj._prepare_related_fields_for_save(operation_name="save")
-        meta = obj._meta.concrete_model._meta
-        query = InsertQuery(meta.model)
-        query.insert_values(
-            [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field], [obj]
-        )
-        compiler = query.get_compiler(using=using)
-        compiler.returning_fields = meta.db_returning_fields
-        [(sql, sql_params)] = compiler.as_sql()
+        sql, sql_params, compiler = _insert_statement(obj, using)
         ctes.append(f"r{index} AS ({sql})")
         params.extend(sql_params)
         compilers.append(compiler)

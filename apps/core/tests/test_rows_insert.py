@@ -158,3 +158,42 @@ def test_other_databases_save_each_row_in_one_transaction(embedded_database):
     with pytest.raises(IntegrityError):
         rows_insert(_event(None, error_code="second"), taken, using=embedded_database)
     assert not AuditEvent.objects.using(embedded_database).filter(error_code="second").exists()
+
+
+@on_postgresql
+def test_later_rows_reuse_the_compiled_statement_and_store_the_same_values(alice, monkeypatch):
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    rows_insert(_usage(alice), _event(alice))  # the first row of each model compiles its INSERT
+    compiled = []
+    original = SQLInsertCompiler.as_sql
+    monkeypatch.setattr(
+        SQLInsertCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or original(self, *a, **k)
+    )
+    before = timezone.now()
+    usage, event = _usage(alice, error_code="", cached=True), _event(alice, error_code="x" * 80)
+
+    rows_insert(usage, event)
+
+    assert compiled == []
+    stored = ToolCall.objects.get(pk=usage.pk)
+    assert (stored.invocation_id, stored.cached, stored.duration_ms) == (usage.invocation_id, True, 1.5)
+    assert before <= stored.created_at == usage.created_at
+    audited = AuditEvent.objects.get(pk=event.pk)
+    assert audited.data == {"tool": "todo_overview", "argument_keys": ["due", "status"], "nested": {"n": 1, "ok": True}}
+    assert audited.error_code == event.error_code and audited.created_at == event.created_at
+
+
+@on_postgresql
+def test_a_row_with_an_expression_value_is_compiled_afresh(alice):
+    from django.db.models import Value
+
+    rows_insert(_usage(alice))
+    usage = _usage(alice, duration_ms=Value(2.5))
+
+    rows_insert(usage)
+
+    assert ToolCall.objects.get(invocation_id=usage.invocation_id).duration_ms == 2.5
+    plain = _usage(alice)  # and the plain rows after it still take the compiled text
+    rows_insert(plain)
+    assert ToolCall.objects.get(pk=plain.pk).duration_ms == 1.5
