@@ -141,7 +141,7 @@ def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(trans
 STDIO_APPLICATION_NAME = "gw-stdio-outage-test"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL kills the connections")
+@pytest.mark.postgres  # PostgreSQL kills the server's connections
 async def test_a_database_outage_reaches_a_stdio_client_as_unavailable_never_as_its_error_text(transactional_db, alice):
     token = await sync_to_async(pat_for)(alice)
     env = _environment(token)

@@ -22,7 +22,7 @@ from apps.mcp_tools.pipeline import invoke as pipeline
 from apps.mcp_tools.pipeline.invoke import tool_invoke
 from apps.todos.models import Todo
 
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement record is PostgreSQL's")
+on_postgresql = pytest.mark.postgres  # the one-statement record is PostgreSQL's
 
 
 def _statements(call: Callable[[], Any]) -> list[tuple[str, bool]]:
