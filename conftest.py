@@ -91,9 +91,9 @@ def pytest_testnodedown(node, error) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     left_out = config.stash.get(LEFT_OUT, 0)
     if left_out:
+        tests = "1 test needs" if left_out == 1 else f"{left_out} tests need"
         terminalreporter.write_line(
-            f"{left_out} tests need PostgreSQL or Redis and were left out; run them with: {SERVICES_COMMAND}",
-            yellow=True,
+            f"{tests} PostgreSQL or Redis, left out here; run them with: {SERVICES_COMMAND}", yellow=True
         )
 
 
