@@ -170,12 +170,15 @@ def _clear_cache():
     from apps.core.throttle import throttle_reset
     from apps.mcp_tools.pipeline.cache import result_l1_clear
     from apps.mcp_tools.pipeline.policies import policies_forget
+    from apps.providers.answer_cache import answer_l1_clear
     from apps.quotas.limiter import limits_reset as rate_limit_reset
     from apps.quotas.selectors import rates_forget
 
-    # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests.
+    # Rate-limit counters live outside the cache (limits' own storage); user ids repeat between tests
+    # (on SQLite a rolled-back test gives its ids out again), so each process's L1 copies go too.
     cache.clear()
     result_l1_clear()
+    answer_l1_clear()
     rate_limit_reset()
     rates_forget()
     policies_forget()
@@ -183,8 +186,24 @@ def _clear_cache():
     yield
     cache.clear()
     result_l1_clear()
+    answer_l1_clear()
     rate_limit_reset()
     throttle_reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_context():
+    """Each test starts outside any request: no caller in the context.
+
+    A test that sets one and never resets it (a door driven by hand) would otherwise make a later test
+    on the same thread act as that caller; ids repeat between tests (alice is often pk 1), so audit
+    events lost their subject depending on which tests a worker ran before.
+    """
+    from apps.core.request_context import RequestContext, request_context_reset, request_context_update
+
+    token = request_context_update(**vars(RequestContext()))
+    yield
+    request_context_reset(token)
 
 
 @pytest.fixture

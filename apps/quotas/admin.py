@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
+from apps.core.aggregates import DecimalSum
 from apps.quotas.budgets import period_start
 from apps.quotas.models import Budget, ModelPrice, Notification, RoleRateLimit, UsageRecord, UserRateLimit
 from apps.quotas.sources import tool_source
@@ -61,7 +62,7 @@ def top_users() -> dict:
     by_cost = (
         UsageRecord.objects.filter(created_at__gte=since)
         .values("user__username")
-        .annotate(calls=Count("id"), tokens=Sum(F("input_tokens") + F("output_tokens")), total_cost=Sum("cost"))
+        .annotate(calls=Count("id"), tokens=Sum(F("input_tokens") + F("output_tokens")), total_cost=DecimalSum("cost"))
         .order_by("-total_cost")[:TOP_USERS]
     )
     refused = tool_source().tool_refusals_by_user(since=since, codes=REFUSAL_CODES, limit=TOP_USERS)

@@ -7,6 +7,7 @@ import datetime as dt
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps.core.aggregates import DecimalSum
 from apps.quotas.budgets import budgets_effective, period_reset, period_start
 from apps.quotas.limiter import Limit, failure_mode
 from apps.quotas.models import BudgetSpend, UsageRecord
@@ -50,9 +51,9 @@ def usage_summary(*, user, now=None) -> dict:
         periods[period] = {"start": start_at.isoformat(), "reset_at": reset.isoformat()}
         records = UsageRecord.objects.filter(user=user, created_at__gte=start_at)
         totals = {"calls": Count("id"), "input_tokens": Sum("input_tokens"), "output_tokens": Sum("output_tokens")}
-        for row in records.values("provider").annotate(**totals, cost=Sum("cost")).order_by("provider"):
+        for row in records.values("provider").annotate(**totals, cost=DecimalSum("cost")).order_by("provider"):
             providers.append({**_usage_row(row), "provider": row["provider"], "period": period})
-        for row in records.values("provider", "model").annotate(**totals, cost=Sum("cost")).order_by("provider"):
+        for row in records.values("provider", "model").annotate(**totals, cost=DecimalSum("cost")).order_by("provider"):
             models_.append({**_usage_row(row), "provider": row["provider"], "model": row["model"], "period": period})
         for tool_name, calls in tool_source().tool_call_counts(user_id=user.pk, since=start_at).items():
             tools.append({"tool": tool_name, "period": period, "calls": calls})

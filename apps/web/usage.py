@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.aggregates import DecimalSum
 from apps.mcp_tools.models import ToolCall
 from apps.quotas.budgets import number_text
 from apps.quotas.models import Notification, UsageRecord
@@ -70,7 +71,7 @@ def usage_daily(*, user: User, days: int = CHART_DAYS, now: dt.datetime | None =
         for row in UsageRecord.objects.filter(user=user, created_at__gte=since)
         .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
         .values("day")
-        .annotate(calls=Count("id"), cost=Sum("cost"))
+        .annotate(calls=Count("id"), cost=DecimalSum("cost"))
     }
     tools = dict(
         ToolCall.objects.filter(user=user, created_at__gte=since)

@@ -68,6 +68,7 @@ def test_a_read_only_call_holds_no_transaction_and_records_in_one_statement(alic
     assert AuditEvent.objects.filter(data__invocation_id=outcome.invocation_id, action="tool.invoked").exists()
 
 
+@on_postgresql  # elsewhere the record is a transaction of its own, so a savepoint here
 def test_inside_a_test_transaction_a_read_opens_no_savepoint_and_a_write_does(alice, settings):
     settings.MCP_RESULT_CACHE = False
     principal = principal_for_user(alice)
