@@ -13,9 +13,7 @@ import json
 import logging
 from typing import Any
 
-import anthropic
 import httpx2
-import openai
 from django.conf import settings
 
 from apps.providers import egress
@@ -34,6 +32,7 @@ from apps.providers.calls import (
     Usage,
 )
 from apps.providers.registry import ANTHROPIC, provider_spec_get
+from apps.providers.sdks import anthropic_sdk, openai_sdk, sdk_errors
 from apps.providers.validation import retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ def _openai_call(candidate: Candidate, request: CompletionRequest, http_client: 
             }
             for t in request.tools
         ]
-    with openai.OpenAI(
+    with openai_sdk().OpenAI(
         api_key=candidate.api_key,
         base_url=candidate.route.base_url,
         max_retries=0,
@@ -200,7 +199,7 @@ def _anthropic_call(candidate: Candidate, request: CompletionRequest, http_clien
         options["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools
         ]
-    with anthropic.Anthropic(
+    with anthropic_sdk().Anthropic(
         api_key=candidate.api_key,
         base_url=candidate.route.base_url,
         max_retries=0,
@@ -221,7 +220,7 @@ def _error_markers(body: Any) -> str:
     return " ".join(str(error.get(name) or "") for name in ("type", "code")).lower()
 
 
-def _status_failure(exc: openai.APIStatusError | anthropic.APIStatusError, name: str) -> ProviderFailure:
+def _status_failure(exc: Any, name: str) -> ProviderFailure:  # either SDK's APIStatusError
     status = exc.status_code
     if status in (401, 403):
         return ProviderFailure(KEY_REFUSED, f"{name} refused the key (HTTP {status}).", status_code=status)
@@ -252,11 +251,11 @@ def completion_call(candidate: Candidate, request: CompletionRequest) -> Complet
     try:
         with egress.guarded_http_client(timeout=float(settings.PROVIDER_CALL_TIMEOUT_SECONDS)) as http_client:
             body = call(candidate, request, http_client)
-    except (openai.APIStatusError, anthropic.APIStatusError) as exc:
+    except sdk_errors().status as exc:
         raise _status_failure(exc, name) from None
-    except (openai.APITimeoutError, anthropic.APITimeoutError):
+    except sdk_errors().timeout:
         raise ProviderFailure(RETRYABLE, f"{name} did not answer in time.") from None
-    except (openai.APIConnectionError, anthropic.APIConnectionError) as exc:
+    except sdk_errors().connection as exc:
         refused = egress.refused_by_egress(exc)
         if refused:
             raise ProviderFailure(EGRESS_REFUSED, refused) from None

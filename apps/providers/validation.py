@@ -21,12 +21,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import anthropic
-import openai
 from django.conf import settings
 
 from apps.providers import egress
 from apps.providers.registry import ANTHROPIC, OPENAI, OPENAI_COMPATIBLE, provider_spec_get
+from apps.providers.sdks import anthropic_sdk, openai_sdk, sdk_errors
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ def _models_count(body: bytes) -> int | None:
 
 
 def _openai_models(*, api_key: str, base_url: str, http_client=None) -> tuple[int, int | None]:
-    with openai.OpenAI(
+    with openai_sdk().OpenAI(
         api_key=api_key, base_url=base_url, max_retries=0, timeout=_timeout(), http_client=http_client
     ) as client:
         response = client.models.with_raw_response.list().http_response
@@ -86,7 +85,7 @@ def _openai_models(*, api_key: str, base_url: str, http_client=None) -> tuple[in
 
 
 def _anthropic_models(*, api_key: str, base_url: str) -> tuple[int, int | None]:
-    with anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=_timeout()) as client:
+    with anthropic_sdk().Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=_timeout()) as client:
         response = client.models.with_raw_response.list(limit=1).http_response
         return response.status_code, _models_count(response.content)
 
@@ -122,11 +121,6 @@ def _try_again(retry_after: int | None, *, capital: bool) -> str:
     return f"{start} again in {retry_after} seconds." if retry_after else f"{start} again later."
 
 
-_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-_TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError)
-_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
-
-
 def key_live_validate(*, provider: str, api_key: str, base_url: str = "") -> LiveValidationResult:
     """Ask the provider whether this key is accepted. Never raises for provider-side failures."""
     spec = provider_spec_get(provider)
@@ -141,7 +135,7 @@ def key_live_validate(*, provider: str, api_key: str, base_url: str = "") -> Liv
                 status, count = _openai_models(api_key=api_key, base_url=base_url, http_client=http_client)
         else:  # pragma: no cover - the registry and this function grow together
             raise ValueError(f"no live check for {provider}")
-    except _STATUS_ERRORS as exc:
+    except sdk_errors().status as exc:
         status = exc.status_code
         if status in (401, 403):
             return LiveValidationResult(INVALID, f"{name} rejected this key (HTTP {status}).", status_code=status)
@@ -158,9 +152,9 @@ def key_live_validate(*, provider: str, api_key: str, base_url: str = "") -> Liv
         return LiveValidationResult(
             ERROR, f"{name} answered HTTP {status}; the key could not be checked.", status_code=status
         )
-    except _TIMEOUTS:
+    except sdk_errors().timeout:
         return LiveValidationResult(UNREACHABLE, f"{name} did not answer within {_timeout():g} s.")
-    except _CONNECTION_ERRORS as exc:
+    except sdk_errors().connection as exc:
         refused = egress.refused_by_egress(exc)
         if refused:
             return LiveValidationResult(ERROR, refused)
