@@ -55,6 +55,13 @@ def services_needed(item: pytest.Item) -> set[str]:
     return {name for name in SERVICE_NAMES if item.get_closest_marker(name)}
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = set(SERVICE_NAMES) - services_configured() if services_required() else set()
+    if missing:
+        names = " and ".join(SERVICE_NAMES[name] for name in sorted(missing))
+        pytest.exit(f"REQUIRE_SERVICES=1 but no {names} is configured (DATABASE_URL, REDIS_URL).", returncode=4)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # First, so `-m "postgres or redis"` also selects the tests marked `services`.
@@ -62,13 +69,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("services"):
             for name in SERVICE_NAMES:
                 item.add_marker(name)
-    configured = services_configured()
-    if services_required():
-        missing = set(SERVICE_NAMES) - configured
-        if missing:
-            names = " and ".join(SERVICE_NAMES[name] for name in sorted(missing))
-            raise pytest.UsageError(f"REQUIRE_SERVICES=1 but no {names} is configured (DATABASE_URL, REDIS_URL).")
+    if services_required():  # pytest_sessionstart made sure both are configured
         return
+    configured = services_configured()
     kept, left_out = [], []
     for item in items:
         (left_out if services_needed(item) - configured else kept).append(item)
