@@ -21,11 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = str(ROOT / "scripts" / "run.sh")
 
 
-# On one pytest-xdist worker, so both starts share the module's var folder (the second one's
-# migrate has nothing to do).
-pytestmark = pytest.mark.xdist_group("run_script")
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -41,10 +41,10 @@ def _database_url() -> str:
 
 # The servers share counters in Redis (without it each process counts alone, by design) and rows
 # in PostgreSQL.
-# One pair of servers for the whole module, on one pytest-xdist worker: starting them is most of
-# the time these tests take, and between tests they hold nothing a test could trip over (the rows
-# go with each test's flush, the counters and the policy version with its Redis flush).
-pytestmark = [pytest.mark.services, pytest.mark.xdist_group("two_servers")]
+# One pair of servers for the whole module (per pytest-xdist worker that runs any of it): starting
+# them is most of the time these tests take, and between tests they hold nothing a test could trip
+# over (the rows go with each test's flush, the counters and the policy version with its Redis flush).
+pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,6 @@ from conftest import PASSWORD
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.usefixtures("close_sync_thread_connections"),
-    # On one pytest-xdist worker, so one chromium (a session fixture) serves them all.
-    pytest.mark.xdist_group("browser"),
 ]
 PASSPHRASE = "a-strong-passphrase-1"
 SETTINGS = re.compile(r".*/settings/(#.*)?$")
