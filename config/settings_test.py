@@ -4,16 +4,42 @@ DATABASE_URL and REDIS_URL still decide which database and cache the tests use, 
 same suite against PostgreSQL and Redis.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("APP_ENV", "development")
-# Checkpoints of this test run's audit chain, not the development server's in var/ (a checkpoint
-# from another database reads as a truncated chain). In the environment, so processes a test starts
-# share the file.
-os.environ.setdefault(
-    "AUDIT_CHECKPOINT_FILE", os.path.join(tempfile.mkdtemp(prefix="gateway-tests-"), "audit-checkpoints.jsonl")
-)
+
+# Each test process (each pytest-xdist worker: gw0, gw1, ...) keeps its mutable state apart from every
+# other's: its own temporary folder for audit checkpoints and the filesystem broker, and its own Redis
+# database (the URL's number plus the worker's index, so REDIS_URL=.../5 with two workers uses 5 and 6).
+# pytest-django gives each worker its own test database (test_<name>_gw0, test-db.sqlite3_gw0).
+# All of it goes into the environment, so the processes a test starts (servers, workers, shells) share
+# their test process's state; a worker inherits its controller's environment, hence the owner check.
+_OWNER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if os.environ.get("GATEWAY_TEST_OWNER") != _OWNER:
+    os.environ["GATEWAY_TEST_OWNER"] = _OWNER
+    _test_dir = tempfile.mkdtemp(prefix=f"gateway-tests-{_OWNER}-")
+    atexit.register(shutil.rmtree, _test_dir, ignore_errors=True)
+    os.environ["GATEWAY_TEST_DIR"] = _test_dir
+    # Checkpoints of this test run's audit chain, not the development server's in var/ (a checkpoint
+    # from another database reads as a truncated chain).
+    os.environ["AUDIT_CHECKPOINT_FILE"] = os.path.join(_test_dir, "audit-checkpoints.jsonl")
+    if _OWNER.startswith("gw") and os.environ.get("REDIS_URL"):
+        _redis = urlsplit(os.environ["REDIS_URL"])
+        _database = int(_redis.path.strip("/") or 0) + int(_OWNER[2:])
+        if _redis.scheme not in {"redis", "rediss"} or _database > 15:
+            raise ImproperlyConfigured(
+                f"pytest-xdist worker {_OWNER} cannot have a Redis database of its own next to {_redis.scheme}://"
+                f"...{_redis.path}: use a redis:// URL with a lower database number, fewer workers, or -n 0."
+            )
+        os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_database}"))
+TEST_DIR = Path(os.environ["GATEWAY_TEST_DIR"])
 os.environ.setdefault("LOG_LEVEL", "warning")
 # Tests of revocation expect it at once in every process they start; the cache's own tests turn it
 # on and prove its bound (apps/accounts/tests/test_principal_cache.py).
@@ -25,8 +51,8 @@ os.environ.setdefault("QUOTA_USER_BURST", "100000")
 os.environ.setdefault("QUOTA_ANON_RATE", "100000/minute")
 os.environ.setdefault("QUOTA_ANON_BURST", "100000")
 
-from config.settings import *  # noqa: F403
-from config.settings import DATABASES, VAR_DIR
+from config.settings import *  # noqa: E402, F403 - after the environment above is settled
+from config.settings import CELERY_BROKER_URL, DATABASES, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
@@ -37,3 +63,13 @@ PROVIDER_VALIDATION_TIMEOUT_SECONDS = 2
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a worker process started by a test sees the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+if CELERY_BROKER_URL == "filesystem://":
+    # The broker's folders too: a worker started by a test must not take another test process's messages.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(TEST_DIR / "celery" / "queue"),
+        "data_folder_out": str(TEST_DIR / "celery" / "queue"),
+        "processed_folder": str(TEST_DIR / "celery" / "processed"),
+        "control_folder": str(TEST_DIR / "celery" / "control"),
+        "store_processed": False,
+    }

@@ -7,4 +7,8 @@ ruff check .
 ruff format --check .
 DJANGO_SETTINGS_MODULE=config.settings_test python manage.py check --fail-level WARNING
 DJANGO_SETTINGS_MODULE=config.settings_test python manage.py makemigrations --check --dry-run
-python -m pytest "$@"
+# Across every core (pytest-xdist; PYTEST_WORKERS=0 for one process); each worker has its own test
+# database, Redis database and temporary folder (config/settings_test.py). The slowest 15 tests close
+# the report, so a slow new test shows up in the run that adds it. `--dist load`, not loadscope or
+# loadgroup: those key tests by node id, and schemathesis gives its 41 API cases one id (40 never ran).
+python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist load --durations=15 "$@"

@@ -90,8 +90,6 @@ def test_it_refuses_a_name_postgresql_would_cut_back_to_the_configured_one():
 def admin():
     """An autocommit connection to the server's maintenance database (no test database needed)."""
     default = settings.DATABASES["default"]
-    if default["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL")
     params = {"host": default["HOST"], "port": default["PORT"] or 5432, "user": default["USER"]}
     with psycopg.connect(**params, password=default["PASSWORD"] or None, dbname="postgres", autocommit=True) as conn:
         yield conn
@@ -121,6 +119,7 @@ def kept_rows(url: str) -> int:
         return conn.execute("SELECT count(*) FROM kept").fetchone()[0]
 
 
+@pytest.mark.postgres
 def test_each_run_starts_on_an_empty_database_and_leaves_the_configured_one_alone(admin, configured):
     database = run_state.RunDatabase.from_url(configured)
     database.recreate()
@@ -152,6 +151,7 @@ def run_command(url: str, mode: str) -> list[str]:
     return [sys.executable, "-c", RUN.format(root=str(ROOT), bench=str(BENCH)), url, mode]
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_an_interrupted_run_drops_its_database(admin, configured, how):
     run_name = run_state.run_database_name(database_from_url("DATABASE_URL", configured)["NAME"])
@@ -171,6 +171,7 @@ def test_an_interrupted_run_drops_its_database(admin, configured, how):
     assert kept_rows(configured) == 1
 
 
+@pytest.mark.postgres
 def test_keep_database_leaves_the_run_database_for_inspection(admin, configured):
     run_name = run_state.run_database_name(database_from_url("DATABASE_URL", configured)["NAME"])
 
@@ -184,9 +185,8 @@ def test_keep_database_leaves_the_run_database_for_inspection(admin, configured)
     assert kept_rows(configured) == 1
 
 
+@pytest.mark.redis
 def test_the_runs_cache_keys_go_and_no_other_key_does():
-    if not settings.REDIS_URL:
-        pytest.skip("needs Redis: set REDIS_URL")
     from django_redis import get_redis_connection
 
     client = get_redis_connection("default")

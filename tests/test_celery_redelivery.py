@@ -32,8 +32,6 @@ VISIBILITY_TIMEOUT = 5
 # Redelivery comes after the visibility timeout plus one sweep (1 s here); the rest is start-up slack.
 REDELIVERY_DEADLINE = 45
 
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="redelivery needs the Redis broker")
-
 
 def _old_keys(owner, keyring: str) -> None:
     """KEYS provider keys sealed under master key v1, written in bulk (the services take ~7 ms a key)."""
@@ -100,7 +98,7 @@ def _read(log) -> str:
     return log.read()[-3000:]
 
 
-@needs_redis
+@pytest.mark.redis  # redelivery is the Redis broker's
 def test_a_rewrap_killed_mid_job_is_finished_by_another_worker_and_every_batch_is_audited(
     start_worker, alice, settings
 ):

@@ -20,8 +20,6 @@ from tests.test_celery_worker import wait_until
 ROOT = Path(__file__).resolve().parent.parent
 RUN = str(ROOT / "scripts" / "run.sh")
 
-pytestmark = pytest.mark.services
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -112,12 +110,11 @@ def postgres_url(database: str, user: str = "") -> str:
 @pytest.fixture
 def postgres(db):
     """An autocommit connection: roles and databases must be visible to the processes started."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL")
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
         yield admin
 
 
+@pytest.mark.postgres
 def test_database_ensure_creates_a_missing_database_when_the_role_may(postgres, tmp_path):
     name = f"gw_deploy_fresh_{uuid.uuid4().hex[:8]}"
     try:
@@ -137,6 +134,7 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.strip().splitlines() if not line.startswith("!!! Generated a DEVELOPMENT")]
 
 
+@pytest.mark.postgres
 def test_make_run_stops_at_once_with_one_line_when_the_role_may_not_create_the_database(postgres, tmp_path):
     role = f"gw_deploy_nocreate_{uuid.uuid4().hex[:8]}"
     postgres.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')

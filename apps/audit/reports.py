@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 
 from apps.audit.masking import holds_secret
 from apps.audit.models import AuditEvent
+from apps.core.aggregates import DecimalSum
 
 SIGN_IN_ACTIONS = ("auth.login", "auth.login_failed")
 # The seed's target for the daily authentication success rate.
@@ -40,7 +41,12 @@ def _rate(failed: int, total: int) -> float:
 
 def _grouped(events: QuerySet[AuditEvent], key: str) -> list[dict[str, Any]]:
     failed = Count("id", filter=~Q(outcome=AuditEvent.Outcome.SUCCESS))
-    totals: dict[str, Any] = {"count": Count("id"), "failed": failed, "tokens": Sum("tokens"), "cost": Sum("cost")}
+    totals: dict[str, Any] = {
+        "count": Count("id"),
+        "failed": failed,
+        "tokens": Sum("tokens"),
+        "cost": DecimalSum("cost"),
+    }
     if connection.vendor == "postgresql":
         totals |= {"p50_ms": _Percentile("duration_ms", 0.5), "p95_ms": _Percentile("duration_ms", 0.95)}
     rows = list(events.values(key).annotate(**totals).order_by(key))
@@ -102,7 +108,7 @@ def audit_report(*, events: QuerySet[AuditEvent], since: dt.datetime, until: dt.
     per_user = (
         window.exclude(tokens=None, cost=None)
         .values("actor_label")
-        .annotate(tokens=Sum("tokens"), cost=Sum("cost"), calls=Count("id"))
+        .annotate(tokens=Sum("tokens"), cost=DecimalSum("cost"), calls=Count("id"))
         .order_by("-cost", "actor_label")
     )
     return {

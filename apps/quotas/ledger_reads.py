@@ -14,6 +14,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from apps.core.aggregates import DecimalSum
 from apps.quotas.budgets import period_start
 from apps.quotas.models import Notification, UsageRecord
 from apps.quotas.sources import tool_source
@@ -29,7 +30,7 @@ def usage_by_day(*, user: Any, since: dt.datetime) -> dict[dt.date, dict[str, An
         for row in UsageRecord.objects.filter(user=user, created_at__gte=since)
         .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
         .values("day")
-        .annotate(calls=Count("id"), cost=Sum("cost"))
+        .annotate(calls=Count("id"), cost=DecimalSum("cost"))
     }
 
 
@@ -44,7 +45,7 @@ def usage_top_users() -> dict[str, list]:
     by_cost = (
         UsageRecord.objects.filter(created_at__gte=since)
         .values("user__username")
-        .annotate(calls=Count("id"), tokens=Sum(F("input_tokens") + F("output_tokens")), total_cost=Sum("cost"))
+        .annotate(calls=Count("id"), tokens=Sum(F("input_tokens") + F("output_tokens")), total_cost=DecimalSum("cost"))
         .order_by("-total_cost")[:TOP_USERS]
     )
     refused = tool_source().tool_refusals_by_user(since=since, codes=REFUSAL_CODES, limit=TOP_USERS)

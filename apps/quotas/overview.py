@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps.core.aggregates import DecimalSum
 from apps.core.limiter import Limit, failure_mode
 from apps.quotas.budgets import (
     budgets_effective,
@@ -58,9 +59,9 @@ def usage_summary(*, user, now=None) -> dict:
         periods[period] = {"start": start_at.isoformat(), "reset_at": reset.isoformat()}
         records = UsageRecord.objects.filter(user=user, created_at__gte=start_at)
         totals = {"calls": Count("id"), "input_tokens": Sum("input_tokens"), "output_tokens": Sum("output_tokens")}
-        for row in records.values("provider").annotate(**totals, cost=Sum("cost")).order_by("provider"):
+        for row in records.values("provider").annotate(**totals, cost=DecimalSum("cost")).order_by("provider"):
             providers.append({**_usage_row(row), "provider": row["provider"], "period": period})
-        for row in records.values("provider", "model").annotate(**totals, cost=Sum("cost")).order_by("provider"):
+        for row in records.values("provider", "model").annotate(**totals, cost=DecimalSum("cost")).order_by("provider"):
             models_.append({**_usage_row(row), "provider": row["provider"], "model": row["model"], "period": period})
         for tool_name, calls in tool_source().tool_call_counts(user_id=user.pk, since=start_at).items():
             tools.append({"tool": tool_name, "period": period, "calls": calls})

@@ -140,7 +140,6 @@ def _whoami(port: int, token: str) -> int:
     ).status_code
 
 
-@pytest.mark.services
 def test_a_revocation_reaches_another_process_within_the_cache_bound(transactional_db, alice, tmp_path):
     bound = 2.0
     token = _pat(alice)

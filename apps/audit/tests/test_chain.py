@@ -39,7 +39,7 @@ def test_events_are_inserted_unsealed_and_the_sealer_links_them_in_order(alice):
     assert audit_chain_verify().intact and audit_chain_verify().checked == 4
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs two writers at once")
+@pytest.mark.postgres  # needs two writers at once
 def test_an_event_committed_after_a_later_one_was_sealed_is_sealed_next(alice, transactional_db):
     """Ids are taken at INSERT, rows become visible at COMMIT: a lower id committing late is sealed
     in the next batch with the next seq, and the chain still verifies."""
@@ -82,7 +82,7 @@ def test_the_orm_refuses_to_change_or_delete_events(alice):
         AuditEvent.objects.all().delete()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+@pytest.mark.postgres  # the trigger is PostgreSQL's
 def test_the_database_refuses_update_and_delete_without_the_retention_flag(alice):
     (event,) = record(1, alice)
     for statement in (

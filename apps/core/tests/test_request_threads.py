@@ -78,13 +78,15 @@ def test_work_after_the_request_is_refused_not_run_on_a_thread_another_request_n
 
     async def run() -> None:
         leftover: list[asyncio.Task] = []
+        request_ended = asyncio.Event()
         async with request_thread():
             # A task started by the request that outlives it (a bug): asgiref refuses its later calls.
             async def late() -> None:
-                await asyncio.sleep(0.05)
+                await request_ended.wait()
                 await sync_to_async(threading.get_ident)()
 
             leftover.append(asyncio.ensure_future(late()))
+        request_ended.set()
         with pytest.raises(RuntimeError):
             await leftover[0]
 

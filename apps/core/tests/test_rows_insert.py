@@ -35,7 +35,7 @@ def _event(user, **fields) -> AuditEvent:
     return audit_event_build(action="tool.invoked", actor=user, target_id="todo_overview", data=data, **fields)
 
 
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
+on_postgresql = pytest.mark.postgres  # the one-statement path is PostgreSQL's
 
 
 @on_postgresql

@@ -166,6 +166,8 @@ def result_get(key: str) -> dict[str, Any] | None:
     if stored is None:
         return None
     expires_at, value = stored  # what result_set stores under the v2 prefix
+    if time.time() >= expires_at:  # the store's own expiry is coarser than ours (Redis, local memory)
+        return None
     _l1_set(key, value, expires_at)
     return value
 

@@ -7,6 +7,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django_redis import get_redis_connection
 from redis.connection import AbstractConnection
@@ -53,6 +54,7 @@ def _call(principal, tool="todo_overview"):
     return tool_invoke(principal=principal, tool_name=tool, arguments={}, transport="mcp-http")
 
 
+@pytest.mark.redis
 def test_a_cached_hit_is_one_round_trip_the_limits_with_the_version_read_along(result_cache, alice):
     principal = principal_for_user(alice, auth_method="jwt")
     assert _call(principal).cached is False
@@ -63,6 +65,7 @@ def test_a_cached_hit_is_one_round_trip_the_limits_with_the_version_read_along(r
     assert [command for command, _key in sent] == ["EVALSHA"]
 
 
+@pytest.mark.redis
 def test_another_process_gets_the_entry_from_l2_once_then_from_its_own_l1(result_cache, alice):
     principal = principal_for_user(alice, auth_method="jwt")
     first = _call(principal)
@@ -77,6 +80,7 @@ def test_another_process_gets_the_entry_from_l2_once_then_from_its_own_l1(result
     assert [command for command, _key in sent] == ["EVALSHA"]
 
 
+@pytest.mark.redis
 def test_without_l1_a_hit_reads_the_entry_from_l2(result_cache, alice, settings):
     settings.MCP_RESULT_L1_SIZE = 0
     principal = principal_for_user(alice, auth_method="jwt")
@@ -86,6 +90,7 @@ def test_without_l1_a_hit_reads_the_entry_from_l2(result_cache, alice, settings)
     assert [command for command, _key in sent] == ["EVALSHA", "GET"]
 
 
+@pytest.mark.redis
 def test_a_version_moved_by_another_process_is_seen_although_l1_holds_the_old_entry(result_cache, alice):
     principal = principal_for_user(alice, auth_method="jwt")
     _call(principal)
@@ -98,10 +103,11 @@ def test_a_version_moved_by_another_process_is_seen_although_l1_holds_the_old_en
 
 def test_an_l1_entry_is_not_served_after_its_shared_entry_expired(result_cache, settings):
     settings.MCP_RESULT_L1_SECONDS = 3600
-    result_set("l1-expiry-test", {"answer": 1}, ttl=1)
-    assert result_get("l1-expiry-test") == {"answer": 1}
-    time.sleep(1.1)
-    assert result_get("l1-expiry-test") is None
+    with time_machine.travel(time.time(), tick=False) as clock:
+        result_set("l1-expiry-test", {"answer": 1}, ttl=1)
+        assert result_get("l1-expiry-test") == {"answer": 1}
+        clock.shift(1.1)
+        assert result_get("l1-expiry-test") is None
 
 
 def test_a_caller_changing_its_result_does_not_change_the_next_hit(result_cache):
@@ -125,6 +131,7 @@ def test_a_version_read_along_still_sees_every_change(result_cache, alice):
     assert _call(principal).cached is False
 
 
+@pytest.mark.redis
 def test_with_the_limits_in_another_store_the_version_is_read_on_its_own(result_cache, alice, settings):
     settings.MCP_RATE_LIMIT_STORAGE_URL = "memory://"
     principal = principal_for_user(alice, auth_method="jwt")
@@ -140,6 +147,7 @@ def test_with_the_limits_in_another_store_the_version_is_read_on_its_own(result_
     assert _call(principal).cached is False
 
 
+@pytest.mark.redis
 def test_after_redis_lost_its_data_an_entry_in_l1_is_not_served_again(result_cache, alice):
     principal = principal_for_user(alice, auth_method="jwt")
     _call(principal)

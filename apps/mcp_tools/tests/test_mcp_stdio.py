@@ -7,14 +7,16 @@ take `transactional_db`: the token and todos must be committed for it to see the
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.management import execute_from_command_line
 from django.db import connection
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -92,21 +94,36 @@ async def test_it_stops_serving_a_stdio_client_whose_token_is_revoked(transactio
     assert "token_revoked" in refused.value.message
 
 
-def _run_command(token: str | None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "mcp_stdio"],
-        cwd=BASE_DIR,
-        env=_environment(token),
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT_SECONDS,
-        check=False,
-    )
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_it_refuses_to_start_without_a_token(transactional_db):
-    finished = _run_command(None)
+@pytest.fixture
+def run_command(monkeypatch, capfd) -> Callable[[str | None], Finished]:
+    """`manage.py mcp_stdio` as the client starts it, up to its refusal: manage.py's own entry point
+    (execute_from_command_line) in this process, reading the output at the file descriptors. A refusal
+    comes before the command reads stdin or serves anything, so a process of its own (a Django start
+    each) would prove nothing more; the tests above start one to be served."""
+
+    def run(token: str | None) -> Finished:
+        if token is None:
+            monkeypatch.delenv("GATEWAY_TOKEN", raising=False)
+        else:
+            monkeypatch.setenv("GATEWAY_TOKEN", token)
+        capfd.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            execute_from_command_line(["manage.py", "mcp_stdio"])
+        out, err = capfd.readouterr()
+        return Finished(returncode=exited.value.code, stdout=out, stderr=err)
+
+    return run
+
+
+def test_it_refuses_to_start_without_a_token(db, run_command):
+    finished = run_command(None)
 
     assert finished.returncode != 0
     assert "GATEWAY_TOKEN is not set" in finished.stderr
@@ -115,14 +132,14 @@ def test_it_refuses_to_start_without_a_token(transactional_db):
     assert finished.stdout == ""  # stdout is the protocol stream: nothing but MCP may appear there
 
 
-def test_it_refuses_to_start_with_a_revoked_token(transactional_db, alice):
+def test_it_refuses_to_start_with_a_revoked_token(alice, run_command):
     from apps.accounts.models import PersonalAccessToken
     from apps.accounts.services import pat_revoke
 
     token = pat_for(alice, name="old laptop")
     pat_revoke(token=PersonalAccessToken.objects.get(name="old laptop"))
 
-    finished = _run_command(token)
+    finished = run_command(token)
 
     assert finished.returncode != 0
     assert "GATEWAY_TOKEN was refused" in finished.stderr and "revoked" in finished.stderr
@@ -130,8 +147,8 @@ def test_it_refuses_to_start_with_a_revoked_token(transactional_db, alice):
     assert finished.stdout == ""
 
 
-def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(transactional_db, alice):
-    finished = _run_command(jwt_for(alice))
+def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(alice, run_command):
+    finished = run_command(jwt_for(alice))
 
     assert finished.returncode != 0
     assert "must be a personal access token" in finished.stderr
@@ -141,7 +158,7 @@ def test_it_refuses_to_start_with_a_jwt_instead_of_a_personal_access_token(trans
 STDIO_APPLICATION_NAME = "gw-stdio-outage-test"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL kills the connections")
+@pytest.mark.postgres  # PostgreSQL kills the server's connections
 async def test_a_database_outage_reaches_a_stdio_client_as_unavailable_never_as_its_error_text(transactional_db, alice):
     token = await sync_to_async(pat_for)(alice)
     env = _environment(token)

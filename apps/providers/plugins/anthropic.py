@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import httpx2
 
 from apps.providers.calls import Candidate, CompletionRequest, CompletionResponse, Message, ToolCallRequest, Usage
@@ -28,6 +29,17 @@ from apps.providers.plugins.base import (
     tool_arguments,
     validation_timeout,
 )
+
+if TYPE_CHECKING:
+    pass
+
+
+def _sdk() -> ModuleType:
+    """The official SDK, imported at the first call: it costs about a second of CPU that most processes
+    (Celery beat, the stdio server, a web worker nobody asks for AI) never need."""
+    import anthropic
+
+    return anthropic
 
 
 def wire_messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
@@ -88,7 +100,7 @@ def complete(candidate: Candidate, request: CompletionRequest, http_client: http
         options["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools
         ]
-    with anthropic.Anthropic(
+    with _sdk().Anthropic(
         api_key=candidate.api_key,
         base_url=candidate.route.base_url,
         max_retries=0,
@@ -100,7 +112,7 @@ def complete(candidate: Candidate, request: CompletionRequest, http_client: http
 
 
 def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | None = None) -> ModelsList:
-    with anthropic.Anthropic(
+    with _sdk().Anthropic(
         api_key=api_key, base_url=base_url, max_retries=0, timeout=validation_timeout(), http_client=http_client
     ) as client:
         response = client.models.with_raw_response.list(limit=1).http_response
@@ -116,11 +128,14 @@ def _out_of_credit(body: Any) -> bool:
 
 
 def failure_of(exc: BaseException) -> SdkFailure | None:
-    if isinstance(exc, anthropic.APIStatusError):
+    anthropic_sdk = sys.modules.get("anthropic")
+    if anthropic_sdk is None:  # never called in this process: the exception cannot be the SDK's
+        return None
+    if isinstance(exc, anthropic_sdk.APIStatusError):
         return status_failure(exc.status_code, headers=exc.response.headers, quota=_out_of_credit(exc.body))
-    if isinstance(exc, anthropic.APITimeoutError):
+    if isinstance(exc, anthropic_sdk.APITimeoutError):
         return SdkFailure(TIMEOUT)
-    if isinstance(exc, anthropic.APIConnectionError):
+    if isinstance(exc, anthropic_sdk.APIConnectionError):
         return SdkFailure(CONNECTION)
     return None
 

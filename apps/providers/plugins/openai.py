@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-import openai
 
 from apps.providers.calls import Candidate, CompletionRequest, CompletionResponse, Message, ToolCallRequest, Usage
 from apps.providers.plugins.base import (
@@ -33,6 +34,17 @@ from apps.providers.plugins.base import (
 )
 
 QUOTA_MARKERS = ("insufficient_quota", "billing_hard_limit_reached")
+
+if TYPE_CHECKING:
+    pass
+
+
+def _sdk() -> ModuleType:
+    """The official SDK, imported at the first call: it costs about a second of CPU that most processes
+    (Celery beat, the stdio server, a web worker nobody asks for AI) never need."""
+    import openai
+
+    return openai
 
 
 def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -100,7 +112,7 @@ def complete(candidate: Candidate, request: CompletionRequest, http_client: http
             }
             for t in request.tools
         ]
-    with openai.OpenAI(
+    with _sdk().OpenAI(
         api_key=candidate.api_key,
         base_url=candidate.route.base_url,
         max_retries=0,
@@ -113,7 +125,7 @@ def complete(candidate: Candidate, request: CompletionRequest, http_client: http
 
 
 def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | None = None) -> ModelsList:
-    with openai.OpenAI(
+    with _sdk().OpenAI(
         api_key=api_key, base_url=base_url, max_retries=0, timeout=validation_timeout(), http_client=http_client
     ) as client:
         response = client.models.with_raw_response.list().http_response
@@ -121,12 +133,15 @@ def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | Non
 
 
 def failure_of(exc: BaseException) -> SdkFailure | None:
-    if isinstance(exc, openai.APIStatusError):
+    openai_sdk = sys.modules.get("openai")
+    if openai_sdk is None:  # never called in this process: the exception cannot be the SDK's
+        return None
+    if isinstance(exc, openai_sdk.APIStatusError):
         quota = any(marker in error_markers(exc.body) for marker in QUOTA_MARKERS)
         return status_failure(exc.status_code, headers=exc.response.headers, quota=quota)
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai_sdk.APITimeoutError):
         return SdkFailure(TIMEOUT)
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai_sdk.APIConnectionError):
         return SdkFailure(CONNECTION)
     return None
 

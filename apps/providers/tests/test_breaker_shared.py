@@ -13,6 +13,9 @@ from apps.providers.tests.test_calls import candidate
 
 HELLO = CompletionRequest(messages=(Message("user", "hello"),))
 
+# Shared through Redis; on the embedded default each process has a breaker of its own, by design.
+pytestmark = pytest.mark.redis
+
 SECOND = """
 from apps.providers.calls import Candidate, CompletionRequest, Message, Route
 from apps.providers.fallback import completion_with_fallback

@@ -6,6 +6,9 @@ call goes to the loopback fake speaking the real wire formats.
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pybreaker
 import pytest
 
 from apps.audit.models import AuditEvent
@@ -187,7 +190,11 @@ def test_the_breaker_opens_half_opens_and_closes(fake_provider, settings):
 def _open_long_ago(one: Candidate) -> None:
     """Move the breaker's opening time back past its reset timeout (as if the timeout had passed)."""
     storage = breaker_for(one.route)._state_storage
-    storage._redis.set(storage._namespace("opened_at"), 1)
+    if isinstance(storage, pybreaker.CircuitRedisStorage):
+        # Its setter only ever moves the time forward; written as the key's holder would see it.
+        storage._redis.set(storage._namespace("opened_at"), 1)
+    else:  # the embedded default: this process's own breaker
+        storage.opened_at = dt.datetime.fromtimestamp(1, tz=dt.UTC)
 
 
 def test_a_refused_key_or_a_spent_quota_does_not_open_the_breaker(fake_provider, settings):

@@ -16,6 +16,9 @@ from apps.core.limiter import (
     shared_version_key,
 )
 
+# A guard is checked inside the limits' Redis round trip; the per-process limiter has none to check.
+pytestmark = pytest.mark.redis
+
 
 def _limit(key: str = "guard-test") -> Limit:
     return Limit(family="user", name="user", key=key, amount=10, period_seconds=60, burst=10)

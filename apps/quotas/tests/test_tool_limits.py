@@ -104,6 +104,7 @@ def test_tool_calls_with_redis_down_can_fall_back_per_process(alice, alice_clien
     assert invoke(alice_client, "current_time").status_code == 429
 
 
+@pytest.mark.redis
 def test_redis_back_after_an_outage_counts_in_redis_again(alice_client, settings):
     from apps.core import limiter
 

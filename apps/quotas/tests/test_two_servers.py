@@ -39,8 +39,16 @@ def _database_url() -> str:
     return f"postgres://{user}@{host}:{params['PORT'] or 5432}/{params['NAME']}"
 
 
-@pytest.fixture
-def two_servers(transactional_db) -> Iterator[list[str]]:
+# The servers share counters in Redis (without it each process counts alone, by design) and rows
+# in PostgreSQL.
+# One pair of servers for the whole module (per pytest-xdist worker that runs any of it): starting
+# them is most of the time these tests take, and between tests they hold nothing a test could trip
+# over (the rows go with each test's flush, the counters and the policy version with its Redis flush).
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def servers(django_db_setup) -> Iterator[list[str]]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
@@ -80,6 +88,12 @@ def two_servers(transactional_db) -> Iterator[list[str]]:
             process.terminate()
         for process in processes:
             process.wait(timeout=20)
+
+
+@pytest.fixture
+def two_servers(servers, transactional_db) -> list[str]:
+    """The two servers; the test's rows must be committed for them to see them."""
+    return servers
 
 
 def _parallel(requests: list[tuple[str, str, dict | None]], token: str) -> list[httpx.Response]:
