@@ -47,7 +47,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
-    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    # Off on purpose: RFC 9700's check refuses 'http' in ALLOWED_REDIRECT_URI_SCHEMES outright, which would
+    # also refuse the loopback callbacks native clients need (RFC 8252 §7.3; Claude Desktop, VS Code,
+    # Cursor). Our own rule (apps.web.oauth.clients.redirect_uri_refusal, at registration and for CIMD
+    # documents) allows http on loopback addresses only; its warning is silenced in security.py.
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     # The issuer of every metadata URL and of `iss`; never derived from a request's Host header.
