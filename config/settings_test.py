@@ -58,6 +58,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 # The loopback fake providers live on 127.0.0.1; one test turns this off to prove the guard.
 PROVIDER_ALLOW_PRIVATE_NETWORKS = True
+# Short, so a stalled fake provider (10 s) times out quickly; not shorter, since a loaded CI machine can
+# take well over half a second to answer from the fake (0.5 s once turned an answer into "unreachable").
 PROVIDER_VALIDATION_TIMEOUT_SECONDS = 2
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

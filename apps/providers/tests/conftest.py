@@ -10,5 +10,4 @@ def fake_provider(settings):
         settings.OPENAI_BASE_URL = fake.openai_base_url
         settings.ANTHROPIC_BASE_URL = fake.anthropic_base_url
         settings.GEMINI_BASE_URL = fake.gemini_base_url
-        settings.PROVIDER_VALIDATION_TIMEOUT_SECONDS = 0.5
         yield fake

@@ -49,7 +49,7 @@ def test_a_provider_that_does_not_answer_in_time_is_unreachable(fake_provider, p
 
     outcome = key_live_validate(provider=provider, api_key=api_key)
 
-    assert outcome.result == UNREACHABLE and "did not answer within 0.5 s" in outcome.detail
+    assert outcome.result == UNREACHABLE and "did not answer within 2 s" in outcome.detail
     assert time.monotonic() - started < 5
     assert len(fake_provider.requests) == 1
 
