@@ -3,7 +3,6 @@ an OAuth client signs in from, and the 403 step-up for an OAuth token short of a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -24,6 +23,7 @@ from apps.core.database import database_work
 from apps.core.errors import RateLimited, Unauthenticated, error_body
 from apps.core.limit_reports import refusal_headers
 from apps.mcp_tools.pipeline.registry import tool_get
+from apps.mcp_tools.transport.refusals import DECODED_MESSAGE
 from apps.mcp_tools.transport.server import UNAUTHENTICATED_ERROR
 
 
@@ -148,7 +148,8 @@ class OAuthStepUp:
     the scopes to ask for (MCP step-up authorization), instead of a tool error it cannot act on.
 
     Only for OAuth tokens: a client holding one can sign in again for more; a personal access token
-    cannot, and keeps the tool error. Costs reading the (already size-limited) body once, replayed.
+    cannot, and keeps the tool error. Runs inside RequestIdCheck, which has read and decoded the body
+    once (DECODED_MESSAGE; a batch never gets this far).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -158,61 +159,31 @@ class OAuthStepUp:
         user = scope.get("user")
         access = user.access_token if isinstance(user, AuthenticatedUser) else None
         principal = access.principal if isinstance(access, PrincipalAccessToken) else None
-        if not isinstance(principal, Principal) or principal.auth_method != "oauth":
-            await self.app(scope, receive, send)
-            return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
+        if isinstance(principal, Principal) and principal.auth_method == "oauth":
+            needed = _scope_missing(scope.get(DECODED_MESSAGE), principal.scopes)
+            if needed:
+                wanted = sorted(set(principal.scopes) | {needed})
+                description = f"This tool needs the {needed} scope."
+                response = JSONResponse(
+                    {"error": "insufficient_scope", "error_description": description},
+                    status_code=403,
+                    headers={"WWW-Authenticate": _challenge("insufficient_scope", description, scopes=wanted)},
+                )
+                await response(scope, receive, send)
                 return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        needed = _scopes_missing(body, principal.scopes)
-        if needed:
-            wanted = sorted(set(principal.scopes) | needed)
-            description = f"This tool needs the {', '.join(sorted(needed))} scope."
-            response = JSONResponse(
-                {"error": "insufficient_scope", "error_description": description},
-                status_code=403,
-                headers={"WWW-Authenticate": _challenge("insufficient_scope", description, scopes=wanted)},
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+        await self.app(scope, receive, send)
 
 
-def _replay(messages: list[dict], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replayed() -> dict:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replayed
-
-
-def _scopes_missing(body: bytes, held: frozenset[str]) -> set[str]:
-    """The scopes the tools/call requests in this JSON-RPC body need and the caller lacks."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return set()
-    requests = payload if isinstance(payload, list) else [payload]
-    missing: set[str] = set()
-    for request in requests:
-        if not isinstance(request, dict) or request.get("method") != "tools/call":
-            continue
-        params = request.get("params")
-        name = params.get("name") if isinstance(params, dict) else None
-        spec = tool_get(name) if isinstance(name, str) else None
-        if spec is not None and spec.required_scope not in held:
-            missing.add(spec.required_scope)
-    return missing
+def _scope_missing(message: Any, held: frozenset[str]) -> str | None:
+    """The scope a tools/call message needs and the caller lacks, if any."""
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return None
+    params = message.get("params")
+    name = params.get("name") if isinstance(params, dict) else None
+    spec = tool_get(name) if isinstance(name, str) else None
+    if spec is not None and spec.required_scope not in held:
+        return spec.required_scope
+    return None
 
 
 async def principal_from_mcp_request(ctx: ServerRequestContext[Any, Any]) -> Principal:

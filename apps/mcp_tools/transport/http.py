@@ -211,8 +211,8 @@ def http_app() -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]
             max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
         )
     )
-    app: ASGIApp = RequestIdCheck(slot)
-    app = OAuthStepUp(app)
+    app: ASGIApp = OAuthStepUp(slot)
+    app = RequestIdCheck(app)
     app = RequireBearer(app)
     app = AuthContextMiddleware(app)
     app = AuthenticationMiddleware(app, backend=GatewayBearerBackend(GatewayTokenVerifier()), on_error=auth_error)

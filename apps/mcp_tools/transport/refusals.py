@@ -77,14 +77,27 @@ class JsonRpcRefusals:
         await self.app(scope, receive, send_as_json)
 
 
-def request_problem(body: bytes) -> str | None:
-    """Why this POST body is not one JSON-RPC message with a usable id; None when it may go on.
+# Where RequestIdCheck leaves the decoded JSON-RPC message for the layers inside it (the OAuth step-up),
+# so the body is read and parsed once before the SDK; absent for a body that is not JSON.
+DECODED_MESSAGE = "gateway.jsonrpc_message"
+
+
+def _decoded(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def request_problem(decoded: Any) -> str | None:
+    """Why this decoded POST body is not one JSON-RPC message with a usable id; None when it may go on.
 
     Bodies that are not JSON at all are the SDK's to refuse (Parse error, -32700).
     """
-    try:
-        decoded: Any = json.loads(body)
-    except (ValueError, RecursionError):
+    if decoded is _NOT_JSON:
         return None
     if not isinstance(decoded, dict):
         return NOT_ONE_OBJECT
@@ -123,8 +136,11 @@ class RequestIdCheck:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        problem = request_problem(body)
+        decoded = _decoded(body)
+        problem = request_problem(decoded)
         if problem is not None:
             await refusal(400, problem)(scope, receive, send)
             return
+        if decoded is not _NOT_JSON:
+            scope[DECODED_MESSAGE] = decoded
         await self.app(scope, body_replayed(body, receive), send)
