@@ -9,15 +9,17 @@ service says which, with a marker from pytest.ini, instead of a skipif:
     @pytest.mark.postgres   PostgreSQL (DATABASE_URL): its SQL, triggers, pool, concurrent writers
     @pytest.mark.redis      Redis (REDIS_URL): state shared between processes, the Redis broker
     @pytest.mark.services   both of them
+    @pytest.mark.browser    Debian's chromium (given to every test that uses the `chromium` fixture)
 
-Without that service the test is deselected, not skipped, and the run ends with one line saying
-how many were left out and the command that runs them. With REQUIRE_SERVICES=1 (CI) nothing is
-deselected, both services must be configured, and a test skipped for any reason counts as a failure.
+Without that service the test is deselected, not skipped, and the run ends with one line per need
+saying how many were left out and the command that runs them. With REQUIRE_SERVICES=1 (CI) nothing
+is deselected, every need must be met, and a test skipped for any reason counts as a failure.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from rest_framework.test import APIClient
@@ -26,61 +28,82 @@ PASSWORD = "correct-horse-battery-9"
 
 
 SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
-# What the left-out tests need, as a newcomer types it (the README's `make run` example).
+# Every need a test can declare: what it is called; the commands below say how a newcomer meets it
+# (the README's `make run` example for the services, the distribution's package for the browser).
+NEEDS = {**SERVICE_NAMES, "browser": "Debian's chromium"}
 SERVICES_COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/gateway REDIS_URL=redis://127.0.0.1:6379/0 "
     '.venv/bin/pytest -m "postgres or redis"'
 )
-LEFT_OUT = pytest.StashKey[int]()
+BROWSER_COMMAND = "apt-get install chromium, then .venv/bin/pytest -m browser"
+LEFT_OUT = pytest.StashKey[dict]()
 
 
 def services_required() -> bool:
     return os.environ.get("REQUIRE_SERVICES") == "1"
 
 
-def services_configured() -> set[str]:
+def browser_path() -> str:
+    # The page tests' own setting (apps/web/tests/browser.py), read here without importing them.
+    return os.environ.get("WEB_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def needs_met() -> set[str]:
     from django.conf import settings
 
-    configured = set()
+    met = set()
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        configured.add("postgres")
+        met.add("postgres")
     if settings.REDIS_URL:
-        configured.add("redis")
-    return configured
+        met.add("redis")
+    if shutil.which(browser_path()):
+        met.add("browser")
+    return met
 
 
-def services_needed(item: pytest.Item) -> set[str]:
+def needs_of(item: pytest.Item) -> set[str]:
     if item.get_closest_marker("services"):
         return set(SERVICE_NAMES)
-    return {name for name in SERVICE_NAMES if item.get_closest_marker(name)}
+    return {name for name in NEEDS if item.get_closest_marker(name)}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    missing = set(SERVICE_NAMES) - services_configured() if services_required() else set()
+    missing = set(NEEDS) - needs_met() if services_required() else set()
     if missing:
-        names = " and ".join(SERVICE_NAMES[name] for name in sorted(missing))
-        pytest.exit(f"REQUIRE_SERVICES=1 but no {names} is configured (DATABASE_URL, REDIS_URL).", returncode=4)
+        names = " and ".join(NEEDS[name] for name in sorted(missing))
+        pytest.exit(
+            f"REQUIRE_SERVICES=1 but no {names} (DATABASE_URL, REDIS_URL, WEB_TEST_CHROMIUM={browser_path()}).",
+            returncode=4,
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # First, so `-m "postgres or redis"` also selects the tests marked `services`.
+    # First, so `-m "postgres or redis"` also selects the tests marked `services`, and `-m browser`
+    # every test that drives the browser (derived from the fixture, so none can be forgotten).
     for item in items:
         if item.get_closest_marker("services"):
             for name in SERVICE_NAMES:
                 item.add_marker(name)
-    if services_required():  # pytest_sessionstart made sure both are configured
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker("browser")
+    if services_required():  # pytest_sessionstart made sure every need is met
         return
-    configured = services_configured()
-    kept, left_out = [], []
+    met = needs_met()
+    kept, dropped, left_out = [], [], {"services": 0, "browser": 0}
     for item in items:
-        (left_out if services_needed(item) - configured else kept).append(item)
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
+        unmet = needs_of(item) - met
+        if unmet:
+            dropped.append(item)
+            left_out["services" if unmet & set(SERVICE_NAMES) else "browser"] += 1
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    config.stash[LEFT_OUT] = len(left_out)
-    if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller prints the line
-        config.workeroutput["left_out"] = len(left_out)
+    config.stash[LEFT_OUT] = left_out
+    if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller prints the lines
+        config.workeroutput["left_out"] = left_out
 
 
 def pytest_testnodedown(node, error) -> None:
@@ -92,12 +115,13 @@ def pytest_testnodedown(node, error) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    left_out = config.stash.get(LEFT_OUT, 0)
-    if left_out:
-        tests = "1 test needs" if left_out == 1 else f"{left_out} tests need"
-        terminalreporter.write_line(
-            f"{tests} PostgreSQL or Redis, left out here; run them with: {SERVICES_COMMAND}", yellow=True
-        )
+    left_out = config.stash.get(LEFT_OUT, {})
+    needs = (("services", "PostgreSQL or Redis", SERVICES_COMMAND), ("browser", "Debian's chromium", BROWSER_COMMAND))
+    for key, what, command in needs:
+        count = left_out.get(key, 0)
+        if count:
+            tests = "1 test needs" if count == 1 else f"{count} tests need"
+            terminalreporter.write_line(f"{tests} {what}, left out here; run them with: {command}", yellow=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
