@@ -140,16 +140,23 @@ def user_default_role_assign(sender: Any, instance: Any, created: bool, raw: boo
 
 def roles_sync() -> None:
     from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
 
+    # Every wanted permission in one query (one per permission made migrate and every test flush slow).
+    dotted_all = set().union(*ROLE_PERMISSIONS.values())
+    wanted_q = Q(pk__in=[])
+    for dotted in dotted_all:
+        app_label, codename = dotted.split(".", 1)
+        wanted_q |= Q(content_type__app_label=app_label, codename=codename)
+    found = {
+        f"{app_label}.{codename}": pk
+        for pk, app_label, codename in Permission.objects.filter(wanted_q).values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+    }
     for role, wanted in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        permissions = []
-        for dotted in sorted(wanted):
-            app_label, codename = dotted.split(".", 1)
-            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission is not None:
-                permissions.append(permission)
-        group.permissions.set(permissions)
+        group.permissions.set([found[dotted] for dotted in sorted(wanted) if dotted in found])
 
 
 def roles_backfill() -> int:
@@ -171,7 +178,12 @@ def roles_backfill() -> int:
 
 
 def on_post_migrate(sender: Any, **kwargs: Any) -> None:
-    # Runs once per migrated app; only the last pass (after every app's permissions exist) matters,
-    # and syncing is idempotent, so running it each time is simplest.
+    # Django sends post_migrate once per app (after migrate and after every flush, which a
+    # transactional test runs); only the last one sees every app's permissions, so sync then.
+    from django.apps import apps
+
+    last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+    if sender is not last:
+        return
     roles_sync()
     roles_backfill()
