@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # One file that needs Redis, one that drives the browser (by its fixture alone), one that needs neither.
 FILES = [
@@ -42,9 +44,15 @@ def test_unmet_needs_are_deselected_with_one_line_each_and_the_command():
     assert "3 tests need Debian's chromium, left out here; run them with: apt-get install chromium" in run.stdout
 
 
-def test_require_services_refuses_to_start_without_every_need():
-    run = collect(WEB_TEST_CHROMIUM="/nonexistent/chromium", REQUIRE_SERVICES="1")
+def test_require_services_refuses_to_start_without_every_need(monkeypatch):
+    import conftest
 
-    assert run.returncode == 4
-    assert "REQUIRE_SERVICES=1 but no" in run.stdout + run.stderr
-    assert "Debian's chromium" in run.stdout + run.stderr
+    monkeypatch.setenv("REQUIRE_SERVICES", "1")
+    monkeypatch.setenv("WEB_TEST_CHROMIUM", "/nonexistent/chromium")
+
+    with pytest.raises(pytest.exit.Exception) as refused:
+        conftest.pytest_sessionstart(None)
+
+    assert refused.value.returncode == 4
+    assert "REQUIRE_SERVICES=1 but no" in refused.value.msg
+    assert "Debian's chromium" in refused.value.msg
