@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -10,9 +9,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from apps.core.timezones import known_timezones
+
 
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in known_timezones():
         raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin).")
 
 
