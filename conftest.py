@@ -50,9 +50,10 @@ def browser_path() -> str:
 
 def needs_met() -> set[str]:
     from django.conf import settings
+    from django.db import connection
 
     met = set()
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         met.add("postgres")
     if settings.REDIS_URL:
         met.add("redis")

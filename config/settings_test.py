@@ -71,6 +71,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;",
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a flush that empties only the tables holding rows (config/test_postgresql).
+    DATABASES["default"]["ENGINE"] = "config.test_postgresql"
+    # Nor a PostgreSQL commit to wait for its WAL flush: a test database need not survive a crash.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c synchronous_commit=off".strip()
+
 # Tests run with DEBUG off (pytest-django), so WhiteNoise would index every static file the finders
 # know each time a test client loads the middleware (about 10 ms per client); looking a file up when
 # it is asked for, as in development, serves the same files.
