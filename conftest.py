@@ -37,6 +37,7 @@ SERVICES_COMMAND = (
 )
 BROWSER_COMMAND = "apt-get install chromium, then .venv/bin/pytest -m browser"
 LEFT_OUT = pytest.StashKey[dict]()
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
 
 
 def services_required() -> bool:
@@ -78,10 +79,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # First, so `-m "postgres or redis"` also selects the tests marked `services`, and `-m browser`
-    # every test that drives the browser (derived from the fixture, so none can be forgotten).
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
+    _needs_apply(config, items)
+    yield
+    _slow_first(items)
+
+
+def _needs_apply(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Before every other plugin, so `-m "postgres or redis"` also selects the tests marked `services`,
+    # and `-m browser` every test that drives the browser (derived from the fixture, none forgotten).
     for item in items:
         if item.get_closest_marker("services"):
             for name in SERVICE_NAMES:
@@ -105,6 +112,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[LEFT_OUT] = left_out
     if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller prints the lines
         config.workeroutput["left_out"] = left_out
+
+
+def _slow_first(items: list[pytest.Item]) -> None:
+    # After pytest-django has put the tests that use the database in Django's order (transactional
+    # ones after the rest, since a flush removes what migrations wrote): the slow tests that use no
+    # database (each starts a whole product, 15-30 s) go first. pytest-xdist hands tests out in this
+    # order; left at the end (`tests/` is collected last) one of them kept a worker busy long after
+    # the other had finished. A stable sort: everything else keeps its place.
+    def slow_without_database(item: pytest.Item) -> bool:
+        uses_database = item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        return bool(item.get_closest_marker("slow")) and not uses_database
+
+    items.sort(key=lambda item: not slow_without_database(item))
 
 
 def pytest_testnodedown(node, error) -> None:

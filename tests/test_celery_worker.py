@@ -60,6 +60,7 @@ def worker(transactional_db, tmp_path):
     log.close()
 
 
+@pytest.mark.slow
 def test_a_task_runs_on_a_real_worker_and_its_effect_is_in_the_database(worker, alice):
     process, log = worker
     expired = RefreshToken.for_user(alice)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from django.core.management import call_command
 
 from apps.core.management.commands.static_ensure import static_files_current
@@ -23,6 +24,7 @@ from tests.test_run_script import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_a_production_start_on_a_fresh_checkout_serves_pages_and_their_static_files(tmp_path):
     port = free_port()
     env = {

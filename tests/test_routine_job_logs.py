@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from apps.audit.jobs import RoutineTaskLogFilter
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
@@ -25,6 +27,7 @@ def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_sealer_runs_on_worker_and_beat_without_an_info_line_per_run(transactional_db, tmp_path):
     event = audit_event_record(action="todo.created", actor=None, category="todo")
     # What `make run` runs (development settings, not the test settings, whose eager tasks would

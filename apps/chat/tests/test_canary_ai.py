@@ -36,6 +36,7 @@ FAILURES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_planted_key_appears_nowhere_when_calls_fail(
     alice,

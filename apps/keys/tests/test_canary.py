@@ -101,6 +101,7 @@ def _cache_text() -> str:
     return "\n".join(chunks)
 
 
+@pytest.mark.slow
 def test_a_planted_key_appears_nowhere(alice, bob, olivia, keyring, fake_provider, every_log_line, capfd, settings):
     # DEBUG on, as in development: Django then logs every SQL statement with its parameters.
     settings.DEBUG = True
@@ -267,6 +268,7 @@ FAILING_PROVIDER = [
 ]
 
 
+@pytest.mark.slow
 def test_a_planted_key_appears_nowhere_when_the_provider_fails(
     alice, olivia, keyring, fake_provider, every_log_line, capfd, settings
 ):

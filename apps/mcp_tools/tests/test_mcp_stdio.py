@@ -56,6 +56,7 @@ def _stdio_server(token: str | None) -> StdioServerParameters:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_it_serves_the_tools_over_stdio_to_the_sdk_client(transactional_db, alice, mode):
     from apps.mcp_tools.models import ToolCall
@@ -78,6 +79,7 @@ async def test_it_serves_the_tools_over_stdio_to_the_sdk_client(transactional_db
     assert {call.transport async for call in ToolCall.objects.filter(user=alice)} == {"mcp-stdio"}
 
 
+@pytest.mark.slow
 async def test_it_stops_serving_a_stdio_client_whose_token_is_revoked(transactional_db, alice):
     from apps.accounts.models import PersonalAccessToken
     from apps.accounts.services import pat_revoke
