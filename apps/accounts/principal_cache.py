@@ -19,7 +19,6 @@ hands out copies of the rows, so a request that changes its user object changes 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -52,7 +51,7 @@ def _store() -> TTLCache | None:
 
 
 def _key(raw_token: str) -> bytes:
-    return hmac.new(_KEY, raw_token.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return hmac.digest(_KEY, raw_token.encode("utf-8", "surrogatepass"), hashlib.sha256)
 
 
 def _still_valid(identity: BearerIdentity) -> bool:
@@ -92,7 +91,8 @@ def _copy(identity: BearerIdentity) -> BearerIdentity:
     if oauth_token is not None:
         oauth_token = _row_copy(oauth_token)
         oauth_token.user = user
-    return dataclasses.replace(identity, user=user, personal_token=token, oauth_token=oauth_token)
+    # Built directly: dataclasses.replace() looks the fields up again on every call.
+    return BearerIdentity(user=user, personal_token=token, jwt=identity.jwt, oauth_token=oauth_token)
 
 
 def principal_cache_get(raw_token: str) -> BearerIdentity | None:
