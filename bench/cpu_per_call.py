@@ -4,6 +4,7 @@ in-process httpx client over ASGI, CPU counted with time.process_time over many 
 
     DATABASE_URL=postgres://.../gw_x REDIS_URL=redis://127.0.0.1:6379/10 python bench/cpu_per_call.py
     python bench/cpu_per_call.py --calls 2000 --targets mcp --profile 25      # and cProfile's top 25
+    python bench/cpu_per_call.py --stub-pipeline --targets bare-constant mcp rest   # the doors alone
 
 CPU time (user + system of every thread of this process) is far less sensitive to other work on the
 machine than calls/s or latency, so this is how a change to the gateway's own cost per call is
@@ -38,7 +39,13 @@ os.environ.setdefault("APP_ENV", "development")
 
 import bench_http  # noqa: E402
 
-TARGETS = ("bare-tool", "mcp", "rest")
+TARGETS = ("bare-tool", "mcp", "rest", "bare-constant")
+DEFAULT_TARGETS = ("bare-tool", "mcp", "rest")
+# What the stubbed pipeline answers (--stub-pipeline): todo_overview's shape, for a realistic encoding.
+STUB_RESULT = {
+    "total": 50, "open": 50, "done": 0, "overdue": 0, "due_today": 0, "due_this_week": 0,
+    "by_priority": {"low": 0, "medium": 50, "high": 0}, "recently_completed": [], "tags": [],
+}  # fmt: skip
 
 
 class Lifespan:
@@ -122,10 +129,26 @@ async def run(args: argparse.Namespace, apps: dict[str, tuple], figures: dict[st
             for target in args.targets:
                 app, kind, auth = apps[target]
                 profile = args.profile if number == 0 else 0
-                row = await measure(clients[id(app)], kind, args.tool, auth, args.calls, args.warmup, profile)
+                tool = "constant" if target == "bare-constant" else args.tool
+                row = await measure(clients[id(app)], kind, tool, auth, args.calls, args.warmup, profile)
                 figures[target].append(row)
                 print(f"round {number + 1} {target:<10} CPU {row['cpu_ms_per_call']:.3f} ms/call "
                       f"(wall {row['wall_ms_per_call']:.3f} ms)", flush=True)  # fmt: skip
+
+
+def _stub_pipeline() -> None:
+    """Both doors' tool_invoke answers STUB_RESULT at once: what is left is the doors' own cost."""
+    import apps.mcp_tools.api as rest_door
+    import apps.mcp_tools.transport.server as mcp_door
+    from apps.mcp_tools.pipeline import InvocationResult
+
+    def tool_invoke(*, tool_name: str, **_kwargs: object) -> InvocationResult:
+        return InvocationResult(
+            tool_name=tool_name, success=True, result=STUB_RESULT, cached=False, error=None,
+            duration_ms=0.0, invocation_id="0" * 32,
+        )  # fmt: skip
+
+    mcp_door.tool_invoke = rest_door.tool_invoke = tool_invoke
 
 
 def main() -> None:
@@ -135,7 +158,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="calls measured per target and round")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="every target this many times in turn; medians")
-    parser.add_argument("--targets", nargs="*", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument("--targets", nargs="*", choices=TARGETS, default=list(DEFAULT_TARGETS))
+    parser.add_argument(
+        "--stub-pipeline",
+        action="store_true",
+        help="the doors alone: tool_invoke answers a constant result (no limits, tool or record); "
+        "compare with bare-constant",
+    )
     parser.add_argument("--profile", type=int, default=0, help="print cProfile's top N functions (first round)")
     args = parser.parse_args()
     os.environ.update(bench_http.server_env())
@@ -145,16 +174,24 @@ def main() -> None:
 
     from config.asgi import application
 
+    if args.stub_pipeline:
+        _stub_pipeline()
     bare = bare_server.tool_app(args.tool, user_id)
-    apps = {"bare-tool": (bare, "mcp", ""), "mcp": (application, "mcp", token), "rest": (application, "rest", token)}
+    apps = {
+        "bare-tool": (bare, "mcp", ""),
+        "mcp": (application, "mcp", token),
+        "rest": (application, "rest", token),
+        "bare-constant": (bare_server.constant_app(), "mcp", ""),
+    }
     figures: dict[str, list[dict]] = {target: [] for target in args.targets}
     asyncio.run(run(args, apps, figures))
+    reference = "bare-constant" if args.stub_pipeline else "bare-tool"
     medians = {target: statistics.median(row["cpu_ms_per_call"] for row in rows) for target, rows in figures.items()}
     print(f"\nCPU ms per call, median of {args.rounds} rounds of {args.calls} calls:")
     for target, value in medians.items():
         added = (
-            f"  (gateway adds {value - medians['bare-tool']:+.3f})"
-            if "bare-tool" in medians and target != "bare-tool"
+            f"  (gateway adds {value - medians[reference]:+.3f} over {reference})"
+            if reference in medians and target in ("mcp", "rest")
             else ""
         )
         print(f"  {target:<10} {value:.3f}{added}")

@@ -19,8 +19,6 @@ hands out copies of the rows, so a request that changes its user object changes 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -53,7 +51,7 @@ def _store() -> TTLCache | None:
 
 
 def _key(raw_token: str) -> bytes:
-    return hmac.new(_KEY, raw_token.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return hmac.digest(_KEY, raw_token.encode("utf-8", "surrogatepass"), hashlib.sha256)
 
 
 def _still_valid(identity: BearerIdentity) -> bool:
@@ -66,17 +64,35 @@ def _still_valid(identity: BearerIdentity) -> bool:
     return False
 
 
+def _row_copy(row: Any) -> Any:
+    """copy.copy of a model instance (what Model.__getstate__ gives pickle: its attributes, its own
+    ModelState and related-object cache), without the pickle protocol's reduce and reconstruct steps,
+    which made this copy most of a cached token's cost."""
+    twin = row.__class__.__new__(row.__class__)
+    attributes = row.__dict__.copy()
+    state = attributes.get("_state")
+    if state is not None:
+        state_twin = state.__class__.__new__(state.__class__)
+        state_twin.__dict__.update(state.__dict__)
+        if "fields_cache" in state.__dict__:
+            state_twin.fields_cache = state.fields_cache.copy()
+        attributes["_state"] = state_twin
+    twin.__dict__.update(attributes)
+    return twin
+
+
 def _copy(identity: BearerIdentity) -> BearerIdentity:
-    user = copy.copy(identity.user)
+    user = _row_copy(identity.user)
     token = identity.personal_token
     if token is not None:
-        token = copy.copy(token)
+        token = _row_copy(token)
         token.user = user
     oauth_token = identity.oauth_token
     if oauth_token is not None:
-        oauth_token = copy.copy(oauth_token)
+        oauth_token = _row_copy(oauth_token)
         oauth_token.user = user
-    return dataclasses.replace(identity, user=user, personal_token=token, oauth_token=oauth_token)
+    # Built directly: dataclasses.replace() looks the fields up again on every call.
+    return BearerIdentity(user=user, personal_token=token, jwt=identity.jwt, oauth_token=oauth_token)
 
 
 def principal_cache_get(raw_token: str) -> BearerIdentity | None:

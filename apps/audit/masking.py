@@ -50,14 +50,23 @@ EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z
 SECRET_FRAGMENTS = tuple(dict.fromkeys(fragment for fragment, _regex in (*_OWN_SECRETS, ("/password-reset/", ""))))
 
 
+def _fragments_pattern(fragments: Iterable[str]) -> re.Pattern[str]:
+    # One search in C instead of a Python-level any() over every fragment (an audit event checks ~20 texts).
+    return re.compile("|".join(re.escape(fragment) for fragment in fragments))
+
+
+_FRAGMENT = _fragments_pattern(SECRET_FRAGMENTS)
+
+
 def secret_patterns_add(patterns: Iterable[tuple[str, str]]) -> None:
     """Mask these (literal fragment, regex) credential formats too; called once per process by the
     provider registry when the app registry is ready."""
-    global _provider_secrets, SECRET_VALUE, SECRET_FRAGMENTS
+    global _provider_secrets, SECRET_VALUE, SECRET_FRAGMENTS, _FRAGMENT
     _provider_secrets = tuple(dict.fromkeys((*_provider_secrets, *patterns)))
     every = (*_provider_secrets, *_OWN_SECRETS)
     SECRET_VALUE = re.compile("(" + "|".join(regex for _fragment, regex in every) + ")")
     SECRET_FRAGMENTS = tuple(dict.fromkeys(fragment for fragment, _regex in (*every, ("/password-reset/", ""))))
+    _FRAGMENT = _fragments_pattern(SECRET_FRAGMENTS)
 
 
 def holds_secret(text: str) -> bool:
@@ -66,7 +75,7 @@ def holds_secret(text: str) -> bool:
 
 
 def _may_hold_secret(text: str) -> bool:
-    return any(fragment in text for fragment in SECRET_FRAGMENTS)
+    return _FRAGMENT.search(text) is not None
 
 
 def mask_text(text: str) -> str:

@@ -10,6 +10,7 @@ peer address from X-Forwarded-For would happen before this function could refuse
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,6 +27,14 @@ def _normalise(raw: str) -> str | None:
         candidate = candidate[1:].partition("]")[0]
     elif candidate.count(":") == 1:
         candidate = candidate.partition(":")[0]
+    # No address is longer (IPv6 with an IPv4 tail and a zone aside); longer text is not kept in the cache.
+    return _address(candidate) if len(candidate) <= 45 else _address.__wrapped__(candidate)
+
+
+# Every request parses its peer's address, nearly always one of a few; parsing was most of this
+# module's cost. Bounded, and only short text is kept, so a client inventing addresses cannot grow it.
+@functools.lru_cache(maxsize=4096)
+def _address(candidate: str) -> str | None:
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:

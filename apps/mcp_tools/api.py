@@ -42,6 +42,32 @@ class ToolListView(APIView):
         return Response([tool_describe(spec) for spec in tools_available(principal=principal)])
 
 
+def _invoke_body_plain(data: object) -> dict | None:
+    """The body `ToolInvokeSerializer` would accept unchanged, as it would return it; else None.
+
+    The common body, {"tool_name": "...", "parameters": {...}}, needs none of the serializer's work
+    (building and binding its fields was 70 us of every REST call): a name the CharField keeps as it
+    is (1-100 characters, no surrounding whitespace, no NUL or lone surrogate) and an object of
+    parameters. Anything else, user_id included, goes through the serializer and its error messages.
+    """
+    if type(data) is not dict or not data.keys() <= {"tool_name", "parameters"}:
+        return None
+    name, parameters = data.get("tool_name"), data.get("parameters", {})
+    if type(name) is not str or not 0 < len(name) <= 100 or name != name.strip() or "\x00" in name:
+        return None
+    if type(parameters) is not dict or (not name.isascii() and not _encodable(name)):
+        return None
+    return {"tool_name": name, "parameters": parameters}
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # a lone surrogate, which the serializer refuses
+    return True
+
+
 class ToolInvokeView(APIView):
     """Run one tool through the pipeline. Errors: unknown 404, not permitted 403, bad arguments 400, 429."""
 
@@ -54,9 +80,11 @@ class ToolInvokeView(APIView):
         request=ToolInvokeSerializer, responses={200: ToolInvokeResultSerializer, **error_responses(404, 409, 422)}
     )
     def post(self, request: Request) -> Response:
-        serializer = ToolInvokeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = _invoke_body_plain(request.data)
+        if data is None:
+            serializer = ToolInvokeSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
         principal = principal_from_rest(request)
         subject = acting_for_resolve(
             actor=request.user, user_id=data.get("user_id"), refusal="Only operators may call tools for another user."

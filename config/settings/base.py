@@ -91,7 +91,8 @@ MIDDLEWARE = [
     "apps.core.request_context_middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the header text built once per setting (apps.core.csp).
+    "apps.core.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # RateLimit-* headers on every REST response whose request was counted (apps.quotas.throttle).

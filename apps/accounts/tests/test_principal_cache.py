@@ -76,6 +76,31 @@ def test_each_hit_gets_its_own_user_object(alice, cache_on):
     assert principal_from_bearer(token).user.timezone == "UTC"
 
 
+def test_a_hit_copies_every_field_and_the_rows_state(alice, cache_on):
+    import dataclasses
+
+    from apps.accounts.identity import BearerIdentity
+    from apps.accounts.principal_cache import principal_cache_get
+
+    # _copy builds the identity field by field: a field added to BearerIdentity must be added there.
+    assert [field.name for field in dataclasses.fields(BearerIdentity)] == [
+        "user",
+        "personal_token",
+        "jwt",
+        "oauth_token",
+    ]
+    token = _pat(alice)
+    principal_from_bearer(token)
+    first, second = principal_cache_get(token), principal_cache_get(token)
+    assert first.user is not second.user and first.personal_token is not second.personal_token
+    assert first.personal_token.user is first.user
+    assert first.user._state is not second.user._state and not first.user._state.adding
+    assert first.user._state.db == "default"
+    assert first.user._roles_memo == second.user._roles_memo
+    first.user._state.fields_cache["probe"] = 1
+    assert "probe" not in second.user._state.fields_cache
+
+
 def test_it_keeps_tokens_apart(alice, bob, cache_on):
     alices, bobs = _pat(alice), _pat(bob)
     principal_from_bearer(alices)

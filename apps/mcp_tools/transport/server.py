@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import mcp_types as types
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
@@ -191,7 +192,7 @@ def server_build(*, principal_source: PrincipalSource, transport: str) -> Server
         spec = tool_get(name)
         return spec.input_schema if spec is not None else None
 
-    return Server(
+    server = Server(
         SERVER_NAME,
         title=SERVER_TITLE,
         version="1.0.0",
@@ -200,3 +201,8 @@ def server_build(*, principal_source: PrincipalSource, transport: str) -> Server
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    # The SDK wraps every message in an OpenTelemetry span, which does nothing until an exporter is
+    # installed. The gateway installs none (its request ids, logs and audit trail say what happened),
+    # so no call pays for building one.
+    server.middleware = [layer for layer in server.middleware if not isinstance(layer, OpenTelemetryMiddleware)]
+    return server
