@@ -61,7 +61,7 @@ BENCH_USER = "bench-user"
 PROTOCOL_VERSION = "2025-11-25"
 RESULTS_DIR = BENCH_DIR / "results"
 # bench/stages_asgi.py's stages, in the order each adds one step of a cached call.
-STAGES = ("stack", "hop", "limits", "record")
+STAGES = ("stack", "hop", "limits", "record", "async")
 
 
 # --- Setup ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ in-process httpx client over ASGI, CPU counted with time.process_time over many 
     DATABASE_URL=postgres://.../gw_x REDIS_URL=redis://127.0.0.1:6379/10 python bench/cpu_per_call.py
     python bench/cpu_per_call.py --calls 2000 --targets mcp --profile 25      # and cProfile's top 25
     python bench/cpu_per_call.py --stub-pipeline --targets bare-constant mcp rest   # the doors alone
+    python bench/cpu_per_call.py --targets mcp-cached --concurrency 16 --calls 1600 --warmup 160
 
 CPU time (user + system of every thread of this process) is far less sensitive to other work on the
 machine than calls/s or latency, so this is how a change to the gateway's own cost per call is
@@ -13,6 +14,11 @@ servers. The client's own CPU is in every figure, and the same for each target, 
 between the gateway and the bare server is the gateway's own. It runs against the database and
 Redis of DATABASE_URL / REDIS_URL as they are (migrated, a bench user, a personal access token) and
 with the result cache off, like the `mcp` and `rest` targets; every call is recorded there.
+`mcp-cached` (not run unless named) turns the tool's result cache on for its own measurement, so
+every call after the first is a hit, as make bench's target of that name. `--concurrency N` keeps N
+calls in flight, as wrk's connections do: the cost of a blocking round trip made from a request
+thread of a loaded worker (waiting for the interpreter lock behind the event loop and the other
+requests) shows only then.
 """
 
 from __future__ import annotations
@@ -39,8 +45,9 @@ os.environ.setdefault("APP_ENV", "development")
 
 import bench_http  # noqa: E402
 
-TARGETS = ("bare-tool", "mcp", "rest", "bare-constant")
-DEFAULT_TARGETS = ("bare-tool", "mcp", "rest")
+UNCACHED = ("bare-tool", "mcp", "rest")
+TARGETS = (*UNCACHED, "mcp-cached", "bare-constant")
+DEFAULT_TARGETS = UNCACHED
 # What the stubbed pipeline answers (--stub-pipeline): todo_overview's shape, for a realistic encoding.
 STUB_RESULT = {
     "total": 50, "open": 50, "done": 0, "overdue": 0, "due_today": 0, "due_this_week": 0,
@@ -80,8 +87,11 @@ def _headers(kind: str, token: str) -> dict[str, str]:
     return headers
 
 
-async def measure(client, kind: str, tool: str, token: str, calls: int, warmup: int, profile: int) -> dict:
-    """CPU and wall time per call over `calls` calls after `warmup`, each answer checked."""
+async def measure(
+    client, kind: str, tool: str, token: str, calls: int, warmup: int, profile: int, concurrency: int = 1
+) -> dict:
+    """CPU and wall time per call over `calls` calls after `warmup`, each answer checked; `concurrency`
+    callers at once, each making its share of the calls in turn."""
     headers, path, body = _headers(kind, token), bench_http.call_path(kind), bench_http.call_body(kind, tool)
 
     async def one() -> None:
@@ -93,14 +103,20 @@ async def measure(client, kind: str, tool: str, token: str, calls: int, warmup: 
         if not ok:
             raise RuntimeError(f"{kind}: {response.status_code} {text[:400]}")
 
-    for _ in range(warmup):
-        await one()
+    async def some(count: int) -> None:
+        for _ in range(count):
+            await one()
+
+    async def all_of(count: int) -> None:
+        await asyncio.gather(*(some(count // concurrency) for _ in range(concurrency)))
+
+    await all_of(warmup)
+    calls = calls // concurrency * concurrency
     profiler = cProfile.Profile() if profile else None
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    for _ in range(calls):
-        await one()
+    await all_of(calls)
     if profiler is not None:
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -108,6 +124,16 @@ async def measure(client, kind: str, tool: str, token: str, calls: int, warmup: 
         print(f"\n--- {kind}: cProfile, top {profile} by own time (the request threads are not profiled) ---")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
     return {"cpu_ms_per_call": cpu * 1000 / calls, "wall_ms_per_call": wall * 1000 / calls}
+
+
+def _result_cache(tool: str, *, on: bool) -> None:
+    """The tool's result cache on or off (from a thread of its own: the ORM refuses the event loop)."""
+    from django.db import connections
+
+    try:
+        bench_http.result_cache(tool, on=on)
+    finally:
+        connections.close_all()
 
 
 async def run(args: argparse.Namespace, apps: dict[str, tuple], figures: dict[str, list[dict]]) -> None:
@@ -130,7 +156,15 @@ async def run(args: argparse.Namespace, apps: dict[str, tuple], figures: dict[st
                 app, kind, auth = apps[target]
                 profile = args.profile if number == 0 else 0
                 tool = "constant" if target == "bare-constant" else args.tool
-                row = await measure(clients[id(app)], kind, tool, auth, args.calls, args.warmup, profile)
+                if target == "mcp-cached":
+                    await asyncio.to_thread(_result_cache, args.tool, on=True)
+                try:
+                    row = await measure(
+                        clients[id(app)], kind, tool, auth, args.calls, args.warmup, profile, args.concurrency
+                    )
+                finally:
+                    if target == "mcp-cached":
+                        await asyncio.to_thread(_result_cache, args.tool, on=False)
                 figures[target].append(row)
                 print(f"round {number + 1} {target:<10} CPU {row['cpu_ms_per_call']:.3f} ms/call "
                       f"(wall {row['wall_ms_per_call']:.3f} ms)", flush=True)  # fmt: skip
@@ -165,6 +199,7 @@ def main() -> None:
         help="the doors alone: tool_invoke answers a constant result (no limits, tool or record); "
         "compare with bare-constant",
     )
+    parser.add_argument("--concurrency", type=int, default=1, help="callers at once (wrk's connections)")
     parser.add_argument("--profile", type=int, default=0, help="print cProfile's top N functions (first round)")
     args = parser.parse_args()
     os.environ.update(bench_http.server_env())
@@ -182,6 +217,7 @@ def main() -> None:
         "mcp": (application, "mcp", token),
         "rest": (application, "rest", token),
         "bare-constant": (bare_server.constant_app(), "mcp", ""),
+        "mcp-cached": (application, "mcp", token),
     }
     figures: dict[str, list[dict]] = {target: [] for target in args.targets}
     asyncio.run(run(args, apps, figures))
@@ -191,7 +227,7 @@ def main() -> None:
     for target, value in medians.items():
         added = (
             f"  (gateway adds {value - medians[reference]:+.3f} over {reference})"
-            if reference in medians and target in ("mcp", "rest")
+            if reference in medians and target in ("mcp", "rest")  # a hit does not run the tool
             else ""
         )
         print(f"  {target:<10} {value:.3f}{added}")

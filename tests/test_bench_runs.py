@@ -301,6 +301,17 @@ def test_the_stages_report_gives_ms_per_call_and_what_each_step_adds_as_medians_
     assert table["stage-record"] == ["4.50", "+1.50 |"]  # 5 and 4 ms; added 1 and 2 ms over the hop
 
 
+def test_the_async_stage_is_reported_beside_the_chain_over_stage_stack():
+    rows = [_row("bare-constant", 1000, 1), _row("stage-stack", 500, 1), _row("stage-record", 200, 1)]
+    rows.append(_row("stage-async", 250, 1))
+    lines = http_report._stages_report(rows, [1])
+    table = {line.split(" | ")[0].removeprefix("| "): line.split(" | ")[2:] for line in lines if line.startswith("| ")}
+    # Not a step after mcp-cached: 4 ms per call, 2 ms over stage-stack's 2 ms; the chain is unchanged.
+    assert table["stage-async"] == ["4.00", "+2.00 over stage-stack |"]
+    assert table["stage-record"] == ["5.00", "+3.00 |"]
+    assert lines[-2].startswith("| stage-async |")
+
+
 def test_without_stage_targets_there_is_no_stages_section():
     assert http_report._stages_report([_row("mcp", 100, 1), _row("bare-constant", 1000, 1)], [1]) == []
 
