@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Starts its processes with an environment of its own, never the run's DATABASE_URL or REDIS_URL.
+pytestmark = pytest.mark.own_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 # One file that needs Redis, one that drives the browser (by its fixture alone), one that needs neither.
 FILES = [

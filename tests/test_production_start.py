@@ -24,6 +24,7 @@ from tests.test_run_script import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.own_environment
 @pytest.mark.slow
 def test_a_production_start_on_a_fresh_checkout_serves_pages_and_their_static_files(tmp_path):
     port = free_port()

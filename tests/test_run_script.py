@@ -82,6 +82,7 @@ def start_product(var_dir: Path, log: Path) -> tuple[subprocess.Popen, int]:
     ],
     ids=["term", "ctrl-c"],
 )
+@pytest.mark.own_environment
 @pytest.mark.slow
 def test_a_signal_stops_web_worker_and_beat_with_exit_0_leaving_nothing(var_dir, tmp_path, how, deliver):
     log = tmp_path / "run.log"

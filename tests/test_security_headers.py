@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.startup import start_settings
+
+# Starts its processes with an environment of its own, never the run's DATABASE_URL or REDIS_URL.
+pytestmark = pytest.mark.own_environment
 
 # Requests through Django's test client inside a production start-up (no database is touched). The
 # pages name their CSS through the static files manifest, which the image builds with collectstatic;

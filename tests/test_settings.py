@@ -10,6 +10,9 @@ import pytest
 
 from tests.startup import start_settings
 
+# Starts its processes with an environment of its own, never the run's DATABASE_URL or REDIS_URL.
+pytestmark = pytest.mark.own_environment
+
 # Loads the settings (where every value is read and checked) without setting up the apps, which
 # costs ten times as much and decides none of these values.
 PROBE = (
