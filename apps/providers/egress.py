@@ -10,6 +10,7 @@ followed and environment proxies are ignored, since either would send the key so
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import ssl
@@ -158,11 +159,20 @@ class _CheckedBackend(httpcore2.SyncBackend):
         raise last_error or httpcore2.ConnectError("no address could be reached")
 
 
+@functools.lru_cache(maxsize=1)
+def _system_trust() -> ssl.SSLContext:
+    """httpx's default verifying context (the system's CA bundle, the environment ignored as by the
+    transport below), built once per process: loading the bundle costs about 25 ms of CPU, and every
+    provider call and key check builds a client. A context is safe to share between threads; a CA
+    bundle updated on disk is read at the next start."""
+    return httpx2.create_ssl_context(verify=True, trust_env=False)
+
+
 def guarded_http_client(*, timeout: float, verify: ssl.SSLContext | bool = True) -> httpx2.Client:
     """An HTTP client for the provider SDKs that only reaches checked, public addresses.
 
     `verify`: an SSL context trusting a private CA (tests, a corporate CA); never False in production."""
-    transport = httpx2.HTTPTransport(trust_env=False, verify=verify)
+    transport = httpx2.HTTPTransport(trust_env=False, verify=_system_trust() if verify is True else verify)
     # httpx offers no public hook for the pool's network backend; swap in ours. TLS still
     # verifies the host name from the URL (SNI and certificate), not the address we connect to.
     transport._pool._network_backend = _CheckedBackend()

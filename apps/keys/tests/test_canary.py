@@ -273,6 +273,7 @@ def test_a_planted_key_appears_nowhere_when_the_provider_fails(
     alice, olivia, keyring, fake_provider, every_log_line, capfd, settings
 ):
     settings.DEBUG = True
+    settings.PROVIDER_VALIDATION_TIMEOUT_SECONDS = 0.3  # the stalled bodies never arrive either way
     makers = {"openai": openai_key, "anthropic": anthropic_key, "gemini": gemini_key}
     canaries = {provider: maker("CANARYcanary") for provider, maker in makers.items()}
     bodies: list[str] = []
