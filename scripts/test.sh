@@ -11,7 +11,8 @@ unset PYTHONDONTWRITEBYTECODE
 ruff check .
 ruff format --check .
 DJANGO_SETTINGS_MODULE=config.settings_test python manage.py check --fail-level WARNING
-DJANGO_SETTINGS_MODULE=config.settings_test python manage.py makemigrations --check --dry-run
+# --skip-checks: the line above has just run the system checks, at a stricter level.
+DJANGO_SETTINGS_MODULE=config.settings_test python manage.py makemigrations --check --dry-run --skip-checks
 # Across every core (pytest-xdist; PYTEST_WORKERS=0 for one process), one worker more than there are
 # cores: a test spends part of its time waiting (on the processes it starts, a browser, a timeout), and
 # with one worker per core that time left the cores idle (on 2 cores, 3 workers took .ci/run from
