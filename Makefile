@@ -10,12 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Byte-code compiled afterwards on every core instead of by pip file after file (about 10 s of a
-# fresh install on 2 cores); a file that does not compile (a package's Python 2 fixture) is pip's
-# business too, so compileall's exit status is not ours.
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/pip install --quiet --no-compile -r requirements-dev.txt
-	-$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
