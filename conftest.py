@@ -45,8 +45,9 @@ def services_required() -> bool:
 
 
 def browser_path() -> str:
-    # The page tests' own setting (apps/web/tests/browser.py), read here without importing them.
-    return os.environ.get("WEB_TEST_CHROMIUM", "/usr/bin/chromium")
+    from apps.web.tests.browser import chromium_path  # the page tests' own setting
+
+    return chromium_path()
 
 
 def needs_met() -> set[str]:

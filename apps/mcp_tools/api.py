@@ -42,18 +42,21 @@ class ToolListView(APIView):
         return Response([tool_describe(spec) for spec in tools_available(principal=principal)])
 
 
+TOOL_NAME_MAX = ToolInvokeSerializer._declared_fields["tool_name"].max_length
+
+
 def _invoke_body_plain(data: object) -> dict | None:
     """The body `ToolInvokeSerializer` would accept unchanged, as it would return it; else None.
 
     The common body, {"tool_name": "...", "parameters": {...}}, needs none of the serializer's work
     (building and binding its fields was 70 us of every REST call): a name the CharField keeps as it
-    is (1-100 characters, no surrounding whitespace, no NUL or lone surrogate) and an object of
+    is (1 to its max_length characters, no surrounding whitespace, no NUL or lone surrogate) and an object of
     parameters. Anything else, user_id included, goes through the serializer and its error messages.
     """
     if type(data) is not dict or not data.keys() <= {"tool_name", "parameters"}:
         return None
     name, parameters = data.get("tool_name"), data.get("parameters", {})
-    if type(name) is not str or not 0 < len(name) <= 100 or name != name.strip() or "\x00" in name:
+    if type(name) is not str or not 0 < len(name) <= TOOL_NAME_MAX or name != name.strip() or "\x00" in name:
         return None
     if type(parameters) is not dict or (not name.isascii() and not _encodable(name)):
         return None
