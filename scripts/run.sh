@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export APP_ENV="${APP_ENV:-development}"
+# `make install` compiles no byte-code (the Makefile says why): the first start writes the caches, so
+# a machine that sets PYTHONDONTWRITEBYTECODE does not compile every import in every process, on
+# every start. The production image sets it and ships its own.
+unset PYTHONDONTWRITEBYTECODE
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 # Links the app prints (demo login, MCP metadata) must name the address actually served.
