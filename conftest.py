@@ -24,6 +24,8 @@ import shutil
 import pytest
 from rest_framework.test import APIClient
 
+from config.test_databases import cloned_databases, template_run_id
+
 PASSWORD = "correct-horse-battery-9"
 
 
@@ -154,6 +156,49 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"Skipped tests are failures when REQUIRE_SERVICES=1: {reason}"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix(request: pytest.FixtureRequest) -> None:
+    # A worker's own database is a copy of the run's template (config/test_databases.py), named by
+    # Django's cloning; pytest-django's suffix applies only where that is not used.
+    from pytest_django.fixtures import _set_suffix_to_test_databases
+
+    workerinput = getattr(request.config, "workerinput", None)
+    if workerinput is not None and template_run_id(request.config) is None:
+        _set_suffix_to_test_databases(suffix=workerinput["workerid"])
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django's setup, except that xdist workers copy one migrated template (config/test_databases.py)."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    run_id = template_run_id(request.config)
+    if run_id is not None and not serialized_aliases:
+        # Blocked again while the tests run: only tests that ask for the database get it.
+        with (
+            django_db_blocker.unblock(),
+            cloned_databases(request.config, run_id, aliases),
+            django_db_blocker.block(),
+        ):
+            yield
+        return
+    keepdb = request.config.option.reuse_db and not request.config.option.create_db
+    with django_db_blocker.unblock():
+        db_cfg = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases=aliases,
+            serialized_aliases=serialized_aliases,
+            keepdb=keepdb,
+        )
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
 def _make_user(username: str, role: str = "user", timezone_name: str = "UTC"):

@@ -18,7 +18,8 @@ os.environ.setdefault("APP_ENV", "development")
 # Each test process (each pytest-xdist worker: gw0, gw1, ...) keeps its mutable state apart from every
 # other's: its own temporary folder for audit checkpoints and the filesystem broker, and its own Redis
 # database (the URL's number plus the worker's index, so REDIS_URL=.../5 with two workers uses 5 and 6).
-# pytest-django gives each worker its own test database (test_<name>_gw0, test-db.sqlite3_gw0).
+# Each worker gets its own test database, a copy of one migrated per run (config/test_databases.py:
+# test_<name>_gw0, var/test-db_gw0.sqlite3).
 # All of it goes into the environment, so the processes a test starts (servers, workers, shells) share
 # their test process's state; a worker inherits its controller's environment, hence the owner check.
 _OWNER = os.environ.get("PYTEST_XDIST_WORKER", "main")
