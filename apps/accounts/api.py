@@ -19,6 +19,7 @@ from apps.accounts.serializers import (
     AccessTokenCreatedSerializer,
     AccessTokenCreateSerializer,
     AccessTokenSerializer,
+    ConnectedAppSerializer,
     LogoutSerializer,
     MeSerializer,
     PasswordChangedSerializer,
@@ -101,8 +102,8 @@ class RegisterView(APIView):
 class PasswordChangeView(APIView):
     """Change your own password (JWT or browser session; never a personal access token).
 
-    Every other session and JWT ends; the caller gets a fresh pair, and the list of personal access
-    tokens that are still active, to revoke any that should not be.
+    Every other session and JWT ends; the caller gets a fresh pair, and the lists of personal access
+    tokens and connected OAuth apps that are still active, to revoke or disconnect any that should not be.
     """
 
     read_scope = None
@@ -123,6 +124,7 @@ class PasswordChangeView(APIView):
         body = {
             **changed.tokens.as_dict(),
             "access_tokens": AccessTokenSerializer(changed.personal_tokens, many=True).data,
+            "connected_apps": ConnectedAppSerializer(changed.connected_apps, many=True).data,
         }
         return Response(body, headers={"Cache-Control": "no-store"})
 

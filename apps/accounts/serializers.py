@@ -100,9 +100,21 @@ class AccessTokenCreateSerializer(StrictSerializerMixin, serializers.Serializer)
         return attrs
 
 
+class ConnectedAppSerializer(serializers.Serializer):
+    """An OAuth client the user allowed, as /settings/connections/ lists it (never a token)."""
+
+    id = serializers.IntegerField(help_text="The connection; /settings/connections/ disconnects it.")
+    name = serializers.CharField()
+    host = serializers.CharField(help_text="Where the client comes from, or how it was registered.")
+    scopes = enum_list_field(SCOPE_NAMES, child=serializers.CharField())
+    connected_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
 class PasswordChangedSerializer(serializers.Serializer):
-    """A new session for the caller, and the personal access tokens that survived the change."""
+    """A new session for the caller, and the personal access tokens and connected apps that survived."""
 
     access = serializers.CharField()
     refresh = serializers.CharField()
     access_tokens = AccessTokenSerializer(many=True)
+    connected_apps = ConnectedAppSerializer(many=True)

@@ -22,6 +22,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from apps.accounts.models import PersonalAccessToken, RefreshTokenFamily, User
+from apps.accounts.oauth.connections import ConnectedApp, connection_list, connections_disconnect_all
 from apps.accounts.pats import (  # noqa: F401 - re-exported: PAT services lived here
     PAT_LOOKUP_BYTES,
     PAT_SECRET_BYTES,
@@ -246,10 +247,12 @@ def refresh_token_revoke_by_id(*, token: OutstandingToken, actor: User) -> bool:
 
 @dataclass(frozen=True)
 class PasswordChanged:
-    """What a password change hands back: a new session for the caller, and the tokens that survived."""
+    """What a password change hands back: a new session for the caller, and the tokens and connected
+    apps that survived."""
 
     tokens: TokenPair
     personal_tokens: list[PersonalAccessToken]
+    connected_apps: list[ConnectedApp]
 
 
 @transaction.atomic
@@ -257,9 +260,10 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     """Change the caller's own password and end every other JWT session and browser session.
 
     The credential stamp moves with the password hash, so every access and refresh token issued
-    before stops working; the families are revoked too, for the record. Personal access tokens
-    survive (see README: they are separate, scoped, individually revocable credentials) and are
-    listed back so the user can revoke any they do not recognise.
+    before stops working; the families are revoked too, for the record. Personal access tokens and
+    connected apps' OAuth grants survive (see README: they are separate, scoped, individually
+    revocable credentials) and are listed back so the user can revoke or disconnect any they do not
+    recognise.
     """
     # Wrong current passwords are counted per user, and once over the limit even the right one
     # waits: a stolen access token must not become an oracle for the password.
@@ -294,14 +298,21 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     ended = jwt_sessions_revoke(user=user, reason="password_changed")
     personal_tokens = list(PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True))
     personal_tokens = [token for token in personal_tokens if not token.is_expired]
+    connected_apps = connection_list(user=user)
     audit_event_record(
         action="user.password_changed",
         actor=user,
         target_type="user",
         target_id=user.pk,
-        data={"sessions_ended": ended, "access_tokens_active": [token.prefix for token in personal_tokens]},
+        data={
+            "sessions_ended": ended,
+            "access_tokens_active": [token.prefix for token in personal_tokens],
+            "oauth_apps_active": [{"id": app.id, "name": app.name} for app in connected_apps],
+        },
     )
-    return PasswordChanged(tokens=jwt_pair_issue(user=user), personal_tokens=personal_tokens)
+    return PasswordChanged(
+        tokens=jwt_pair_issue(user=user), personal_tokens=personal_tokens, connected_apps=connected_apps
+    )
 
 
 def _pats_revoke_all(*, user: User) -> list[str]:
@@ -317,7 +328,8 @@ def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
     """An operator's (or the user's) "sign out everywhere": every session and token of the user ends.
 
     Moves the credential epoch (every JWT and browser session carries a stamp of it), revokes the
-    refresh-token families and the personal access tokens. The password stays as it is.
+    refresh-token families and the personal access tokens, and disconnects every OAuth app. The
+    password stays as it is.
     """
     User.objects.filter(pk=user.pk).update(credential_epoch=F("credential_epoch") + 1)
     principal_cache_clear()
@@ -326,15 +338,16 @@ def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
 
 
 def _credentials_revoke_all(*, user: User, actor: User | None, reason: str, action: str) -> None:
-    """End every JWT session and personal access token of the user, recorded as one event."""
+    """End every JWT session, personal access token and OAuth grant of the user, recorded as one event."""
     ended = jwt_sessions_revoke(user=user, reason=reason)
     revoked = _pats_revoke_all(user=user)
+    disconnected = connections_disconnect_all(user=user)
     audit_event_record(
         action=action,
         actor=actor,
         target_type="user",
         target_id=user.pk,
-        data={"sessions_ended": ended, "access_tokens_revoked": revoked},
+        data={"sessions_ended": ended, "access_tokens_revoked": revoked, "oauth_apps_disconnected": disconnected},
     )
 
 
@@ -354,7 +367,8 @@ def user_credentials_revoke_on_deactivation(*, user: User, actor: User | None = 
     """Called when an account is deactivated, whichever door did it (admin form, service, shell).
 
     The save that deactivated the user already moved its credential epoch (User.save). Revoking the
-    personal access tokens and sessions outright means a later reactivation brings none of them back.
+    personal access tokens, sessions and OAuth grants outright means a later reactivation brings none
+    of them back.
     """
     with transaction.atomic():
         _credentials_revoke_all(user=user, actor=actor, reason="deactivated", action="user.deactivated")

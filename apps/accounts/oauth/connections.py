@@ -1,5 +1,6 @@
-"""A user's connected apps: remembered consent, the list on /settings/connections/, Disconnect, and
-the expiry of dynamic registrations nobody ever used."""
+"""A user's connected apps: remembered consent, the list on /settings/connections/, Disconnect (of one
+app, or of all when the user signs out everywhere or is deactivated), and the expiry of dynamic
+registrations nobody ever used."""
 
 from __future__ import annotations
 
@@ -76,15 +77,20 @@ def connection_list(*, user: User) -> list[ConnectedApp]:
     ]
 
 
-def _client_tokens_revoke(*, user: User | None, application: Any) -> int:
-    """Every access token, refresh token and pending code of this client (for this user, or for all)."""
-    owner = {"user": user} if user is not None else {"user__isnull": False}
+def _client_tokens_revoke(*, user: User | None, application: Any | None) -> int:
+    """Every access token, refresh token and pending code of this client for this user; of this client
+    for every user (`user=None`); or of every client for this user (`application=None`).
+
+    Returns how many access tokens ended."""
+    if user is None and application is None:
+        raise ValueError("Name a user, a client or both: this never revokes every grant of the server.")
+    which: dict[str, Any] = {"user": user} if user is not None else {"user__isnull": False}
+    if application is not None:
+        which["application"] = application
     now = timezone.now()
-    get_refresh_token_model().objects.filter(application=application, revoked__isnull=True, **owner).update(
-        revoked=now, updated=now
-    )
-    deleted, _ = get_access_token_model().objects.filter(application=application, **owner).delete()
-    get_grant_model().objects.filter(application=application, **owner).delete()
+    get_refresh_token_model().objects.filter(revoked__isnull=True, **which).update(revoked=now, updated=now)
+    deleted, _ = get_access_token_model().objects.filter(**which).delete()
+    get_grant_model().objects.filter(**which).delete()
     return deleted
 
 
@@ -104,6 +110,28 @@ def connection_disconnect(*, user: User, connection_id: int) -> None:
     connection.delete()
     oauth_event_record("oauth.disconnected", actor=user, client=application, access_tokens_revoked=revoked)
     transaction.on_commit(principal_cache_clear)
+
+
+@transaction.atomic
+def connections_disconnect_all(*, user: User) -> list[str]:
+    """Disconnect every app of the user at once, for "sign out everywhere" and deactivation: every
+    token and pending code ends and the connections (remembered consent) go, as Disconnect does for
+    one, so no app can act for the user again without the user signing in and allowing it anew.
+
+    Returns the names of the clients that lost a connection or a grant, for the caller's own event
+    (which records the whole act, so no `oauth.disconnected` per client)."""
+    mine = {"user": user, "application": OuterRef("pk")}
+    clients = get_application_model().objects.filter(
+        Exists(OAuthConnection.objects.filter(**mine))
+        | Exists(get_access_token_model().objects.filter(**mine))
+        | Exists(get_refresh_token_model().objects.filter(revoked__isnull=True, **mine))
+        | Exists(get_grant_model().objects.filter(**mine))
+    )
+    names = sorted(client_label(application) for application in clients)
+    _client_tokens_revoke(user=user, application=None)
+    OAuthConnection.objects.filter(user=user).delete()
+    transaction.on_commit(principal_cache_clear)
+    return names
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 """The official MCP SDK OAuth client (mcp.client.auth) signs in against a live server, with its redirect
 handler driving the real sign-in and consent forms, then lists and calls tools with the token it got:
 once as a Client ID Metadata Document client, once with dynamic registration. Then a token for another
-resource is refused, and Disconnect cuts the client off."""
+resource is refused, and Disconnect or "sign out everywhere" cuts the client off."""
 
 from __future__ import annotations
 
@@ -193,6 +193,29 @@ async def test_the_sdk_client_signs_in_by_dynamic_registration_and_calls_tools(a
     connection = await OAuthConnection.objects.aget(user=alice)
     await sync_to_async(connection_disconnect)(user=alice, connection_id=connection.pk)
     assert await _refused(asgi_server.mcp_url, storage.tokens.access_token) == 401
+
+
+async def test_sign_out_everywhere_cuts_the_sdk_client_off_at_mcp_and_at_refresh(asgi_server, settings, alice, olivia):
+    from apps.accounts.services import user_sign_out_everywhere
+
+    _live_settings(settings, asgi_server.url)
+    browser, storage = Browser(asgi_server.url, "alice"), MemoryStorage()
+    await _use_tools(asgi_server.mcp_url, _provider(asgi_server.mcp_url, browser, storage))
+
+    await sync_to_async(user_sign_out_everywhere)(user=alice, actor=olivia)
+
+    assert await _refused(asgi_server.mcp_url, storage.tokens.access_token) == 401
+    async with httpx2.AsyncClient(timeout=30) as http:
+        refreshed = await http.post(
+            f"{asgi_server.url}/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": storage.tokens.refresh_token,
+                "client_id": storage.client_info.client_id,
+                "resource": asgi_server.mcp_url,
+            },
+        )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
 async def test_the_sdk_client_signs_in_with_a_client_id_metadata_document(asgi_server, settings, alice):

@@ -99,7 +99,11 @@ def password_change(request: HttpRequest) -> HttpResponse:
         else:
             # This browser stays signed in, as Django's own password change view does.
             update_session_auth_hash(request, request.user)
-            return render(request, "web/accounts/password_changed.html", {"personal_tokens": changed.personal_tokens})
+            return render(
+                request,
+                "web/accounts/password_changed.html",
+                {"personal_tokens": changed.personal_tokens, "connected_apps": changed.connected_apps},
+            )
     return render_page(request, "web/accounts/password_change.html", {"form": form}, error=error)
 
 
