@@ -28,6 +28,7 @@ from typing import Any
 
 from cachetools import TTLCache
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.identity import BearerIdentity
@@ -124,3 +125,13 @@ def principal_cache_clear(**_signal_kwargs: Any) -> None:
     with _lock:
         if _cache is not None:
             _cache.clear()
+
+
+def principal_cache_clear_on_commit() -> None:
+    """Forget now, and again once the surrounding transaction commits.
+
+    A request in another thread between the two could otherwise cache a credential row that is
+    about to be revoked, as it still reads before the commit, and keep using it for the cache's bound.
+    """
+    principal_cache_clear()
+    transaction.on_commit(principal_cache_clear)

@@ -32,7 +32,7 @@ from apps.accounts.pats import (  # noqa: F401 - re-exported: PAT services lived
     pat_mask,
     pat_revoke,
 )
-from apps.accounts.principal_cache import principal_cache_clear
+from apps.accounts.principal_cache import principal_cache_clear_on_commit
 from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sync, user_manageable_by
 from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_session_revoke, jwt_sessions_revoke
 from apps.audit.services import audit_event_record
@@ -319,7 +319,7 @@ def _pats_revoke_all(*, user: User) -> list[str]:
     live = PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True)
     prefixes = [token.prefix for token in live]
     live.update(revoked_at=timezone.now())
-    principal_cache_clear()  # a queryset update sends no signal (see apps.accounts.principal_cache)
+    principal_cache_clear_on_commit()  # a queryset update sends no signal (see apps.accounts.principal_cache)
     return prefixes
 
 
@@ -332,7 +332,7 @@ def user_sign_out_everywhere(*, user: User, actor: User | None) -> None:
     password stays as it is.
     """
     User.objects.filter(pk=user.pk).update(credential_epoch=F("credential_epoch") + 1)
-    principal_cache_clear()
+    principal_cache_clear_on_commit()
     user.refresh_from_db(fields=["credential_epoch"])
     _credentials_revoke_all(user=user, actor=actor, reason="signed_out_everywhere", action="user.signed_out_everywhere")
 

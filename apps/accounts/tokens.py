@@ -24,7 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from apps.accounts.models import RefreshTokenFamily, User
-from apps.accounts.principal_cache import principal_cache_clear
+from apps.accounts.principal_cache import principal_cache_clear_on_commit
 from apps.accounts.scopes import role_annotations, user_roles_from_annotations
 from apps.audit.services import audit_event_record
 from apps.core.errors import InvalidInput, Unauthenticated
@@ -249,8 +249,9 @@ def jwt_sessions_revoke(*, user: User, reason: str) -> int:
     jtis = list(live.values_list("current_jti", flat=True))
     count = live.update(revoked_at=timezone.now(), revoked_reason=reason)
     _blacklist(jtis)
-    # A queryset update sends no signal; this process forgets at once, others within the cache's bound.
-    principal_cache_clear()
+    # A queryset update sends no signal; this process forgets at once (and at commit), others within
+    # the cache's bound.
+    principal_cache_clear_on_commit()
     return count
 
 

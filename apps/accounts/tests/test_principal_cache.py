@@ -14,15 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.bearer import bearer_authenticate
 from apps.accounts.models import PersonalAccessToken
 from apps.accounts.principal import principal_from_bearer, principal_from_bearer_cached
-from apps.accounts.principal_cache import principal_cache_clear
-from apps.accounts.services import pat_create, pat_revoke, user_set_role
+from apps.accounts.principal_cache import principal_cache_clear, principal_cache_put
+from apps.accounts.services import pat_create, pat_revoke, user_password_change, user_set_role
 from apps.accounts.tokens import jwt_pair_issue
 from apps.core.errors import Unauthenticated
+from conftest import PASSWORD
 from tests.test_celery_worker import database_url_for_test_db, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -138,6 +140,22 @@ def test_in_this_process_a_revocation_takes_effect_at_once(alice, cache_on):
     with pytest.raises(Unauthenticated) as refused:
         principal_from_bearer(token)
     assert refused.value.code == "token_revoked"
+
+
+def test_a_token_cached_before_a_password_change_commits_is_forgotten_at_the_commit(
+    alice, cache_on, django_capture_on_commit_callbacks
+):
+    # Another request that authenticates between the change and its commit still reads the old
+    # rows and caches them; the commit must clear that entry too.
+    token = str(jwt_pair_issue(user=alice).access)
+    identity = bearer_authenticate(raw_token=token, client_address=None)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        user_password_change(user=alice, old_password=PASSWORD, new_password="another-horse-battery-77")
+        assert principal_from_bearer_cached(token) is None  # forgotten at once
+        principal_cache_put(token, identity)  # what that other request, reading before the commit, caches
+    assert principal_from_bearer_cached(token) is None
+    with pytest.raises(Unauthenticated):
+        principal_from_bearer(token)
 
 
 def test_in_this_process_a_role_change_takes_effect_at_once(alice, cache_on):
