@@ -15,6 +15,7 @@ from apps.audit.verify import audit_chain_verify
 
 pytestmark = pytest.mark.django_db
 
+
 def test_a_row_inserted_directly_is_set_aside_alerted_and_named_forged(
     alice, olivia, audrey, mailoutbox, django_capture_on_commit_callbacks
 ):
