@@ -3,8 +3,9 @@ API's list, the exports, the admin), so a row someone INSERTed with the table's 
 like a genuine one, whether or not the sealer has run.
 
 - `sealed`: the sealer chained it, and its seal holds: its `hash` is our keyed HMAC over its
-  `prev_hash` and its content, and its MAC (when it has one: events sealed before MACs existed have
-  none, and the chain alone vouches for them) verifies;
+  `prev_hash` and its content. (The sealer seals only events whose MAC verifies, so the seal vouches
+  for the content on its own, as for events sealed before MACs existed; a MAC changed afterwards is
+  the verifier's `edited`.)
 - `pending`: not sealed yet, and its MAC verifies with a key of ours;
 - `forged`: the sealer set it aside, or its MAC or seal does not verify (an INSERT with a made-up
   MAC or a copied one over other content, a `seq` and `hash` filled in by hand, a sealed row edited).
@@ -37,7 +38,7 @@ def _seal_holds(event: Any, keys: dict[str, str]) -> bool:
         digest = event_digest(event, prev_hash=event.prev_hash or "", secret=secret)
     except (TypeError, ValueError):
         return False  # a value no writer of ours produces
-    return hmac.compare_digest(digest, event.hash) and (not event.mac or event_mac_valid(event, keys))
+    return hmac.compare_digest(digest, event.hash)
 
 
 def event_integrity(event: Any, keys: dict[str, str]) -> str:
