@@ -137,6 +137,10 @@ def test_auditors_filter_the_list_and_the_export_by_integrity(trail, audrey):
     assert trail["genuine"] in sealed and set(sealed.values()) == {"sealed"}
     assert _admin_marks(audrey, "?integrity=forged") == forged
     assert set(_admin_marks(audrey, "?integrity=sealed").values()) == {"sealed"}
+    browser = Client()
+    browser.force_login(audrey)
+    counted = browser.get(ADMIN_LIST + "?_facets=True").content.decode()  # the admin's "Show counts"
+    assert re.search(r"forged\s*\(2\)", counted)
     assert client.get("/api/audit/logs?integrity=genuine").status_code == 400
 
 
