@@ -95,6 +95,8 @@ def audit_events_of_integrity(*, events: QuerySet[AuditEvent], integrity: str) -
     written by hand) is among them, marked `forged` on its row, and named by `audit_verify`: telling
     it apart in SQL would mean checking every sealed row's HMAC.
     """
+    if integrity not in (SEALED, PENDING, FORGED):
+        raise ValueError(f"unknown integrity {integrity!r}")
     if integrity == SEALED:
         return events.filter(seq__isnull=False, forged=False)
     unsealed = events.filter(seq__isnull=True, forged=False)
