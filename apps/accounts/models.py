@@ -11,6 +11,11 @@ from django.utils.crypto import salted_hmac
 
 from apps.core.timezones import known_timezones
 
+# Declared in core, below audit's masking that hides them; named here too, where the tokens live.
+from apps.core.token_prefixes import OAUTH_ACCESS_PREFIX as OAUTH_ACCESS_PREFIX
+from apps.core.token_prefixes import OAUTH_REFRESH_PREFIX as OAUTH_REFRESH_PREFIX
+from apps.core.token_prefixes import PAT_PREFIX as PAT_PREFIX
+
 
 def validate_timezone(value: str) -> None:
     if value not in known_timezones():
@@ -90,9 +95,6 @@ class User(AbstractUser):
         return self.is_superuser or self.has_role(ROLE_OPERATOR)
 
 
-PAT_PREFIX = "gw_pat_"
-
-
 class PersonalAccessToken(models.Model):
     """A long-lived bearer token a user creates for an MCP client or a script.
 
@@ -158,10 +160,6 @@ class RefreshTokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"session {str(self.id)[:8]} of user {self.user_id}"
-
-
-OAUTH_ACCESS_PREFIX = "gw_oat_"
-OAUTH_REFRESH_PREFIX = "gw_ort_"
 
 
 class OAuthConnection(models.Model):

@@ -12,16 +12,16 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from apps.core.token_prefixes import OWN_TOKEN_PREFIXES
+
 SECRET_KEY_NAMES = re.compile(r"(api[_-]?key|secret|password|token|authorization|ciphertext|plaintext)", re.I)
-# Credentials of our own: JWTs (access and refresh tokens), personal access tokens (gw_pat_...), OAuth
-# access and refresh tokens (gw_oat_..., gw_ort_...) and
-# Django password hashes in any hasher's "<algorithm>$..." encoding; each with a literal fragment
-# every match contains (see SECRET_FRAGMENTS).
+# Credentials of our own: JWTs (access and refresh tokens), the gateway's tokens by their visible
+# prefixes (personal access tokens, OAuth access and refresh tokens: apps.core.token_prefixes, where
+# accounts takes them from too) and Django password hashes in any hasher's "<algorithm>$..."
+# encoding; each with a literal fragment every match contains (see SECRET_FRAGMENTS).
 _OWN_SECRETS = (
     ("eyJ", r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
-    ("gw_pat_", r"gw_pat_[A-Za-z0-9_\-]{8,}"),
-    ("gw_oat_", r"gw_oat_[A-Za-z0-9_\-]{8,}"),
-    ("gw_ort_", r"gw_ort_[A-Za-z0-9_\-]{8,}"),
+    *((prefix, re.escape(prefix) + r"[A-Za-z0-9_\-]{8,}") for prefix in OWN_TOKEN_PREFIXES),
     ("$", r"\b(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|md5|sha1)\$[A-Za-z0-9+/=$.,_\-]+"),
 )
 # Every provider's key formats (sk-..., sk-ant-..., AIza..., gsk_...) come from the provider registry,

@@ -9,17 +9,23 @@ for them), never another user's.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from apps.audit.chain import CONTENT_FIELDS
+from apps.audit.chain import CONTENT_FIELDS, keyring
+from apps.audit.integrity import FORGED, INTEGRITY_COLUMNS, PENDING, SEALED, event_integrity
 from apps.audit.models import AuditEvent
 
-# What a list row and an export row carry: the id and the content (the chain columns are the verifier's business).
-LOG_FIELDS = ("id", *CONTENT_FIELDS)
+# What a list row and an export row carry: the id, the event's integrity (apps.audit.integrity; next
+# to the id, so a forged row is the first thing a reader sees) and the content. The chain columns
+# themselves are the verifier's business.
+LOG_FIELDS = ("id", "integrity", *CONTENT_FIELDS)
+# What is read to build one: the content and what the integrity is decided from.
+_STORED_FIELDS = ("id", *CONTENT_FIELDS, *INTEGRITY_COLUMNS)
 EXPORT_CHUNK = 2000
 # What a reader may filter on (the activity page's form offers these).
 AUDIT_CATEGORY_CHOICES = AuditEvent.Category.choices
@@ -38,6 +44,7 @@ class AuditFilters:
     provider: str = ""
     actor: str = ""  # a user id or user name; staff only (others see only themselves anyway)
     request_id: str = ""
+    integrity: str = ""  # sealed, pending or forged (audit_events_of_integrity)
 
 
 def audit_sees_everyone(user: Any) -> bool:
@@ -73,7 +80,41 @@ def audit_events_filtered(*, user: Any, filters: AuditFilters, own_only: bool = 
     if filters.actor:
         by_id = Q(actor_id=int(filters.actor)) if filters.actor.isdigit() else Q(pk__in=[])
         events = events.filter(by_id | Q(actor_label=filters.actor))
+    if filters.integrity:
+        events = audit_events_of_integrity(events=events, integrity=filters.integrity)
     return events
+
+
+def audit_events_of_integrity(*, events: QuerySet[AuditEvent], integrity: str) -> QuerySet[AuditEvent]:
+    """The events of one integrity state, as far as the database and the unsealed events' MACs tell.
+
+    `forged`: those the sealer set aside, and unsealed ones whose MAC fails (the sealer sets them
+    aside within a second; until then, and where no sealer runs, their MACs are checked here: one
+    pass over the unsealed events, a partial index). `pending`: unsealed ones whose MAC verifies.
+    `sealed`: those with a place in the chain; a row whose seal itself fails (a `seq` and `hash`
+    written by hand) is among them, marked `forged` on its row, and named by `audit_verify`: telling
+    it apart in SQL would mean checking every sealed row's HMAC.
+    """
+    if integrity not in (SEALED, PENDING, FORGED):
+        raise ValueError(f"unknown integrity {integrity!r}")
+    if integrity == SEALED:
+        return events.filter(seq__isnull=False, forged=False)
+    unsealed = events.filter(seq__isnull=True, forged=False)
+    rows = _rows_marked(unsealed.values(*_STORED_FIELDS).iterator(chunk_size=EXPORT_CHUNK))
+    failing = [row["id"] for row in rows if row["integrity"] == FORGED]
+    if integrity == PENDING:
+        return unsealed.exclude(pk__in=failing)
+    return events.filter(Q(forged=True) | Q(pk__in=failing))
+
+
+def _rows_marked(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each row with its integrity, without the columns it was decided from (one or two HMACs a row)."""
+    keys = keyring()
+    for row in rows:
+        row["integrity"] = event_integrity(SimpleNamespace(**row), keys)
+        for name in INTEGRITY_COLUMNS:
+            del row[name]
+        yield row
 
 
 def audit_page(
@@ -82,9 +123,9 @@ def audit_page(
     """Newest first, `limit` rows below `before_id`; returns the rows and the next cursor (or None)."""
     if before_id is not None:
         events = events.filter(pk__lt=before_id)
-    rows = list(events.order_by("-id").values(*LOG_FIELDS)[: limit + 1])
+    rows = list(events.order_by("-id").values(*_STORED_FIELDS)[: limit + 1])
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = list(_rows_marked(rows[:limit]))
     return rows, (rows[-1]["id"] if more and rows else None)
 
 
@@ -96,8 +137,8 @@ def audit_rows_walk(*, events: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]
         chunk = events.order_by("-id")
         if before is not None:
             chunk = chunk.filter(pk__lt=before)
-        rows = list(chunk.values(*LOG_FIELDS)[:EXPORT_CHUNK])
-        yield from rows
+        rows = list(chunk.values(*_STORED_FIELDS)[:EXPORT_CHUNK])
+        yield from _rows_marked(rows)
         if len(rows) < EXPORT_CHUNK:
             return
         before = rows[-1]["id"]

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.audit.integrity import INTEGRITY_STATES
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import AuditFilters
 from apps.core.request_context import DOORS
@@ -23,6 +24,14 @@ class AuditQuerySerializer(StrictSerializerMixin, serializers.Serializer):
     provider = serializers.CharField(max_length=64, required=False)
     actor = serializers.CharField(max_length=150, required=False, help_text="User id or name (auditors, operators).")
     request_id = serializers.CharField(max_length=64, required=False)
+    integrity = serializers.ChoiceField(
+        choices=INTEGRITY_STATES,
+        required=False,
+        help_text=(
+            "`forged`: events the sealer set aside and unsealed events whose MAC does not verify; "
+            "`pending`: unsealed events whose MAC verifies; `sealed`: events in the chain."
+        ),
+    )
 
     def filters(self) -> AuditFilters:
         return AuditFilters(**self.validated_data_for(AuditFilters.__dataclass_fields__))
@@ -49,6 +58,14 @@ class AuditLogSerializer(serializers.Serializer):
     """One event as the API shows it (stored masked; the chain columns stay with the verifier)."""
 
     id = serializers.IntegerField()
+    integrity = serializers.ChoiceField(
+        choices=INTEGRITY_STATES,
+        help_text=(
+            "`sealed`: in the chain, its seal holds; `pending`: not sealed yet, the application's MAC "
+            "verifies; `forged`: the application did not write it as it stands (set aside by the "
+            "sealer, or its MAC or seal does not verify)."
+        ),
+    )
     created_at = serializers.DateTimeField()
     actor_id = serializers.IntegerField(allow_null=True)
     actor_label = serializers.CharField()

@@ -5,6 +5,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from apps.audit.models import AuditEvent
+
+CHAIN_COLUMNS = {"id", "seq", "prev_hash", "hash"}  # the rest copied from an unsealed row
+
 
 @pytest.fixture(autouse=True)
 def checkpoint_file(settings, tmp_path):
@@ -39,3 +43,21 @@ def verify_fails_with(damage: str) -> str:
     message = str(failure.value)
     assert f"damaged: {damage}" in message
     return message
+
+
+def insert_copy(event_pk: int, **overrides) -> int:
+    """INSERT, with the table's INSERT right only (the ORM and the trigger left as they are), a row
+    copied from an existing one, some columns changed (chain columns only when given): what a forger
+    with database access writes."""
+    columns = [
+        f.column for f in AuditEvent._meta.concrete_fields if f.column not in CHAIN_COLUMNS or f.column in overrides
+    ]
+    selected = ", ".join("%s" if column in overrides else column for column in columns)
+    params = [overrides[column] for column in columns if column in overrides]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO audit_auditevent ({', '.join(columns)}) "  # noqa: S608 - our table and columns
+            f"SELECT {selected} FROM audit_auditevent WHERE id = %s",
+            [*params, event_pk],
+        )
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()

@@ -10,27 +10,10 @@ from django.db import connection
 from apps.audit.chain import CONTENT_FIELDS, audit_chain_seal
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
-from apps.audit.tests.conftest import sql, verify_fails_with
+from apps.audit.tests.conftest import insert_copy, sql, verify_fails_with
 from apps.audit.verify import audit_chain_verify
 
 pytestmark = pytest.mark.django_db
-
-CHAIN_COLUMNS = {"id", "seq", "prev_hash", "hash"}  # the rest copied from an unsealed row
-
-
-def insert_copy(event_pk: int, **overrides) -> int:
-    """INSERT, with the table's INSERT right only (the ORM and the trigger left as they are), a row
-    copied from an existing one, some columns changed: what a forger with database access writes."""
-    columns = [f.column for f in AuditEvent._meta.concrete_fields if f.column not in CHAIN_COLUMNS]
-    selected = ", ".join("%s" if column in overrides else column for column in columns)
-    params = [overrides[column] for column in columns if column in overrides]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO audit_auditevent ({', '.join(columns)}) "  # noqa: S608 - our table and columns
-            f"SELECT {selected} FROM audit_auditevent WHERE id = %s",
-            [*params, event_pk],
-        )
-    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
 
 
 def test_a_row_inserted_directly_is_set_aside_alerted_and_named_forged(

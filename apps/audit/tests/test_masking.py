@@ -88,3 +88,15 @@ def test_a_gemini_key_and_a_groq_key_are_masked():
     gemini = "AIzaSyD" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"[:32]
     groq = "gsk_" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1" * 2
     assert mask_text(f"{gemini} and {groq}") == f"{MASK} and {MASK}"
+
+
+@pytest.mark.django_db
+def test_every_kind_of_token_accounts_issues_is_masked(alice):
+    """Masking knows the gateway's token prefixes from where accounts takes them, so a token of each
+    kind accounts issues, issued by its own code, is hidden."""
+    from apps.accounts.oauth.validator import access_token_generate, refresh_token_generate
+    from apps.accounts.pats import pat_create
+
+    _row, pat = pat_create(user=alice, name="laptop", scopes=["todos:read"])
+    for token in (pat, access_token_generate(None), refresh_token_generate(None)):
+        assert mask_text(f"Bearer {token}.") == f"Bearer {MASK}.", token

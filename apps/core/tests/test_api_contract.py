@@ -104,6 +104,25 @@ def test_scope_names_are_an_enum_a_client_can_create_a_token_with(openapi):
     assert sorted(items["enum"]) == sorted(SCOPES)
 
 
+def _resolved(openapi: dict, schema: dict) -> dict:
+    """A schema with its reference followed (also the `allOf: [ref]` a described field is written as)."""
+    if len(schema.get("allOf", [])) == 1:
+        schema = schema["allOf"][0]
+    return openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+
+
+def test_every_audit_event_is_described_with_its_integrity_and_the_readers_filter_by_it(openapi):
+    """A client reading the trail is told each event's integrity and can ask for the forged ones."""
+    ok = openapi["paths"]["/api/audit/logs"]["get"]["responses"]["200"]
+    page = _resolved(openapi, _json_schema(ok))
+    event = _resolved(openapi, page["properties"]["logs"]["items"])
+    assert "integrity" in event["required"]
+    assert sorted(_resolved(openapi, event["properties"]["integrity"])["enum"]) == ["forged", "pending", "sealed"]
+    for path in ("/api/audit/logs", "/api/audit/export"):
+        (parameter,) = [p for p in openapi["paths"][path]["get"]["parameters"] if p["name"] == "integrity"]
+        assert sorted(_resolved(openapi, parameter["schema"])["enum"]) == ["forged", "pending", "sealed"]
+
+
 def _served_schema() -> dict:
     """The document /api/schema/ serves, generated without a request (collection may not touch the database)."""
     return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
