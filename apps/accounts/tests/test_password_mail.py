@@ -60,9 +60,8 @@ def test_the_admins_reset_action_mails_without_holding_a_connection(olivia, alic
 
 
 def test_an_invitation_from_the_add_form_goes_after_its_transaction_commits(olivia):
-    response = operator_client(olivia).post(
-        "/admin/accounts/user/add/", {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "user"}
-    )
+    form = {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "user"}
+    response = operator_client(olivia).post("/admin/accounts/user/add/", form)
 
     assert response.status_code == 302
     assert [message.to for message in mail.outbox] == [["erin@example.test"]]
