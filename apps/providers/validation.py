@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from apps.core.database import connections_release
 from apps.providers import egress
 from apps.providers.plugins.base import (
     CONNECTION,
@@ -63,6 +64,8 @@ def key_live_validate(*, provider: str, api_key: str, base_url: str = "") -> Liv
     """Ask the provider whether this key is accepted. Never raises for provider-side failures."""
     spec = provider_spec_get(provider)
     name = spec.display_name
+    # A person waits on the provider for up to the validation timeout: no database connection meanwhile.
+    connections_release()
     try:
         with egress.guarded_http_client(timeout=validation_timeout()) as http_client:
             seen = spec.models_list(api_key=api_key, base_url=spec.route_base_url(base_url), http_client=http_client)

@@ -1,10 +1,12 @@
+import dataclasses
 import socket
 import time
 
 import pytest
+from django.db import connection
 
 from apps.core.errors import InvalidInput
-from apps.providers import egress
+from apps.providers import egress, validation
 from apps.providers.adapters import completion_call
 from apps.providers.calls import EGRESS_REFUSED, Candidate, CompletionRequest, Message, ProviderFailure, Route
 from apps.providers.registry import key_mask, provider_spec_get, provider_specs_list
@@ -263,3 +265,22 @@ def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(fake_provider):
         assert outcome.result == "error" and outcome.status_code == 307
         assert fake_provider.requests == [{"path": "/v1/models", "provider": "openai"}]
         assert elsewhere.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_check_holds_no_database_connection_while_it_waits(fake_provider, monkeypatch, alice):
+    api_key = openai_key()
+    fake_provider.valid_keys.add(api_key)
+    spec = provider_spec_get("openai")
+    held = []
+
+    def models_list(**kwargs):
+        held.append(connection.connection is not None)
+        return spec.models_list(**kwargs)
+
+    watched = dataclasses.replace(spec, models_list=models_list)
+    monkeypatch.setattr(validation, "provider_spec_get", lambda name: watched)
+    assert type(alice).objects.filter(pk=alice.pk).exists()  # the request has done database work
+
+    assert key_live_validate(provider="openai", api_key=api_key).result == VALID
+    assert held == [False]
