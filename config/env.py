@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -191,8 +192,7 @@ def env_secret(
     if is_set(name):
         value = env_str(name)
     elif development and dev_file is not None:
-        created = not dev_file.exists()
-        value = read_or_create_secret(dev_file, generate or (lambda: secrets.token_urlsafe(48)))
+        value, created = secret_file_claim(dev_file, generate or (lambda: secrets.token_urlsafe(48)))
         if created and announce is not None:
             # Logging is not configured yet at import; WARNING still reaches stderr via the last-resort handler.
             logging.getLogger("apps.keys.vault").warning(
@@ -249,12 +249,35 @@ def new_master_key() -> str:
     return master_key_entry("v1")
 
 
-def read_or_create_secret(path: Path, generate) -> str:
+def read_or_create_secret(path: Path, generate: Callable[[], str]) -> str:
     """Development only: keep a generated secret in a git-ignored file so restarts reuse it."""
+    return secret_file_claim(path, generate)[0]
+
+
+def secret_file_claim(path: Path, generate: Callable[[], str]) -> tuple[str, bool]:
+    """(the secret in `path`, whether this call created it); the first of racing processes wins.
+
+    `make run` starts web workers, a Celery worker and beat at once on an empty var/: each may find
+    the file missing. Each writes its value to a private temporary file (mode 0600) and hard-links
+    it into place; the link fails when the name exists, so exactly one value is ever published,
+    whole, and every process (the losers too) returns the file's value.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        return path.read_text().strip()
+    try:
+        return path.read_text().strip(), False
+    except FileNotFoundError:
+        pass
     value = generate()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    return value
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(value + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_text().strip(), False
+    finally:
+        os.unlink(temporary)
+    return value, True

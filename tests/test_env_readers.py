@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_float, env_id_secret_pairs, env_int, env_list, env_secret
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -77,3 +85,55 @@ def test_previous_secrets_are_id_pairs_never_the_current_id(monkeypatch):
     assert env_id_secret_pairs(
         "GW_TEST_PAIRS", current_id="new", id_pattern=r"\w+", message="bad pairs", distinct=False
     ) == {"old": other}
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from config.env import secret_file_claim
+
+directory, me, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+
+
+def generate():
+    # Every racer has found the file missing before any of them writes: the race, every time.
+    (directory / f"ready-{me}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(directory.glob("ready-*"))) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("the other racers never arrived")
+        time.sleep(0.01)
+    return f"secret-of-{me}"
+
+
+value, created = secret_file_claim(directory / "var" / "dev-secret-key", generate)
+print(value, created)
+"""
+
+
+def test_processes_starting_together_on_an_empty_var_all_get_the_same_secret(tmp_path):
+    count = 5
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(tmp_path), str(me), str(count)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for me in range(count)
+    ]
+    answers = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+        answers.append(out.split())
+
+    secret = (tmp_path / "var" / "dev-secret-key").read_text().strip()
+    assert secret.startswith("secret-of-")
+    assert [value for value, _ in answers] == [secret] * count
+    assert [created for _, created in answers].count("True") == 1
+    assert stat.S_IMODE((tmp_path / "var" / "dev-secret-key").stat().st_mode) == 0o600
+    assert [path.name for path in (tmp_path / "var").iterdir()] == ["dev-secret-key"]  # no temporary files left

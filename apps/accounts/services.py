@@ -36,6 +36,7 @@ from apps.accounts.principal_cache import principal_cache_clear_on_commit
 from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sync, user_manageable_by
 from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_session_revoke, jwt_sessions_revoke
 from apps.audit.services import audit_event_record
+from apps.core.database import after_commit_released
 from apps.core.errors import Conflict, Forbidden, InvalidInput, RateLimited
 from apps.core.throttle import throttle_hit, throttle_key, throttle_retry_after
 
@@ -169,8 +170,14 @@ def _password_link(user: User) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
-def _password_link_mail(*, user: User, template: str, context: dict[str, object]) -> None:
-    """One of the product's own mails with a password link: `<template>_subject.txt` and `<template>.txt`."""
+def _password_link_mail(*, user: User, template: str, context: dict[str, object], audit: dict[str, object]) -> None:
+    """One of the product's own mails with a password link: `<template>_subject.txt` and `<template>.txt`.
+
+    Rendered now, sent once the caller's transaction commits (the admin's add form runs in one) with
+    no database connection held during the SMTP conversation, and audited (`audit`: the event's
+    fields) only once the mail server has taken it: a rolled-back change sends nothing, and no event
+    claims a mail that failed. A failed send raises to the caller, or to the code that committed.
+    """
     context = {
         "user": user,
         "username": user.get_username(),
@@ -181,7 +188,14 @@ def _password_link_mail(*, user: User, template: str, context: dict[str, object]
         **context,
     }
     subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-    send_mail(subject, render_to_string(f"{template}.txt", context), None, [user.email])
+    body = render_to_string(f"{template}.txt", context)
+    address = user.email
+
+    def send_and_audit() -> None:
+        send_mail(subject, body, None, [address])
+        audit_event_record(**audit)
+
+    after_commit_released(send_and_audit)
 
 
 def user_password_reset_send(*, user: User, actor: User) -> None:
@@ -198,13 +212,17 @@ def user_password_reset_send(*, user: User, actor: User) -> None:
         )
     invitation = not user.has_usable_password() and user.last_login is None
     template = "web/email/invitation" if invitation else "web/email/password_reset"
-    _password_link_mail(user=user, template=template, context={"requested_by": actor.get_username()})
-    audit_event_record(
-        action="user.invited" if invitation else "user.password_reset_sent",
-        actor=actor,
-        target_type="user",
-        target_id=user.pk,
-        data={"username": user.username},
+    _password_link_mail(
+        user=user,
+        template=template,
+        context={"requested_by": actor.get_username()},
+        audit={
+            "action": "user.invited" if invitation else "user.password_reset_sent",
+            "actor": actor,
+            "target_type": "user",
+            "target_id": user.pk,
+            "data": {"username": user.username},
+        },
     )
 
 
@@ -230,9 +248,17 @@ def user_password_reset_request(*, email: str, client_address: str) -> int:
     # Django's choice of accounts (active, with a usable password, the address matched without case).
     users = list(form.get_users(email))
     for user in users:
-        _password_link_mail(user=user, template="web/email/password_reset", context={"requested_by": ""})
-        audit_event_record(
-            action="user.password_reset_sent", actor=None, target_type="user", target_id=user.pk, data={"self": True}
+        _password_link_mail(
+            user=user,
+            template="web/email/password_reset",
+            context={"requested_by": ""},
+            audit={
+                "action": "user.password_reset_sent",
+                "actor": None,
+                "target_type": "user",
+                "target_id": user.pk,
+                "data": {"self": True},
+            },
         )
     return len(users)
 

@@ -8,7 +8,9 @@ a few such requests starve the pool. Two tools keep connections short-lived:
 - `database_work` for async code (the /mcp door): run sync ORM work in a thread and give the
   connection back as soon as it returns;
 - `ConnectionReleaseMiddleware` for Django views: give it back once the response is built,
-  before Django's handler sends it.
+  before Django's handler sends it;
+- `after_commit_released` for a wait inside a sync request (a mail): run it once the transaction
+  has committed, with the connection given back first.
 
 And `rows_insert` writes several new rows in one round trip (the tool pipeline's usage row and
 audit event).
@@ -50,6 +52,23 @@ async def database_work(func: Callable[..., T], /, *args: Any, **kwargs: Any) ->
             connections_release()
 
     return await sync_to_async(work)()
+
+
+def after_commit_released(func: Callable[[], object], /) -> None:
+    """Run `func`, a wait on the network (an SMTP conversation), once this thread's transaction has
+    committed (at once when there is none), with the thread's connections given back first.
+
+    A change that rolls back sends nothing, and the wait holds no connection. `func` may use the
+    database again afterwards (to audit what it sent): that takes a connection for that work only.
+    An exception from `func` reaches the caller when no transaction was open, else the code that
+    committed (Django's on_commit, not robust).
+    """
+
+    def run() -> None:
+        connections_release()
+        func()
+
+    transaction.on_commit(run)
 
 
 class ConnectionReleaseMiddleware:

@@ -2,8 +2,9 @@
 
 It uses the official SDKs so the request is exactly what the provider expects, with the base URL
 from settings (or the key's own, for OpenAI-compatible servers), SDK retries off and a short
-timeout: a person is waiting for the answer. Results carry our own wording, never the provider's
-error text, which can quote part of the key.
+timeout: a person is waiting for the answer. Like every provider call it goes through the address
+guard's HTTP client (apps.providers.egress), whichever provider: one rule for every outbound call.
+Results carry our own wording, never the provider's error text, which can quote part of the key.
 
 Whatever comes back (a 429, a 5xx, an HTML page from a proxy, a 200 whose body is not the
 provider's models list), the answer is a result, never an exception: a 200 counts as "valid"
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from apps.core.database import connections_release
 from apps.providers import egress
 from apps.providers.plugins.base import (
     CONNECTION,
@@ -62,8 +64,11 @@ def key_live_validate(*, provider: str, api_key: str, base_url: str = "") -> Liv
     """Ask the provider whether this key is accepted. Never raises for provider-side failures."""
     spec = provider_spec_get(provider)
     name = spec.display_name
+    # A person waits on the provider for up to the validation timeout: no database connection meanwhile.
+    connections_release()
     try:
-        seen = spec.models_list(api_key=api_key, base_url=spec.route_base_url(base_url))
+        with egress.guarded_http_client(timeout=validation_timeout()) as http_client:
+            seen = spec.models_list(api_key=api_key, base_url=spec.route_base_url(base_url), http_client=http_client)
     except Exception as exc:
         failure = spec.failure_of(exc)
         if failure is None:

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.mail import send_mail
 from django.db import transaction
 
+from apps.core.database import after_commit_released
 from apps.quotas.models import Notification
 
 EMAIL_SUBJECTS = {
@@ -20,7 +21,8 @@ EMAIL_SUBJECTS = {
 
 
 def notification_send(*, user, kind: str, message: str, data: dict[str, Any], dedup_key: str) -> Notification | None:
-    """Store the notification and email it after commit; None when one with this key was already sent."""
+    """Store the notification and email it after commit, holding no connection meanwhile; None when one
+    with this key was already sent."""
     with transaction.atomic():
         notification, created = Notification.objects.get_or_create(
             user=user, dedup_key=dedup_key, defaults={"kind": kind, "message": message, "data": data}
@@ -29,7 +31,8 @@ def notification_send(*, user, kind: str, message: str, data: dict[str, Any], de
         return None
     if user.email:
         subject = EMAIL_SUBJECTS.get(kind, "Todo MCP Gateway")
-        transaction.on_commit(lambda: _email(subject=subject, address=user.email, message=message))
+        address = user.email
+        after_commit_released(lambda: _email(subject=subject, address=address, message=message))
     return notification
 
 

@@ -157,10 +157,13 @@ def _reset_path(message) -> str:
     return re.search(r"https?://[^/\s]+(/accounts/password-reset/\S+/)", message.body).group(1)
 
 
-def test_operators_send_a_reset_link_and_the_owner_chooses_the_password(olivia, alice):
-    response = admin_client(olivia).post(
-        USERS, {"action": "send_password_reset", "_selected_action": [alice.pk]}, follow=True
-    )
+def test_operators_send_a_reset_link_and_the_owner_chooses_the_password(
+    olivia, alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the mail goes once the change commits
+        response = admin_client(olivia).post(
+            USERS, {"action": "send_password_reset", "_selected_action": [alice.pk]}, follow=True
+        )
 
     assert "Sent 1 password reset link(s)." in response.content.decode()
     assert [message.to for message in mail.outbox] == [[alice.email]]
@@ -186,7 +189,7 @@ def test_the_reset_action_refuses_accounts_the_operator_may_not_manage(olivia, s
     assert mail.outbox == []
 
 
-def test_operators_add_accounts_with_a_role_and_no_password(olivia):
+def test_operators_add_accounts_with_a_role_and_no_password(olivia, django_capture_on_commit_callbacks):
     client = admin_client(olivia)
     form = client.get(f"{USERS}add/")
     html = form.content.decode()
@@ -196,9 +199,10 @@ def test_operators_add_accounts_with_a_role_and_no_password(olivia):
     refused = client.post(
         f"{USERS}add/", {"username": "mallory", "email": "m@example.test", "timezone": "UTC", "role": "operator"}
     )
-    created = client.post(
-        f"{USERS}add/", {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "auditor"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            f"{USERS}add/", {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "auditor"}
+        )
 
     assert refused.status_code == 200 and not User.objects.filter(username="mallory").exists()
     assert created.status_code == 302
@@ -208,11 +212,14 @@ def test_operators_add_accounts_with_a_role_and_no_password(olivia):
     assert [message.to for message in mail.outbox] == [["erin@example.test"]]
 
 
-def test_an_added_account_is_invited_in_the_products_words_with_the_public_link(olivia, settings):
+def test_an_added_account_is_invited_in_the_products_words_with_the_public_link(
+    olivia, settings, django_capture_on_commit_callbacks
+):
     settings.PUBLIC_BASE_URL = "https://todo.example.org/gateway"
-    admin_client(olivia).post(
-        f"{USERS}add/", {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "user"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client(olivia).post(
+            f"{USERS}add/", {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "user"}
+        )
 
     (message,) = mail.outbox
     assert message.subject == "You have an account on Todo MCP Gateway"
@@ -232,8 +239,9 @@ def test_an_added_account_is_invited_in_the_products_words_with_the_public_link(
     assert (event.actor_id, event.data["username"]) == (olivia.pk, "erin")
 
 
-def test_a_reset_an_operator_sends_says_who_sent_it(olivia, alice):
-    admin_client(olivia).post(USERS, {"action": "send_password_reset", "_selected_action": [alice.pk]})
+def test_a_reset_an_operator_sends_says_who_sent_it(olivia, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client(olivia).post(USERS, {"action": "send_password_reset", "_selected_action": [alice.pk]})
 
     (message,) = mail.outbox
     assert "olivia, an operator of Todo MCP Gateway" in message.body and "the account alice" in message.body

@@ -22,6 +22,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.database import after_commit_released
 from apps.core.errors import ServiceUnavailable
 from apps.keys.models import ProviderKey
 from apps.keys.selectors import SECRET_COLUMNS
@@ -90,15 +91,18 @@ def provider_key_refused(*, key_id: int, status_code: int | None) -> str:
     _audit("provider_key.refused", actor=None, key=key, outcome="failure", status_code=status_code)
     answer_invalidate_user(user_id=key.owner_id)
     if key.owner.email:
-        try:
-            send_mail(
-                subject=f"Your {spec.display_name} key '{key.label}' was refused",
-                message=f"{notice}\n\nThe gateway will not use this key again until you rotate or re-validate it.",
-                from_email=None,
-                recipient_list=[key.owner.email],
-            )
-        except Exception:  # the notice is also in the call's result; a mail outage must not fail the call
-            logger.warning("Could not mail the refused-key notice for key %s", key.pk)
+        subject = f"Your {spec.display_name} key '{key.label}' was refused"
+        body = f"{notice}\n\nThe gateway will not use this key again until you rotate or re-validate it."
+        address, key_id = key.owner.email, key.pk
+
+        def mail() -> None:
+            try:
+                send_mail(subject=subject, message=body, from_email=None, recipient_list=[address])
+            except Exception:  # the notice is also in the call's result; a mail outage must not fail the call
+                logger.warning("Could not mail the refused-key notice for key %s", key_id)
+
+        # Mid-call: the mail server's wait holds no connection, and nothing goes out for a rolled-back mark.
+        after_commit_released(mail)
     return notice
 
 

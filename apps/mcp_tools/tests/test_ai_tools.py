@@ -106,11 +106,14 @@ def test_offline_serves_a_cached_answer_where_one_exists(fake_provider, alice, a
     assert other["offline"] is True and "AI_OFFLINE" in other["offline_reason"]
 
 
-def test_a_refused_key_is_marked_invalid_audited_and_the_next_key_answers(fake_provider, alice, alice_client):
+def test_a_refused_key_is_marked_invalid_audited_and_the_next_key_answers(
+    fake_provider, alice, alice_client, django_capture_on_commit_callbacks
+):
     refused = store_key(fake_provider, alice, label="Old")
     store_key(fake_provider, alice, label="Spare")
     fake_provider.behaviours[refused] = fake.UNAUTHORIZED
-    result = result_of(alice_client, "ai_complete", {"prompt": "hello"})
+    with django_capture_on_commit_callbacks(execute=True):  # the owner's mail goes once the mark commits
+        result = result_of(alice_client, "ai_complete", {"prompt": "hello"})
     assert result["offline"] is False and result["provider"] == "openai"
     assert "refused your key 'Old'" in result["notices"][0]
     assert "platform.openai.com/api-keys" in result["notices"][0]

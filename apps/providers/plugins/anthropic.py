@@ -111,7 +111,7 @@ def complete(candidate: Candidate, request: CompletionRequest, http_client: http
     return parse(json.loads(body), provider=candidate.route.provider, model=candidate.route.model)
 
 
-def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | None = None) -> ModelsList:
+def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client) -> ModelsList:
     with _sdk().Anthropic(
         api_key=api_key, base_url=base_url, max_retries=0, timeout=validation_timeout(), http_client=http_client
     ) as client:

@@ -131,7 +131,8 @@ class ModelsList:
     count: int | None
 
 
-# models_list(api_key=..., base_url=..., http_client=...) -> ModelsList
+# models_list(api_key=..., base_url=..., http_client=...) -> ModelsList; http_client is the address guard's
+# (validation.py passes it), so a provider module never lets its SDK build a client of its own
 ModelsListCall = Callable[..., ModelsList]
 # complete(candidate, request, http_client) -> CompletionResponse; raises Malformed for a body not in its format
 CompleteCall = Callable[[Candidate, CompletionRequest, httpx2.Client], CompletionResponse]

@@ -180,7 +180,7 @@ def complete(candidate: Candidate, request: CompletionRequest, http_client: http
     return parse(json.loads(body or ""), provider=candidate.route.provider, model=candidate.route.model)
 
 
-def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | None = None) -> ModelsList:
+def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client) -> ModelsList:
     client = _client(api_key=api_key, base_url=base_url, timeout_seconds=validation_timeout(), http_client=http_client)
     try:
         page = client.models.list(config={"page_size": 50}).page

@@ -1,26 +1,18 @@
 """Any server that speaks OpenAI's Chat Completions format (OpenRouter, Groq, a local gateway...).
 
 The user gives the base URL with the key; it is checked by the outbound guard (apps.providers.egress)
-when stored and again at every connection. The wire format and error reading are OpenAI's.
+when stored and again at every connection (the key check and calls get the guard's HTTP client).
+The wire format and error reading are OpenAI's.
 """
 
 from __future__ import annotations
 
 import re
 
-import httpx2
-
-from apps.providers import egress
 from apps.providers.plugins import openai as openai_wire
-from apps.providers.plugins.base import KeyFormat, ModelsList, ProviderSpec, secret_pattern, validation_timeout
+from apps.providers.plugins.base import KeyFormat, ProviderSpec, secret_pattern
 
 _COMPATIBLE_ALPHABET = re.compile(r"^[A-Za-z0-9._~+/=:-]+\Z")
-
-
-def models_list(*, api_key: str, base_url: str, http_client: httpx2.Client | None = None) -> ModelsList:
-    # The user's URL: every address is checked at connection time, whatever the caller passed.
-    with egress.guarded_http_client(timeout=validation_timeout()) as guarded:
-        return openai_wire.models_list(api_key=api_key, base_url=base_url, http_client=guarded)
 
 
 PROVIDER = ProviderSpec(
@@ -42,7 +34,7 @@ PROVIDER = ProviderSpec(
     base_url_setting=None,
     default_model_setting=None,
     default_model="",
-    models_list=models_list,
+    models_list=openai_wire.models_list,
     complete=openai_wire.complete,
     failure_of=openai_wire.failure_of,
     mask_prefixes=("sk-or-", "sk-", "gsk_"),

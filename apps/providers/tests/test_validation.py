@@ -1,10 +1,14 @@
+import dataclasses
 import socket
 import time
 
 import pytest
+from django.db import connection
 
 from apps.core.errors import InvalidInput
-from apps.providers import egress
+from apps.providers import egress, validation
+from apps.providers.adapters import completion_call
+from apps.providers.calls import EGRESS_REFUSED, Candidate, CompletionRequest, Message, ProviderFailure, Route
 from apps.providers.registry import key_mask, provider_spec_get, provider_specs_list
 from apps.providers.tests.fake_provider import fake_provider_running
 from apps.providers.tests.keys import anthropic_key, compatible_key, gemini_key, openai_key
@@ -81,6 +85,30 @@ def test_private_addresses_are_refused_at_connect_time_when_not_allowed(fake_pro
 
     assert outcome.result == "error" and "private, loopback" in outcome.detail
     assert fake_provider.requests == [], "the key never left the process"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "openai_compatible"])
+def test_a_key_check_goes_through_the_address_guard_like_a_call(fake_provider, settings, provider):
+    # Every base URL points at the loopback fake: with private networks not allowed, the guard refuses
+    # the key check with the words it refuses a completion with, and the key never leaves the process.
+    wire = "openai" if provider == "openai_compatible" else provider
+    api_key = compatible_key() if provider == "openai_compatible" else MAKERS[provider]()
+    fake_provider.valid_keys.add(api_key)
+    base_url = getattr(fake_provider, f"{wire}_base_url")
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = False
+
+    checked = key_live_validate(
+        provider=provider, api_key=api_key, base_url=base_url if provider == "openai_compatible" else ""
+    )
+    with pytest.raises(ProviderFailure) as called:
+        completion_call(
+            Candidate(route=Route(provider, base_url, "m"), key_id=0, key_label="main", api_key=api_key),
+            CompletionRequest(messages=(Message("user", "hello"),)),
+        )
+
+    assert called.value.kind == EGRESS_REFUSED and "private, loopback" in called.value.message
+    assert checked.result == "error" and checked.detail == called.value.message
+    assert fake_provider.requests == []
 
 
 def test_a_host_name_that_resolves_to_loopback_is_refused_at_connect_time(fake_provider, settings):
@@ -237,3 +265,22 @@ def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(fake_provider):
         assert outcome.result == "error" and outcome.status_code == 307
         assert fake_provider.requests == [{"path": "/v1/models", "provider": "openai"}]
         assert elsewhere.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_check_holds_no_database_connection_while_it_waits(fake_provider, monkeypatch, alice):
+    api_key = openai_key()
+    fake_provider.valid_keys.add(api_key)
+    spec = provider_spec_get("openai")
+    held = []
+
+    def models_list(**kwargs):
+        held.append(connection.connection is not None)
+        return spec.models_list(**kwargs)
+
+    watched = dataclasses.replace(spec, models_list=models_list)
+    monkeypatch.setattr(validation, "provider_spec_get", lambda name: watched)
+    assert type(alice).objects.filter(pk=alice.pk).exists()  # the request has done database work
+
+    assert key_live_validate(provider="openai", api_key=api_key).result == VALID
+    assert held == [False]
