@@ -93,7 +93,11 @@ def test_a_refusal_flood_adds_no_row_per_request_and_stays_a_429_when_recording_
     settings.QUOTA_USER_RATE = "1/hour"
     settings.QUOTA_USER_BURST = 1
     statuses = {alice_client.get("/api/todos/").status_code for _ in range(60)}
-    assert statuses == {200, 429} and _refusal_events() == []
+    events = _refusal_events()
+    # 59 refusals, no row for any of them. A flood slowed down enough to cross a minute's end (on a
+    # loaded CI machine) has that closed minute written once, with its count: still not one per request.
+    assert statuses == {200, 429} and len(events) <= 1
+    assert all(1 <= event.data["count"] <= 59 for event in events)
 
     def broken(taken):
         raise RuntimeError("audit table unavailable")
