@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -180,8 +181,21 @@ class UserAdmin(BaseUserAdmin):
             # After the groups are saved, so the role wins over a hand-edited group list.
             user_role_change(user=user, role=role, actor=request.user)
         if not change and not user.has_usable_password() and user.email:
-            user_password_reset_send(user=user, actor=request.user)
-            self.message_user(request, f"A link to choose a password was emailed to {user.email}.", messages.INFO)
+            # Once the new account has committed (the add form runs in a transaction), so a mail server
+            # outage leaves the account and a message saying so, not an error page, and the message
+            # tells what happened rather than what was meant to.
+            def invite() -> None:
+                try:
+                    user_password_reset_send(user=user, actor=request.user)
+                except DomainError as exc:
+                    self.message_user(
+                        request, f"{user.username} was added, but no link was sent: {exc.message}", messages.WARNING
+                    )
+                else:
+                    note = f"A link to choose a password was emailed to {user.email}."
+                    self.message_user(request, note, messages.INFO)
+
+            transaction.on_commit(invite)
 
     @admin.action(description="Email a password reset link", permissions=["change"])
     def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

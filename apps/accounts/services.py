@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -37,8 +39,10 @@ from apps.accounts.roles import ROLES, STAFF_ROLES, roles_grantable_by, roles_sy
 from apps.accounts.tokens import TokenPair, jwt_pair_issue, jwt_session_revoke, jwt_sessions_revoke
 from apps.audit.services import audit_event_record
 from apps.core.database import after_commit_released
-from apps.core.errors import Conflict, Forbidden, InvalidInput, RateLimited
+from apps.core.errors import Conflict, Forbidden, InvalidInput, RateLimited, ServiceUnavailable
 from apps.core.throttle import throttle_hit, throttle_key, throttle_retry_after
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -192,7 +196,15 @@ def _password_link_mail(*, user: User, template: str, context: dict[str, object]
     address = user.email
 
     def send_and_audit() -> None:
-        send_mail(subject, body, None, [address])
+        try:
+            send_mail(subject, body, None, [address])
+        except (smtplib.SMTPException, OSError) as exc:
+            # A mail server that is down or refuses is an outage to report (503), never a 500; the
+            # log names the account, not the address or the link.
+            logger.warning("Password-link mail for user %s not sent: %s", user.pk, type(exc).__name__)
+            raise ServiceUnavailable(
+                "The mail server is unavailable, so no mail was sent. Try again later.", code="mail_unavailable"
+            ) from None
         audit_event_record(**audit)
 
     after_commit_released(send_and_audit)
@@ -230,7 +242,7 @@ def user_password_reset_request(*, email: str, client_address: str) -> int:
     """Someone asks for a reset link by email address: each active account with that address and a
     usable password gets a one-time link. The answer never says whether the address is known,
     and requests are limited per address and per email, so the page cannot be used to flood an inbox.
-    Returns how many mails went out (for tests; never shown)."""
+    Returns how many mails the mail server took (for tests; never shown)."""
     email = (email or "").strip()
     throttle_hit(
         rate=settings.PASSWORD_RESET_RATE,
@@ -247,20 +259,27 @@ def user_password_reset_request(*, email: str, client_address: str) -> int:
         raise InvalidInput("Enter a valid email address.", details={"email": list(form.errors.get("email", []))})
     # Django's choice of accounts (active, with a usable password, the address matched without case).
     users = list(form.get_users(email))
+    sent = 0
     for user in users:
-        _password_link_mail(
-            user=user,
-            template="web/email/password_reset",
-            context={"requested_by": ""},
-            audit={
-                "action": "user.password_reset_sent",
-                "actor": None,
-                "target_type": "user",
-                "target_id": user.pk,
-                "data": {"self": True},
-            },
-        )
-    return len(users)
+        try:
+            _password_link_mail(
+                user=user,
+                template="web/email/password_reset",
+                context={"requested_by": ""},
+                audit={
+                    "action": "user.password_reset_sent",
+                    "actor": None,
+                    "target_type": "user",
+                    "target_id": user.pk,
+                    "data": {"self": True},
+                },
+            )
+        except ServiceUnavailable:
+            # The same answer as for an unknown address (logged above, as Django's own reset form
+            # does): an error only for known addresses would tell who has an account.
+            continue
+        sent += 1
+    return sent
 
 
 def refresh_token_revoke_by_id(*, token: OutstandingToken, actor: User) -> bool:

@@ -14,6 +14,7 @@ from django.test import Client
 from apps.accounts.models import User
 from apps.accounts.services import user_password_reset_send
 from apps.audit.models import AuditEvent
+from apps.core.errors import ServiceUnavailable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,11 +88,49 @@ def test_a_change_that_rolls_back_sends_no_mail_and_records_nothing(olivia, alic
     assert not AuditEvent.objects.filter(action="user.password_reset_sent").exists()
 
 
-def test_a_mail_the_server_refused_is_not_audited_as_sent(olivia, alice):
+def test_a_mail_the_server_refused_is_not_audited_as_sent(olivia, alice, caplog):
     ConnectionWatchingBackend.refuse = True
 
-    with pytest.raises(smtplib.SMTPException):
+    with pytest.raises(ServiceUnavailable) as refused:
         user_password_reset_send(user=alice, actor=olivia)
 
+    assert refused.value.code == "mail_unavailable"
     assert len(seen) == 1 and mail.outbox == []
     assert not AuditEvent.objects.filter(action="user.password_reset_sent").exists()
+    assert alice.email not in caplog.text and "SMTPServerDisconnected" in caplog.text
+
+
+def test_with_the_mail_server_down_the_public_page_answers_as_for_any_address(client, alice):
+    ConnectionWatchingBackend.refuse = True
+
+    known = client.post("/accounts/password-reset/", {"email": alice.email})
+    unknown = client.post("/accounts/password-reset/", {"email": "nobody@example.test"})
+
+    # No error page, and none that only a known address would get.
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert len(seen) == 1 and mail.outbox == []
+    assert not AuditEvent.objects.filter(action="user.password_reset_sent").exists()
+
+
+def test_with_the_mail_server_down_the_admin_says_what_was_not_sent(olivia, alice):
+    ConnectionWatchingBackend.refuse = True
+    client = operator_client(olivia)
+
+    action = client.post(
+        "/admin/accounts/user/", {"action": "send_password_reset", "_selected_action": [alice.pk]}, follow=True
+    )
+    added = client.post(
+        "/admin/accounts/user/add/",
+        {"username": "erin", "email": "erin@example.test", "timezone": "UTC", "role": "user"},
+        follow=True,
+    )
+
+    assert action.status_code == added.status_code == 200
+    notes = [str(message) for response in (action, added) for message in response.context["messages"]]
+    assert f"Not sent to {alice.username}: The mail server is unavailable, so no mail was sent." in " ".join(notes)
+    assert any(note.startswith("erin was added, but no link was sent") for note in notes)
+    assert not any("was emailed" in note for note in notes)
+    assert User.objects.filter(username="erin").exists()
+    assert mail.outbox == []
+    assert not AuditEvent.objects.filter(action__in=["user.invited", "user.password_reset_sent"]).exists()
