@@ -170,10 +170,18 @@ def django_db_modify_db_settings_xdist_suffix(request: pytest.FixtureRequest) ->
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
     """pytest-django's setup, except that xdist workers copy one migrated template (config/test_databases.py)."""
     from django.test.utils import setup_databases, teardown_databases
-    from pytest_django.fixtures import _get_databases_for_setup
+    from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
 
     aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
     run_id = template_run_id(request.config)
@@ -186,7 +194,10 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         ):
             yield
         return
-    keepdb = request.config.option.reuse_db and not request.config.option.create_db
+    # pytest-django's own, as it stands in pytest_django.fixtures.django_db_setup.
+    if not django_db_use_migrations:
+        _disable_migrations()
+    keepdb = django_db_keepdb and not django_db_createdb
     with django_db_blocker.unblock():
         db_cfg = setup_databases(
             verbosity=request.config.option.verbose,
@@ -196,7 +207,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
             keepdb=keepdb,
         )
     yield
-    if not keepdb:
+    if not django_db_keepdb:
         with django_db_blocker.unblock():
             teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 

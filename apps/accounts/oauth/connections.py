@@ -21,7 +21,7 @@ from oauth2_provider.models import (
 
 from apps.accounts.models import OAuthClientBlock, OAuthConnection, User
 from apps.accounts.oauth.events import client_host, client_label, oauth_event_record
-from apps.accounts.principal_cache import principal_cache_clear
+from apps.accounts.principal_cache import principal_cache_clear_on_commit
 from apps.core.errors import NotFound
 
 
@@ -109,7 +109,7 @@ def connection_disconnect(*, user: User, connection_id: int) -> None:
     revoked = _client_tokens_revoke(user=user, application=application)
     connection.delete()
     oauth_event_record("oauth.disconnected", actor=user, client=application, access_tokens_revoked=revoked)
-    transaction.on_commit(principal_cache_clear)
+    principal_cache_clear_on_commit()
 
 
 @transaction.atomic
@@ -130,7 +130,7 @@ def connections_disconnect_all(*, user: User) -> list[str]:
     names = sorted(client_label(application) for application in clients)
     _client_tokens_revoke(user=user, application=None)
     OAuthConnection.objects.filter(user=user).delete()
-    transaction.on_commit(principal_cache_clear)
+    principal_cache_clear_on_commit()
     return names
 
 
@@ -142,7 +142,7 @@ def oauth_client_block(*, application: Any, actor: User) -> None:
     oauth_event_record(
         "oauth.client_disabled", actor=actor, client=application, category="admin", access_tokens_revoked=revoked
     )
-    transaction.on_commit(principal_cache_clear)
+    principal_cache_clear_on_commit()
 
 
 @transaction.atomic
