@@ -25,6 +25,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from config.test_databases import cloned_databases, template_run_id
+from tests import startup
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -146,6 +147,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         if count:
             tests = "1 test needs" if count == 1 else f"{count} tests need"
             terminalreporter.write_line(f"{tests} {what}, left out here; run them with: {command}", yellow=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    # tests/startup.py refuses to start settings for a test not marked own_environment.
+    startup.running_test = item
+    try:
+        yield
+    finally:
+        startup.running_test = None
 
 
 @pytest.hookimpl(hookwrapper=True)

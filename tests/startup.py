@@ -3,6 +3,10 @@
 Only a few variables pass through from the test run (PATH and friends), so DATABASE_URL or a vault
 key in the developer's shell cannot change what a start-up test sees. `production=True` starts from a
 complete, valid production environment; pass NAME=None to remove a variable, NAME="..." to set one.
+
+Such a test never sees the run's DATABASE_URL or REDIS_URL, so it runs alike in both of .ci/run's
+modes: it must be marked `own_environment` (run once, in the default mode), and start_settings refuses
+to run in a test that is not (conftest.py tells it which test is running).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PASSTHROUGH = {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}
 SETUP_ONLY = "import django; django.setup()"
+# The pytest item running now, set by conftest.py around each test (None outside pytest).
+running_test = None
 PRODUCTION_ENV = {
     "APP_ENV": "production",
     "SECRET_KEY": "s" * 50,
@@ -29,6 +35,11 @@ PRODUCTION_ENV = {
 def start_settings(
     var_dir: Path, *, code: str = SETUP_ONLY, production: bool = True, **env: str | None
 ) -> subprocess.CompletedProcess:
+    if running_test is not None and not running_test.get_closest_marker("own_environment"):
+        raise AssertionError(
+            f"{running_test.nodeid} starts a process with an environment of its own: mark it "
+            "@pytest.mark.own_environment, so .ci/run runs it once (in the default mode), not twice."
+        )
     environment = {key: value for key, value in os.environ.items() if key in PASSTHROUGH}
     environment.update(DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(var_dir))
     if production:

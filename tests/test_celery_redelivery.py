@@ -156,6 +156,7 @@ SHOW_BROKER_OPTIONS = (
 )
 
 
+@pytest.mark.own_environment
 def test_the_broker_redelivers_within_the_configured_visibility_timeout(tmp_path):
     result = start_settings(
         tmp_path,
@@ -171,6 +172,7 @@ def test_the_broker_redelivers_within_the_configured_visibility_timeout(tmp_path
     assert "('visibility_timeout', 360)" in default.stdout, default.stderr
 
 
+@pytest.mark.own_environment
 def test_the_visibility_timeout_must_outlast_the_longest_task(tmp_path):
     result = start_settings(tmp_path, CELERY_TASK_TIME_LIMIT="600", CELERY_VISIBILITY_TIMEOUT_SECONDS="300")
     assert result.returncode != 0

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -8,6 +9,12 @@ def _ensure_policies(sender: AppConfig, **kwargs: Any) -> None:
     from apps.mcp_tools.pipeline.policies import policies_ensure
 
     policies_ensure()
+
+
+def _tool_schemas_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from apps.mcp_tools.pipeline.registry import schema_errors
+
+    return [checks.Error(error, id="mcp_tools.E001") for error in schema_errors()]
 
 
 class McpToolsConfig(AppConfig):
@@ -24,4 +31,5 @@ class McpToolsConfig(AppConfig):
 
         tool_source_register(TOOL_SOURCE)
 
+        checks.register(_tool_schemas_check)
         post_migrate.connect(_ensure_policies, sender=self, dispatch_uid="mcp_tools.policies")

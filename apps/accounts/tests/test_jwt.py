@@ -219,6 +219,7 @@ def test_register_is_throttled_globally(anon_client):
     assert _register(anon_client, "user99", address="192.0.2.1").status_code == 429
 
 
+@pytest.mark.own_environment
 def test_registration_is_closed_by_default_in_production_and_open_in_development(tmp_path):
     from tests.startup import start_settings
 

@@ -250,6 +250,7 @@ def test_a_token_may_list_provider_keys_with_profile_read_but_never_change_them(
         assert response.json()["error"]["code"] == "token_not_allowed"
 
 
+@pytest.mark.own_environment
 def test_production_needs_a_pat_pepper_of_32_characters(tmp_path):
     missing = start_settings(tmp_path, PAT_PEPPER=None)
     assert missing.returncode != 0

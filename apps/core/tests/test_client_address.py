@@ -50,6 +50,7 @@ def test_django_requests_and_asgi_scopes_give_the_same_answer(settings):
     assert client_address(request) == client_address_from_scope(scope) == "10.0.0.9"
 
 
+@pytest.mark.own_environment
 def test_production_refuses_a_bad_proxy_count(tmp_path):
     from tests.startup import start_settings
 

@@ -51,6 +51,7 @@ def _start_production(tmp_path: Path, **extra: str | None) -> subprocess.Complet
     return start_settings(tmp_path, **{"VAULT_MASTER_KEYS": None, "VAULT_FINGERPRINT_PEPPER": None, **extra})
 
 
+@pytest.mark.own_environment
 def test_production_refuses_to_start_without_a_keyring(tmp_path):
     result = _start_production(tmp_path, VAULT_FINGERPRINT_PEPPER="p" * 40)
 
@@ -59,6 +60,7 @@ def test_production_refuses_to_start_without_a_keyring(tmp_path):
     assert not (tmp_path / "vault-master-keys").exists()
 
 
+@pytest.mark.own_environment
 def test_production_refuses_to_start_with_a_malformed_keyring(tmp_path):
     result = _start_production(tmp_path, VAULT_MASTER_KEYS="v1:c2hvcnQ=", VAULT_FINGERPRINT_PEPPER="p" * 40)
 
@@ -66,6 +68,7 @@ def test_production_refuses_to_start_with_a_malformed_keyring(tmp_path):
     assert "must decode to 32 bytes" in result.stderr
 
 
+@pytest.mark.own_environment
 def test_production_refuses_to_start_without_a_pepper(tmp_path):
     result = _start_production(tmp_path, VAULT_MASTER_KEYS=master_key("v1"))
 
@@ -73,6 +76,7 @@ def test_production_refuses_to_start_without_a_pepper(tmp_path):
     assert "VAULT_FINGERPRINT_PEPPER must be set in production" in result.stderr
 
 
+@pytest.mark.own_environment
 def test_production_starts_with_a_keyring_from_a_file(tmp_path):
     keyring_file = tmp_path / "keyring"
     keyring_file.write_text(master_key("v2") + "," + master_key("v1") + "\n")
@@ -82,6 +86,7 @@ def test_production_starts_with_a_keyring_from_a_file(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.own_environment
 def test_development_generates_the_keyring_and_pepper_once_with_a_loud_warning(tmp_path):
     code = "from django.conf import settings as s; print(s.VAULT_MASTER_KEYS[:3])"  # the settings generate them
 
@@ -99,6 +104,7 @@ def test_development_generates_the_keyring_and_pepper_once_with_a_loud_warning(t
     assert keyring_file.read_text().strip().split(":", 1)[1] not in first.stderr
 
 
+@pytest.mark.own_environment
 def test_production_refuses_a_provider_base_url_that_is_not_http(tmp_path):
     result = _start_production(
         tmp_path,

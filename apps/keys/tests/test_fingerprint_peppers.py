@@ -159,6 +159,7 @@ def test_previous_peppers_are_hidden_from_debug_pages(settings):
         ("", "bad id!"),  # an id that cannot be stored
     ],
 )
+@pytest.mark.own_environment
 def test_a_malformed_pepper_keyring_stops_start_up(tmp_path, previous, current_id):
     result = start_settings(
         tmp_path,

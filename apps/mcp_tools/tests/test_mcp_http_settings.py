@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from django.conf import settings
 
 from tests.startup import start_settings
+
+# Each test starts the settings in a fresh interpreter with an environment of its own.
+pytestmark = pytest.mark.own_environment
 
 
 def _settings_with(**overrides: str) -> subprocess.CompletedProcess:

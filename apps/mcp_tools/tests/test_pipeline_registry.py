@@ -1,9 +1,10 @@
-"""The registry: one registration is all a new tool needs; bad registrations fail at import time."""
+"""The registry: one registration is all a new tool needs; bad registrations fail at import time, and a
+schema that is not valid JSON Schema fails the system checks (`manage.py check`, `migrate`, the gate)."""
 
 from __future__ import annotations
 
 import pytest
-from jsonschema.exceptions import SchemaError
+from django.core import checks
 
 from apps.mcp_tools.models import ToolCall, ToolPolicy
 from apps.mcp_tools.pipeline import registry
@@ -80,10 +81,24 @@ def test_a_name_can_be_registered_only_once(scratch_registry):
         {"required_scope": "todos:everything"},
         {"annotations": {"readOnlyHint": True}},
         {"input_schema": {"type": "object", "properties": {}}},
-        {"input_schema": {"type": "object", "additionalProperties": False, "properties": {"x": {"type": "nope"}}}},
         {"output_schema": {"type": "array"}},
     ],
 )
 def test_a_malformed_registration_is_refused(scratch_registry, overrides):
-    with pytest.raises((ValueError, SchemaError)):
+    with pytest.raises(ValueError):
         tool_register(_spec(**overrides))
+
+
+def test_every_registered_schema_is_valid_json_schema():
+    assert registry.schema_errors() == []
+    assert not [message for message in checks.run_checks() if message.id == "mcp_tools.E001"]
+
+
+def test_a_schema_that_is_not_json_schema_fails_the_system_checks(scratch_registry):
+    bad = {"type": "object", "additionalProperties": False, "properties": {"x": {"type": "nope"}}}
+    tool_register(_spec(input_schema=bad))
+    messages = [message for message in checks.run_checks() if message.id == "mcp_tools.E001"]
+    assert [message.msg for message in messages] == [
+        "Tool 'scratch': the input schema is not valid JSON Schema: 'nope' is not valid under any of the given schemas"
+    ]
+    assert messages[0].level == checks.ERROR

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.startup import start_settings
+
+# Each test starts the settings in a fresh interpreter with an environment of its own.
+pytestmark = pytest.mark.own_environment
 
 PROBE = (
     "import sys, django; django.setup(); import config.asgi; "
