@@ -10,7 +10,7 @@ from tests.startup import start_settings
 
 
 def test_a_test_not_marked_own_environment_cannot_start_settings(tmp_path):
-    with pytest.raises(AssertionError, match="mark it @pytest.mark.own_environment"):
+    with pytest.raises(AssertionError, match=r"mark it @pytest\.mark\.own_environment"):
         start_settings(tmp_path)
 
 

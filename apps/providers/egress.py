@@ -62,6 +62,10 @@ def address_is_public(address: str) -> bool:
         return _ip_is_public(ip.ipv4_mapped)
     # `2002:7f00:1::` is 127.0.0.1 to a 6to4 relay, though the IPv6 registry calls 2002::/16 global:
     # a transition form passes only if every IPv4 address inside it and the IPv6 address both pass.
+    # 6to4 is the exception: the block is nothing but the IPv4 address it carries, and Python's own
+    # verdict on it changed within 3.11 (3.11.2, Debian 12's, calls all of 2002::/16 private).
+    if ip.sixtofour is not None:
+        return _ip_is_public(ip.sixtofour)
     return all(_ip_is_public(inner) for inner in _ipv4_inside(ip)) and _ip_is_public(ip)
 
 
