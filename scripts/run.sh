@@ -14,12 +14,9 @@ PORT="${PORT:-8000}"
 # Links the app prints (demo login, MCP metadata) must name the address actually served.
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"
 
-# Creates a missing PostgreSQL database when the role may; otherwise one line says what to do.
-python manage.py database_ensure
-python manage.py migrate --no-input
-if [ "$APP_ENV" = "development" ]; then
-  python manage.py bootstrap_demo
-fi
+# One Django start for database_ensure (a missing PostgreSQL database is created when the role may;
+# otherwise one line says what to do), migrate and, in development, bootstrap_demo.
+python manage.py prepare
 
 pids=()
 stop_children() {
