@@ -18,6 +18,7 @@ is deselected, every need must be met, and a test skipped for any reason counts 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -94,6 +95,8 @@ def _needs_apply(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Before every other plugin, so `-m "postgres or redis"` also selects the tests marked `services`,
     # and `-m browser` every test that drives the browser (derived from the fixture, none forgotten).
     for item in items:
+        if item.get_closest_marker("pure") and _uses_database(item):
+            raise pytest.UsageError(f"{item.nodeid} is marked pure but uses the database: remove the marker.")
         if item.get_closest_marker("services"):
             for name in SERVICE_NAMES:
                 item.add_marker(name)
@@ -118,6 +121,10 @@ def _needs_apply(config: pytest.Config, items: list[pytest.Item]) -> None:
         config.workeroutput["left_out"] = left_out
 
 
+def _uses_database(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def _slow_first(items: list[pytest.Item]) -> None:
     # After pytest-django has put the tests that use the database in Django's order (transactional
     # ones after the rest, since a flush removes what migrations wrote): the slow tests that use no
@@ -125,8 +132,7 @@ def _slow_first(items: list[pytest.Item]) -> None:
     # order; left at the end (`tests/` is collected last) one of them kept a worker busy long after
     # the other had finished. A stable sort: everything else keeps its place.
     def slow_without_database(item: pytest.Item) -> bool:
-        uses_database = item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
-        return bool(item.get_closest_marker("slow")) and not uses_database
+        return bool(item.get_closest_marker("slow")) and not _uses_database(item)
 
     items.sort(key=lambda item: not slow_without_database(item))
 
@@ -154,9 +160,28 @@ def pytest_runtest_protocol(item, nextitem):
     # tests/startup.py refuses to start settings for a test not marked own_environment.
     startup.running_test = item
     try:
-        yield
+        if item.get_closest_marker("pure"):
+            with _cache_refused(item):
+                yield
+        else:
+            yield
     finally:
         startup.running_test = None
+
+
+@contextlib.contextmanager
+def _cache_refused(item: pytest.Item):
+    # A `pure` test runs once (.ci/run's default mode), so it must not reach what differs between the
+    # modes: the database is refused by pytest-django (no database fixture, checked at collection), the
+    # cache (local memory or Redis, and every Redis client taken through it) here.
+    from django.core.cache import CacheHandler
+
+    def refuse(self, alias):
+        raise AssertionError(f"{item.nodeid} is marked pure but uses the cache ({alias!r}): remove the marker.")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CacheHandler, "__getitem__", refuse)
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -280,7 +305,10 @@ def olivia_client(olivia) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(request):
+    if request.node.get_closest_marker("pure"):  # reaches no cache: nothing to clear, and refused
+        yield
+        return
     from django.core.cache import cache
 
     from apps.core.limiter import limits_reset as rate_limit_reset

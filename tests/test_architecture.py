@@ -22,6 +22,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+# Reads the source only: the same in both modes.
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. An app may import the apps of any lower layer, never a higher or the same one.
 LAYERS: list[set[str]] = [

@@ -44,6 +44,7 @@ def _mask_text_always(text: str) -> str:
     return RESET_LINK.sub(rf"\g<1>{MASK}", masking.SECRET_VALUE.sub(MASK, text))
 
 
+@pytest.mark.pure
 @settings(max_examples=3000, deadline=None)
 @given(texts)
 def test_masking_with_the_shortcut_equals_masking_without_it(text):
@@ -51,6 +52,7 @@ def test_masking_with_the_shortcut_equals_masking_without_it(text):
     assert mask_audit_text(text) == EMAIL.sub(r"\1***@\2", _mask_text_always(text))
 
 
+@pytest.mark.pure
 def test_secrets_are_still_masked():
     token = "gw_pat_abcdefgh12345678_" + "x" * 20
     assert mask_text(f"token {token} here") == f"token {MASK} here"
@@ -67,12 +69,14 @@ CANARIES = {
 }
 
 
+@pytest.mark.pure
 def test_the_canaries_cover_every_provider_and_the_known_formats():
     assert {key.split(":")[0] for key in CANARIES} == {spec.name for spec in provider_specs_list()}
     fragments = {key.split(":", 1)[1] for key in CANARIES}
     assert {"sk-", "sk-proj-", "sk-ant-", "AIza", "gsk_", "sk-or-"} <= fragments
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("canary", CANARIES.values(), ids=list(CANARIES))
 def test_every_provider_key_format_is_masked_in_text_audit_and_values(canary):
     line = f"calling with {canary}, then Authorization: Bearer {canary}."
@@ -83,6 +87,7 @@ def test_every_provider_key_format_is_masked_in_text_audit_and_values(canary):
     assert canary not in repr(masked)
 
 
+@pytest.mark.pure
 def test_a_gemini_key_and_a_groq_key_are_masked():
     # The two formats issue 21 found unmasked: Groq's gsk_... (an OpenAI-compatible server) and Gemini's AIza...
     gemini = "AIzaSyD" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"[:32]

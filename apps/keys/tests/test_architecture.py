@@ -3,7 +3,11 @@
 import ast
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+# Reads the source only: the same in both modes.
+pytestmark = pytest.mark.pure
 
 APPS = Path(settings.BASE_DIR) / "apps"
 
