@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,8 @@ SERVICES = COMPOSE["services"]
 PASSTHROUGH = {"PATH", "LANG"}
 
 pytestmark = pytest.mark.services  # the compose file's PostgreSQL and Redis
+# What each service logs once it is up (uvicorn, the Celery worker, beat).
+UP_LINES = {"web": "Application startup complete", "worker": " ready.", "beat": "beat: Starting"}
 
 
 def dotenv(text: str) -> dict[str, str]:
@@ -135,6 +138,10 @@ def start(service: str, env: dict[str, str], port: int, log: Path) -> subprocess
     )
 
 
+def _up_or_ended(log: Path, up_line: str, process: subprocess.Popen) -> bool:
+    return up_line in log.read_text() or process.poll() is not None
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -182,8 +189,13 @@ def test_the_compose_services_start_and_pass_their_own_health_checks(production_
     processes = {name: start(name, env, port, tmp_path / f"{name}.log") for name in ("web", "worker", "beat")}
     try:
         for name, process in processes.items():
+            # The Celery checks start a Celery program each (2-3 s of CPU on a 2-vCPU VM): polled every
+            # second while their service was still starting, they cost more than the services. They
+            # run once their service's log says it is up, and then until they pass.
+            log_file = tmp_path / f"{name}.log"
+            wait_until(partial(_up_or_ended, log_file, UP_LINES[name], process), timeout=120)
             ok = wait_until(lambda name=name: healthy(name, env, port), timeout=120, interval=1)
-            log = (tmp_path / f"{name}.log").read_text()[-3000:]
+            log = log_file.read_text()[-3000:]
             assert ok, f"{name} never became healthy: exit={process.poll()}\n{healthy.last_output}\n{log}"
 
         # The public host name works end to end behind the TLS proxy, with the operator just created.
