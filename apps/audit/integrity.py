@@ -1,6 +1,6 @@
 """Whether an event is as the application wrote it: one answer for every reader of the trail (the
-API's list, the exports, the admin), so a row someone INSERTed with the table's rights never reads
-like a genuine one, whether or not the sealer has run.
+API's list, the exports, the admin, the user's activity page), so a row someone INSERTed with the
+table's rights never reads like a genuine one, whether or not the sealer has run.
 
 - `sealed`: the sealer chained it, and its seal holds: its `hash` is our keyed HMAC over its
   `prev_hash` and its content. (The sealer seals only events whose MAC verifies, so the seal vouches

@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.utils import timezone
 
 from apps.accounts.scopes import SCOPES
+from apps.audit.integrity import INTEGRITY_STATES
 from apps.audit.selectors import AUDIT_CATEGORY_CHOICES, AUDIT_OUTCOME_CHOICES, AuditFilters
 from apps.core.errors import INVALID, DomainError, RateLimited
 from apps.core.request_context import DOORS
@@ -231,6 +232,12 @@ class ActivityFilterForm(PageForm):
     )
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=_any(AUDIT_OUTCOME_CHOICES, "Any"))
     door = forms.ChoiceField(label="Door", required=False, choices=_any(DOORS, "Any"))
+    integrity = forms.ChoiceField(
+        label="Integrity",
+        required=False,
+        choices=_any(INTEGRITY_STATES, "Any"),
+        help_text="forged: a row the gateway did not write (tell an operator).",
+    )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -248,6 +255,7 @@ class ActivityFilterForm(PageForm):
             action=(data.get("action") or "").strip(),
             outcome=data.get("outcome") or "",
             door=data.get("door") or "",
+            integrity=data.get("integrity") or "",
         )
 
 

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from django.utils import timezone
@@ -107,3 +108,34 @@ def test_the_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(al
     assert targets == sorted(f"'{start}SUM(A1:A9)" for start in ("=", "+", "-", "@", "\t", "\r"))
     lines = [json.loads(line) for line in _export(alice_browser, "format=ndjson").splitlines()]
     assert "=SUM(A1:A9)" in {line["target_id"] for line in lines}
+
+
+def test_each_event_shows_its_integrity_and_a_forged_one_can_be_found(alice, alice_browser):
+    from apps.audit.chain import audit_chain_seal
+    from apps.audit.tests.conftest import insert_copy
+
+    genuine = audit_event_record(action="provider_key.created", actor=alice, target_type="provider_key", target_id=7)
+    forged = insert_copy(genuine.pk, mac="0" * 64, action="provider_key.deleted")
+
+    def marks(query: str = "") -> dict[str, str]:
+        body = alice_browser.get(f"/settings/activity/?{query}").content.decode()
+        marked = {}
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):  # the last cell is the integrity
+            action = re.search(r"<code>(provider_key\.\w+)</code>", row)
+            if action:
+                marked[action.group(1)] = re.sub(r"<[^>]+>", "", re.findall(r"<td>(.*?)</td>", row, re.S)[-1]).strip()
+        return marked
+
+    assert marks() == {"provider_key.created": "pending", "provider_key.deleted": "forged"}
+    assert (
+        '<strong class="status status-invalid">forged</strong>'
+        in alice_browser.get("/settings/activity/").content.decode()
+    )
+    assert marks("integrity=forged") == {"provider_key.deleted": "forged"}
+    audit_chain_seal()
+    assert marks() == {"provider_key.created": "sealed", "provider_key.deleted": "forged"}
+    assert marks("integrity=sealed") == {"provider_key.created": "sealed"}
+    assert (
+        alice_browser.get("/settings/activity/?integrity=genuine").status_code == 200
+    )  # an unknown choice: the form's error
+    assert forged
