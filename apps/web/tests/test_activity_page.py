@@ -139,3 +139,20 @@ def test_each_event_shows_its_integrity_and_a_forged_one_can_be_found(alice, ali
         alice_browser.get("/settings/activity/?integrity=genuine").status_code == 200
     )  # an unknown choice: the form's error
     assert forged
+
+
+def test_under_asgi_the_export_streams_as_it_does_under_wsgi(alice, trail):
+    # apps.core.streaming: Django's ASGI handler would read a synchronous iterator whole first.
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    client.force_login(alice)
+
+    async def read() -> tuple[bool, str]:
+        response = await client.get("/settings/activity/export/?format=csv")
+        return response.is_async, b"".join([part async for part in response]).decode()
+
+    is_async, text = async_to_sync(read)()
+    assert is_async
+    assert [row["action"] for row in csv.DictReader(io.StringIO(text))].count("provider_key.created") == 1
