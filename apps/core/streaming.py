@@ -24,10 +24,13 @@ BATCH = 64
 
 def streaming_response(request: HttpRequest | Any, pieces: Iterator[Any], **kwargs: Any) -> StreamingHttpResponse:
     """A StreamingHttpResponse of `pieces` (str or bytes) for `request` (Django's, or DRF's wrapping it)."""
+    return StreamingHttpResponse(streamable(request, pieces), **kwargs)
+
+
+def streamable(request: HttpRequest | Any, pieces: Iterator[Any]) -> Iterator[Any] | AsyncIterator[Any]:
+    """`pieces` as the server that handles `request` can stream them."""
     django_request = getattr(request, "_request", request)
-    if isinstance(django_request, ASGIRequest):
-        return StreamingHttpResponse(_pulled(pieces), **kwargs)
-    return StreamingHttpResponse(pieces, **kwargs)
+    return _pulled(pieces) if isinstance(django_request, ASGIRequest) else pieces
 
 
 def _batch(pieces: Iterator[Any]) -> list[Any]:

@@ -90,7 +90,8 @@ MIDDLEWARE = [
     # Client address, user agent and door for the audit trail (see apps.core.request_context).
     "apps.core.request_context_middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, streaming its files under ASGI instead of reading each whole first (apps.core.static_files).
+    "apps.core.static_files.StaticFilesMiddleware",
     # django-csp's, with the header text built once per setting (apps.core.csp).
     "apps.core.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
