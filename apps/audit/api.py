@@ -26,7 +26,6 @@ from apps.audit.serializers import (
     AuditReportQuerySerializer,
 )
 from apps.core.schema import error_responses
-from apps.core.streaming import streaming_response
 
 # Personal access tokens with this scope may read the caller's own trail (the scope name is
 # accounts' vocabulary; audit sits below accounts and names it rather than importing it).
@@ -93,10 +92,8 @@ class AuditExportView(APIView):
         rows = selectors.audit_rows_walk(events=events)
         export_format = query.validated_data["format"]
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response = streaming_response(
-            request,
-            audit_export_lines(rows=rows, export_format=export_format),
-            content_type=CONTENT_TYPES[export_format],
+        response = StreamingHttpResponse(
+            audit_export_lines(rows=rows, export_format=export_format), content_type=CONTENT_TYPES[export_format]
         )
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'
         response["Cache-Control"] = "no-store"

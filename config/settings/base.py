@@ -83,6 +83,9 @@ MIDDLEWARE = [
     # First, so it runs last: the request's database connection goes back to the pool before the
     # response is sent, not after a slow client has read it.
     "apps.core.database.ConnectionReleaseMiddleware",
+    # Under ASGI a streamed response (exports, WhiteNoise's files) is pulled a batch at a time, not read
+    # whole before its first byte (apps.core.streaming).
+    "apps.core.streaming.AsyncStreamingMiddleware",
     # Then, before anything validates Host or redirects to HTTPS: container and load-balancer probes
     # call http://127.0.0.1:8000 whatever the public host
     # name is, so /healthz and /readyz answer here.
@@ -90,8 +93,7 @@ MIDDLEWARE = [
     # Client address, user agent and door for the audit trail (see apps.core.request_context).
     "apps.core.request_context_middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # WhiteNoise, streaming its files under ASGI instead of reading each whole first (apps.core.static_files).
-    "apps.core.static_files.StaticFilesMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # django-csp's, with the header text built once per setting (apps.core.csp).
     "apps.core.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,5 +1,5 @@
 """Static files stream under Django's ASGI handler (what uvicorn runs) as under WSGI, instead of being
-read whole into memory first with a warning per response (apps.core.static_files)."""
+read whole into memory first with a warning per response (apps.core.streaming)."""
 
 from __future__ import annotations
 

@@ -5,13 +5,12 @@ Always the user's own trail, also for an operator: everyone's events are the adm
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from apps.audit import selectors
 from apps.audit.exports import CONTENT_TYPES, EXPORT_FORMATS, audit_export_lines
-from apps.core.streaming import streaming_response
 from apps.web.forms import ActivityFilterForm
 from apps.web.views.common import render_page, signed_in_page
 
@@ -63,7 +62,7 @@ def activity_export(request: HttpRequest) -> HttpResponse:
         return render(request, "web/settings/activity.html", context, status=400)
     events = selectors.audit_events_filtered(user=request.user, filters=form.filters(), own_only=True)
     lines = audit_export_lines(rows=selectors.audit_rows_walk(events=events), export_format=export_format)
-    response = streaming_response(request, lines, content_type=CONTENT_TYPES[export_format])
+    response = StreamingHttpResponse(lines, content_type=CONTENT_TYPES[export_format])
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="activity-{stamp}.{export_format}"'
     return response
