@@ -73,12 +73,13 @@ def _check_schema(name: str, schema: dict | None, *, what: str) -> None:
 
 def schema_errors() -> list[str]:
     """Every registered schema that is not valid JSON Schema draft 2020-12, one line each."""
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
     errors = []
     for spec in _REGISTRY.values():
         for what, schema in (("input", spec.input_schema), ("output", spec.output_schema)):
             if schema is None:
                 continue
-            error = best_match(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema))
+            error = best_match(meta.iter_errors(schema))
             if error is not None:
                 errors.append(f"Tool {spec.name!r}: the {what} schema is not valid JSON Schema: {error.message}")
     return errors
